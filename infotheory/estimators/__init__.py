@@ -1,0 +1,17 @@
+"""Mutual-information estimators: one per file, each a small object with ``estimate(x, y)``."""
+from .auto import AutoEstimator
+from .base import REGISTRY, MIEstimator
+from .binning import BinningEstimator
+from .copula import CopulaEstimator
+from .gaussian import GaussianEstimator
+from .infonce import InfoNCEEstimator
+from .kde import KDEEstimator
+from .ksg import KSGEstimator
+from .mine import MINEEstimator
+from .nwj import NWJEstimator
+from .smile import SMILEEstimator
+
+__all__ = [
+    "REGISTRY", "MIEstimator", "AutoEstimator", "BinningEstimator", "CopulaEstimator", "GaussianEstimator",
+    "InfoNCEEstimator", "KDEEstimator", "KSGEstimator", "MINEEstimator", "NWJEstimator", "SMILEEstimator",
+]

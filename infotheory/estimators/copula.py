@@ -1,0 +1,151 @@
+"""Elliptical-copula MI: rank-transform the marginals, fit a Gaussian or Student-t copula, closed form.
+
+MI depends only on the copula, so any monotone per-coordinate transform of the data leaves it
+unchanged; this estimator is exact (up to sampling error) for every distribution whose copula is
+Gaussian or Student-t — Gaussians, multivariate t, and all their coordinate-wise monotone transforms.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special, stats
+
+from .._validate import ArrayLike, check_pair
+from ..result import MIEstimate
+from .base import MIEstimator, check_choice, register
+from .gaussian import logdet_bias
+
+__all__ = ["CopulaEstimator", "rank_uniform", "t_mi_correction"]
+
+
+def rank_uniform(a: np.ndarray) -> np.ndarray:
+    """Per-column normalised ranks in (0, 1): rank / (n + 1), ties averaged. a: (n, d)."""
+    return stats.rankdata(a, axis=0) / (a.shape[0] + 1.0)
+
+
+def _h_t(nu: float, d: int) -> float:
+    """Entropy of a standard d-dim Student-t minus its log-det and (νπ)^{d/2} terms (nats)."""
+    return float(
+        special.gammaln(nu / 2) - special.gammaln((nu + d) / 2)
+        + (nu + d) / 2 * (special.digamma((nu + d) / 2) - special.digamma(nu / 2))
+    )
+
+
+def t_mi_correction(nu: float, dx: int, dy: int) -> float:
+    """MI of a multivariate t (ν dof) minus the Gaussian MI of the same correlation matrix (nats, ≥ 0)."""
+    if not math.isfinite(nu):
+        return 0.0
+    return _h_t(nu, dx) + _h_t(nu, dy) - _h_t(nu, dx + dy)
+
+
+def _half_logdet_mi(r: np.ndarray, dx: int) -> float:
+    ld = lambda m: np.linalg.slogdet(m)[1]  # noqa: E731
+    return 0.5 * float(ld(r[:dx, :dx]) + ld(r[dx:, dx:]) - ld(r))
+
+
+def _canonical_from_corr(r: np.ndarray, dx: int) -> np.ndarray:
+    """Canonical correlations implied by a joint correlation matrix with blocks (dx, rest)."""
+    def inv_sqrt(m: np.ndarray) -> np.ndarray:
+        w, v = np.linalg.eigh(m)
+        return (v / np.sqrt(np.clip(w, 1e-12, None))) @ v.T
+    m = inv_sqrt(r[:dx, :dx]) @ r[:dx, dx:] @ inv_sqrt(r[dx:, dx:])
+    return np.clip(np.linalg.svd(m, compute_uv=False), 0.0, 1.0)
+
+
+def _fit_t_corr(q: np.ndarray, nu: float, iters: int = 30) -> np.ndarray:
+    """Fixed-point (EM) estimate of the correlation matrix of a zero-mean multivariate t."""
+    n, d = q.shape
+    sigma = np.cov(q, rowvar=False) * (nu - 2) / nu if nu > 2 else np.cov(q, rowvar=False)
+    for _ in range(iters):
+        sol = np.linalg.solve(sigma, q.T)
+        delta = np.einsum("ij,ji->i", q, sol)
+        w = (nu + d) / (nu + delta)
+        new = (q * w[:, None]).T @ q / n
+        if np.abs(new - sigma).max() < 1e-6:
+            sigma = new
+            break
+        sigma = new
+    s = np.sqrt(np.diag(sigma))
+    return sigma / np.outer(s, s)
+
+
+def _t_copula_loglik(q: np.ndarray, r: np.ndarray, nu: float) -> float:
+    n, d = q.shape
+    _, logdet = np.linalg.slogdet(r)
+    delta = np.einsum("ij,ji->i", q, np.linalg.solve(r, q.T))
+    joint = (special.gammaln((nu + d) / 2) - special.gammaln(nu / 2) - d / 2 * math.log(nu * math.pi)
+             - 0.5 * logdet - (nu + d) / 2 * np.log1p(delta / nu)).sum()
+    return float(joint - stats.t.logpdf(q, nu).sum())
+
+
+def _gauss_copula_loglik(z: np.ndarray, r: np.ndarray) -> float:
+    _, logdet = np.linalg.slogdet(r)
+    delta = np.einsum("ij,ji->i", z, np.linalg.solve(r, z.T))
+    return float((-0.5 * logdet - 0.5 * delta).sum() + 0.5 * (z * z).sum())
+
+
+@register
+@dataclass
+class CopulaEstimator(MIEstimator):
+    """MI of a fitted elliptical copula (nats).
+
+    Parameters:
+        family: ``"gaussian"``, ``"t"`` or ``"auto"`` (the higher copula likelihood; the t family
+            is chosen only if it beats the Gaussian by more than one nat per extra parameter).
+        nu_grid: degrees of freedom tried for the t copula (profile likelihood).
+        bias_correction: remove the finite-sample bias of the log-determinants (Wishart).
+
+    ``details`` carries the chosen family and ν. Long tails and tail dependence (Student-t) are
+    handled; dependence that is not elliptical (e.g. y = sin(x)) is not — ``auto`` checks that.
+    """
+
+    family: str = "auto"
+    nu_grid: tuple[float, ...] = (2.5, 3.0, 4.0, 5.0, 7.0, 10.0, 15.0, 25.0, 50.0)
+    bias_correction: bool = True
+
+    name = "copula"
+    min_samples = 10
+
+    def __post_init__(self) -> None:
+        check_choice("family", self.family, ("auto", "gaussian", "t"))
+        self.nu_grid = tuple(float(v) for v in self.nu_grid)
+        if any(v <= 0 for v in self.nu_grid) or not self.nu_grid:
+            raise ValueError(f"nu_grid must hold positive degrees of freedom, got {self.nu_grid}")
+
+    def estimate(self, x: ArrayLike, y: ArrayLike) -> MIEstimate:
+        """x: (n, dx), y: (n, dy) continuous. Returns nats."""
+        X, Y, _, _ = check_pair(x, y, method=self.name, min_samples=self.min_samples, discrete_y="forbid")
+        n, dx, dy = X.shape[0], X.shape[1], Y.shape[1]
+        if n <= dx + dy + 1:
+            raise ValueError(f"too few samples for method 'copula': {n} samples for {dx}+{dy} dimensions")
+        u = rank_uniform(np.hstack([X, Y]))
+        z = stats.norm.ppf(u)
+        rg = np.corrcoef(z, rowvar=False)
+        fits = {math.inf: (_gauss_copula_loglik(z, rg), rg)}
+        if self.family in ("auto", "t"):
+            for nu in self.nu_grid:
+                q = stats.t.ppf(u, nu)
+                r = _fit_t_corr(q, nu)
+                fits[nu] = (_t_copula_loglik(q, r, nu), r)
+        if self.family == "gaussian":
+            nu = math.inf
+        else:
+            nu_t = max((v for v in fits if math.isfinite(v)), key=lambda v: fits[v][0])
+            nu = nu_t if (self.family == "t" or fits[nu_t][0] > fits[math.inf][0] + 1.0) else math.inf
+        r = fits[nu][1]
+        plugin = _half_logdet_mi(r, dx) + t_mi_correction(nu, dx, dy)
+        value = plugin
+        if self.bias_correction:
+            value += 0.5 * (logdet_bias(dx + dy, n) - logdet_bias(dx, n) - logdet_bias(dy, n))
+        rho = _canonical_from_corr(r, dx)
+        return MIEstimate(
+            value=float(value),
+            method=self.name,
+            params=self.params,
+            n_samples=n,
+            std=float(math.sqrt((rho**2).sum() / n)),  # delta-method std of the Gaussian part
+            details={"copula": "gaussian" if not math.isfinite(nu) else "t", "nu": nu,
+                     "loglik": {str(k): v[0] for k, v in fits.items()}, "plugin": plugin},
+        )
