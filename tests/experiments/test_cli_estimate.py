@@ -1,0 +1,51 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments.cli import main, parse_params
+
+
+@pytest.fixture()
+def arrays(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(1000)
+    y = x + rng.standard_normal(1000)  # I = ½ log 2
+    np.save(tmp_path / "x.npy", x)
+    np.savez(tmp_path / "d.npz", a=x, b=y)
+    pd.DataFrame({"a": x, "b": y}).to_csv(tmp_path / "d.csv", index=False)
+    return tmp_path
+
+
+def test_estimate_json_from_npy_npz_csv(arrays, capsys):
+    for xs, ys in [("x.npy", "d.npz:b"), ("d.csv:a", "d.csv:b"), ("d.csv:0", "d.csv:1")]:
+        assert main(["estimate", str(arrays / xs), str(arrays / ys), "--method", "ksg",
+                     "--param", "k=5", "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["method"] == "ksg" and out["params"]["k"] == 5
+        assert abs(out["value"] - 0.5 * np.log(2)) < 0.06
+
+
+def test_estimate_text_output_names_method(arrays, capsys):
+    assert main(["estimate", str(arrays / "x.npy"), str(arrays / "d.npz:b")]) == 0
+    out = capsys.readouterr().out
+    assert "nats" in out and "auto chose" in out
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["missing.npy", "x.npy"], "array file not found"),
+    (["d.npz", "x.npy"], "pick one as"),
+    (["d.csv:zz", "x.npy"], "no column 'zz'"),
+    (["x.npy", "x.npy", "--method", "nope"], "unknown method"),
+    (["x.npy", "x.npy", "--param", "k"], "key=value"),
+])
+def test_estimate_errors(arrays, capsys, monkeypatch, args, msg):
+    monkeypatch.chdir(arrays)
+    assert main(["estimate", *args]) == 2
+    assert msg in capsys.readouterr().err
+
+
+def test_parse_params_types():
+    assert parse_params(["k=5", "standardize=false", "value_range=[-1, 1]", "strategy=quantile"]) == {
+        "k": 5, "standardize": False, "value_range": (-1, 1), "strategy": "quantile"}
