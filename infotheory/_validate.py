@@ -8,7 +8,7 @@ import torch
 
 ArrayLike = Any  # numpy array, torch tensor, or a nested list of numbers
 
-__all__ = ["as_2d", "check_pair", "is_discrete", "to_numpy"]
+__all__ = ["as_2d", "check_pair", "constant_column_error", "is_discrete", "to_numpy"]
 
 
 def is_discrete(a: np.ndarray | torch.Tensor) -> bool:
@@ -54,7 +54,10 @@ def as_2d(a: ArrayLike, name: str) -> np.ndarray | torch.Tensor:
     if a.shape[1] == 0:
         raise ValueError(f"{name}: has 0 feature columns (shape {tuple(a.shape)})")
     if not is_discrete(a):
-        finite = torch.isfinite(a).all().item() if isinstance(a, torch.Tensor) else np.isfinite(a).all()
+        if isinstance(a, torch.Tensor):
+            finite = bool(torch.isfinite(a).all())
+        else:  # fast path: a finite column sum proves every entry finite (NaN/Inf propagate)
+            finite = bool(np.isfinite(a.sum(axis=0)).all()) or bool(np.isfinite(a).all())
         if not finite:
             bad = torch.isnan(a).any().item() if isinstance(a, torch.Tensor) else np.isnan(a).any()
             raise ValueError(f"{name}: contains {'NaN' if bad else 'Inf'} values")
@@ -71,7 +74,14 @@ def _constant_columns(a: np.ndarray | torch.Tensor) -> list[int]:
     if isinstance(a, torch.Tensor):
         const = (a == a[:1]).all(dim=0)
         return torch.nonzero(const).flatten().tolist()
-    return np.flatnonzero((a == a[:1]).all(axis=0)).tolist()
+    return np.flatnonzero(a.max(axis=0) == a.min(axis=0)).tolist()
+
+
+def constant_column_error(name: str, cols: list[int]) -> ValueError:
+    return ValueError(
+        f"{name}: constant column(s) {cols[:10]} carry no information and make the estimate "
+        "ill-defined — drop them first"
+    )
 
 
 def check_pair(
@@ -82,12 +92,15 @@ def check_pair(
     min_samples: int,
     discrete_y: Literal["allow", "forbid"] = "allow",
     backend: Literal["numpy", "torch", "any"] = "numpy",
+    check_constant: bool = True,
 ) -> tuple[Any, Any, bool, bool]:
     """Validate a pair of samples.
 
     Returns ``(x2d, y2d, x_discrete, y_discrete)``; with ``backend="numpy"`` both are numpy
     (float64 for continuous, int64 for labels), with ``"torch"`` both are tensors on the device
     of the first tensor argument (float32/float64 preserved), with ``"any"`` unchanged types.
+    ``check_constant=False`` lets a caller that computes column ranges anyway raise
+    :func:`constant_column_error` itself.
     """
     x2, y2 = as_2d(x, "x"), as_2d(y, "y")
     if x2.shape[0] != y2.shape[0]:
@@ -105,12 +118,9 @@ def check_pair(
             f"{'x' if xd else 'y'} — cast with .astype(float) or use method='binning'/'ksg'"
         )
     for name, a in (("x", x2), ("y", y2)):
-        cols = _constant_columns(a)
+        cols = _constant_columns(a) if check_constant else []
         if cols:
-            raise ValueError(
-                f"{name}: constant column(s) {cols[:10]} carry no information and make the estimate "
-                "ill-defined — drop them first"
-            )
+            raise constant_column_error(name, cols)
     if backend == "numpy":
         x2 = to_numpy(x2, np.int64 if xd else np.float64)
         y2 = to_numpy(y2, np.int64 if yd else np.float64)

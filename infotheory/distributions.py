@@ -12,8 +12,8 @@ import numpy as np
 
 from .estimators.copula import t_mi_correction
 
-__all__ = ["GroundTruth", "correlated_gaussian", "sparse_gaussian", "student_t", "warp", "WARPS",
-           "rho_for_mi"]
+__all__ = ["GroundTruth", "correlated_gaussian", "sparse_gaussian", "student_t", "uniform_noise", "warp",
+           "shear", "WARPS", "rho_for_mi"]
 
 
 @dataclass
@@ -86,3 +86,30 @@ def warp(gt: GroundTruth, kind: str = "cube", which: str = "both") -> GroundTrut
     x = f(gt.x) if which in ("x", "both") else gt.x
     y = f(gt.y) if which in ("y", "both") else gt.y
     return GroundTruth(x, y, gt.mi, f"{kind}({gt.name})")
+
+
+def uniform_noise(n: int, d: int, a: float, seed: int = 0) -> GroundTruth:
+    """x ~ U(0,1)^d, y = x + a·U(0,1)^d (0 < a <= 1): I = d (a/2 - log a). Not an elliptical copula."""
+    if not 0 < a <= 1:
+        raise ValueError(f"a must be in (0, 1], got {a}")
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, d))
+    y = x + a * rng.random((n, d))
+    return GroundTruth(x, y, float(d * (a / 2 - math.log(a))), f"uniform+uniform noise d={d} a={a:g}")
+
+
+def shear(gt: GroundTruth, strength: float = 1.0, which: str = "both") -> GroundTruth:
+    """Invertible non-coordinatewise map x_j <- x_j + strength·sin(2·x_{j-1}) (triangular, so invertible).
+
+    The MI is unchanged, but the copula is no longer elliptical. Needs d >= 2 on the warped side.
+    """
+    def f(a: np.ndarray) -> np.ndarray:
+        if a.shape[1] < 2:
+            raise ValueError("shear needs at least 2 columns")
+        out = a.copy()
+        out[:, 1:] += strength * np.sin(2.0 * a[:, :-1])
+        return out
+
+    x = f(gt.x) if which in ("x", "both") else gt.x
+    y = f(gt.y) if which in ("y", "both") else gt.y
+    return GroundTruth(x, y, gt.mi, f"shear({gt.name})")

@@ -35,7 +35,7 @@ class AutoEstimator(MIEstimator):
     Parameters: ``k`` (KSG neighbours), ``low_dim``, ``agree_tol`` (nats), ``seed``.
     """
 
-    k: int = 5
+    k: int = 3
     low_dim: int = 6
     agree_tol: float = 0.1
     seed: int = 0

@@ -5,8 +5,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
-from .._validate import ArrayLike, check_pair
+from .._validate import ArrayLike, check_pair, constant_column_error
 from ..result import MIEstimate
 from .base import MIEstimator, check_choice, check_positive, register
 
@@ -14,23 +15,26 @@ __all__ = ["BinningEstimator", "bin_codes", "joint_labels"]
 
 
 def bin_codes(
-    a: np.ndarray, n_bins: int, strategy: str = "uniform", value_range: tuple[float, float] | None = None
+    a: np.ndarray, n_bins: int, strategy: str = "uniform", value_range: tuple[float, float] | None = None,
+    name: str = "x",
 ) -> np.ndarray:
     """Per-dimension bin index of each entry of ``a`` (n, d) -> int64 (n, d) in [0, n_bins).
 
     ``uniform``: equal-width bins over ``value_range`` (or each column's min..max);
     ``quantile``: equal-mass (adaptive) bins from each column's quantiles.
+    Raises ``ValueError`` naming ``name`` if a column is constant.
     """
+    t = torch.from_numpy(np.ascontiguousarray(a))  # zero-copy; torch's fused min/max is one pass
+    lo, hi = torch.aminmax(t, dim=0)
+    const = torch.nonzero(lo == hi).flatten().tolist()
+    if const:
+        raise constant_column_error(name, const)
     if strategy == "uniform":
-        if value_range is None:
-            lo, hi = a.min(axis=0), a.max(axis=0)
-        else:
-            lo = np.full(a.shape[1], float(value_range[0]))
-            hi = np.full(a.shape[1], float(value_range[1]))
-        scale = n_bins / np.where(hi > lo, hi - lo, 1.0)
-        codes = ((a - lo) * scale).astype(np.int64)
-        np.clip(codes, 0, n_bins - 1, out=codes)
-        return codes
+        if value_range is not None:
+            lo = torch.full_like(lo, value_range[0])
+            hi = torch.full_like(hi, value_range[1])
+        c = (t - lo).mul_(n_bins / (hi - lo)).clamp_(0, n_bins - 1)  # the max lands in the last bin
+        return c.to(torch.int64).numpy()
     # quantile (equal-mass) edges; ties collapse bins, which is the honest behaviour
     qs = np.linspace(0.0, 1.0, n_bins + 1)[1:-1]
     edges = np.quantile(a, qs, axis=0)
@@ -43,16 +47,21 @@ def bin_codes(
 def joint_labels(codes: np.ndarray, radix: int) -> tuple[np.ndarray, int]:
     """Dense label (0..m-1) of each row of ``codes`` (n, d) with entries < ``radix``; returns (labels, m).
 
-    Rows are combined in mixed radix, re-densified whenever the code space would overflow int64.
+    Rows are combined in mixed radix (one integer matrix-vector product when radix**d fits in
+    int64), re-densified column by column when it would overflow.
     """
-    lab = codes[:, 0].astype(np.int64, copy=True)
-    card = int(radix)
-    for j in range(1, codes.shape[1]):
-        if card * radix >= 2**62:
-            uniq, lab = np.unique(lab, return_inverse=True)
-            card = len(uniq)
-        lab = lab * radix + codes[:, j]
-        card *= radix
+    d = codes.shape[1]
+    if d * math.log2(radix) < 62:
+        lab = codes @ (np.int64(radix) ** np.arange(d, dtype=np.int64))
+    else:
+        lab = codes[:, 0].astype(np.int64, copy=True)
+        card = int(radix)
+        for j in range(1, d):
+            if card * radix >= 2**62:
+                uniq, lab = np.unique(lab, return_inverse=True)
+                card = len(uniq)
+            lab = lab * radix + codes[:, j]
+            card *= radix
     uniq, lab = np.unique(lab, return_inverse=True)
     return lab.reshape(-1), len(uniq)
 
@@ -98,21 +107,24 @@ class BinningEstimator(MIEstimator):
                 raise ValueError(f"value_range must be (lo, hi) with hi > lo, got {self.value_range}")
             self.value_range = (float(lo), float(hi))
 
-    def _labels(self, a: np.ndarray, discrete: bool) -> tuple[np.ndarray, int]:
+    def _labels(self, a: np.ndarray, discrete: bool, name: str) -> tuple[np.ndarray, int]:
         if discrete:
             uniq_codes = np.unique(a, axis=0, return_inverse=True)[1].reshape(-1) if a.shape[1] > 1 else None
             if uniq_codes is not None:
                 return uniq_codes, int(uniq_codes.max()) + 1
             uniq, lab = np.unique(a[:, 0], return_inverse=True)
             return lab.reshape(-1), len(uniq)
-        return joint_labels(bin_codes(a, self.n_bins, self.strategy, self.value_range), self.n_bins)
+        return joint_labels(bin_codes(a, self.n_bins, self.strategy, self.value_range, name), self.n_bins)
 
     def estimate(self, x: ArrayLike, y: ArrayLike) -> MIEstimate:
         """x: (n,) or (n, dx); y: (n,) or (n, dy), floats or integer labels. Returns nats."""
-        X, Y, xd, yd = check_pair(x, y, method=self.name, min_samples=self.min_samples)
+        X, Y, xd, yd = check_pair(x, y, method=self.name, min_samples=self.min_samples, check_constant=False)
         n = X.shape[0]
-        lx, mx = self._labels(X, xd)
-        ly, my = self._labels(Y, yd)
+        for name, a, disc in (("x", X, xd), ("y", Y, yd)):
+            if disc and a.shape[0] and (a == a[:1]).all():
+                raise constant_column_error(name, list(range(a.shape[1])))
+        lx, mx = self._labels(X, xd, "x")
+        ly, my = self._labels(Y, yd, "y")
         counts_xy = np.bincount(lx * my + ly, minlength=mx * my) if mx * my < 50 * n else np.unique(
             lx * my + ly, return_counts=True
         )[1]

@@ -9,7 +9,7 @@ import torch
 
 from .._validate import ArrayLike, check_pair
 from ..result import MIEstimate
-from .base import MIEstimator, check_positive, register
+from .base import MIEstimator, check_choice, check_positive, register
 
 __all__ = ["KDEEstimator", "pairwise_mixture_term"]
 
@@ -25,29 +25,47 @@ def pairwise_mixture_term(
     """For each width c: A = -mean_i log mean_{j in g(i)} exp(-||t_i - t_j||² / c).
 
     ``t``: (n, d) tensor on any device; ``groups`` (n,) ids restrict j to i's group (None: all).
-    Returns one float per width. Memory O(chunk · n).
+    Returns one float per width. Works on (chunk × chunk) blocks of the upper triangle (the
+    distance matrix is symmetric), memory O(chunk²). Widths that are the widest one divided by a
+    power of two reuse its exponentials by repeated squaring instead of calling exp again.
     """
     n = t.shape[0]
+    order = sorted(range(len(widths)), key=lambda k: -widths[k])
+    c0 = widths[order[0]]
+    squarings = {}
+    for k in order[1:]:
+        r = math.log2(c0 / widths[k])
+        squarings[k] = int(round(r)) if abs(r - round(r)) < 1e-9 else None
     sq = (t * t).sum(dim=1)
-    out = [t.new_zeros((), dtype=torch.float64) for _ in widths]
-    if groups is not None:
-        gsize = torch.bincount(groups).to(torch.float64)
+    sums = torch.zeros(len(widths), n, dtype=torch.float64, device=t.device)
     for s in range(0, n, chunk):
-        tc = t[s : s + chunk]
-        d2 = (sq[s : s + chunk, None] + sq[None, :] - 2.0 * (tc @ t.T)).clamp_min_(0.0)
-        rows = torch.arange(tc.shape[0], device=t.device)
-        d2[rows, rows + s] = 0.0  # exact self-distance despite rounding
-        if groups is not None:
-            mask = groups[s : s + chunk, None] != groups[None, :]
-            d2.masked_fill_(mask, float("inf"))
-            logn = torch.log(gsize[groups[s : s + chunk]])
-        else:
-            logn = math.log(n)
-        for k, c in enumerate(widths):
-            # every row contains its own zero distance, so the sum is >= 1: no max-shift needed
-            lme = torch.exp(d2 * (-1.0 / c)).sum(dim=1).log().to(torch.float64) - logn
-            out[k] = out[k] - lme.sum()
-    return [float(o) / n for o in out]
+        a = t[s : s + chunk]
+        for s2 in range(s, n, chunk):
+            b = t[s2 : s2 + chunk]
+            d2 = (sq[s : s + chunk, None] + sq[None, s2 : s2 + chunk] - 2.0 * (a @ b.T)).clamp_min_(0.0)
+            if s2 == s:
+                d2.fill_diagonal_(0.0)  # exact self-distance despite rounding
+            if groups is not None:
+                d2.masked_fill_(groups[s : s + chunk, None] != groups[None, s2 : s2 + chunk], float("inf"))
+            e0 = torch.exp(d2.mul_(-1.0 / c0))
+            for k in order:
+                if k == order[0]:
+                    e = e0
+                elif squarings[k] is not None:
+                    e = e0
+                    for _ in range(squarings[k]):
+                        e = e * e
+                else:
+                    e = torch.exp(d2 * (c0 / widths[k]))
+                sums[k, s : s + chunk] += e.sum(dim=1)
+                if s2 != s:
+                    sums[k, s2 : s2 + chunk] += e.sum(dim=0)
+    if groups is None:
+        logn = math.log(n)
+    else:
+        logn = torch.log(torch.bincount(groups).to(torch.float64)[groups])
+    # every row contains its own zero distance, so each sum is >= 1: the log is safe
+    return [float(-(torch.log(sums[k]) - logn).mean()) for k in range(len(widths))]
 
 
 @register
@@ -64,11 +82,13 @@ class KDEEstimator(MIEstimator):
     Returns ``value`` = the KL (upper) estimate, ``upper`` (KL, width 2σ²) and ``lower``
     (Bhattacharyya, width 8σ²), in nats. For the sample-identity case these bound the MI of the
     empirical Gaussian mixture; for labels they are the usual plug-in differences (estimates).
-    Computed with torch on the input tensor's device, in chunks.
+    Computed with torch on the input tensor's device, in blocks, in ``dtype`` (float32 default:
+    distances are accurate to ~1e-6 relative, far below the noise scale σ²).
     """
 
     noise_variance: float = 0.1
     chunk: int = 2048
+    dtype: str = "float32"
 
     name = "kde"
     min_samples = 2
@@ -76,6 +96,7 @@ class KDEEstimator(MIEstimator):
     def __post_init__(self) -> None:
         check_positive("noise_variance", self.noise_variance)
         check_positive("chunk", self.chunk, integer=True)
+        check_choice("dtype", self.dtype, ("float32", "float64"))
 
     def estimate(self, x: ArrayLike, y: ArrayLike) -> MIEstimate:
         """x: (n,) labels or (n, dx) inputs; y: (n, dy) layer activations (float). Returns nats."""
@@ -85,7 +106,7 @@ class KDEEstimator(MIEstimator):
                 raise TypeError("kde needs a continuous (float) layer y; both x and y are integer labels")
             X, Y = Y, X  # labels given second: I is symmetric
         n = Y.shape[0]
-        Y = Y.to(torch.float32) if Y.dtype not in (torch.float32, torch.float64) else Y
+        Y = Y.to(getattr(torch, self.dtype))
         groups = _group_ids(X.to(Y.device))
         n_groups = int(groups.max()) + 1
         s2 = float(self.noise_variance)
