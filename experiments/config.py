@@ -1,0 +1,117 @@
+"""Experiment configs: defaults <- preset <- task <- user YAML <- ``--set key=value``; unknown keys are errors."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import yaml
+
+from models.presets import get_preset
+
+__all__ = ["DEFAULTS", "TASKS", "resolve_config", "load_config", "apply_overrides", "ConfigError"]
+
+
+class ConfigError(ValueError):
+    """A config problem, with the offending key named."""
+
+
+DEFAULTS: dict[str, Any] = {
+    "name": "run",
+    "preset": "pix2pix-small",
+    "task": "denoise",
+    "seed": 0,
+    "model": {"depth": 6, "ngf": 32, "norm": "batch", "skips": True, "dropout": 0.5, "res_blocks": 0,
+              "detail_branch": False, "detail_ch": 32, "detail_layers": 3, "global_residual": False},
+    "disc": {"ndf": 32, "n_layers": 3, "norm": "batch"},
+    "loss": {"adversarial": "vanilla", "content": "l1", "lambda_adv": 1.0, "lambda_content": 100.0,
+             "gp_weight": 10.0},
+    "optim": {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999},
+    "data": {"train": "embedded", "test": "embedded", "mode": "rgb", "crop": 64, "batch_size": 8,
+             "train_patches": 4000, "test_images": 4, "test_crop": 128, "paired_root": None,
+             "degradation": {"kind": "awgn", "params": {"sigma": 25}}},
+    "train": {"steps": 1000, "log_every": 25, "eval_every": 250, "ckpt_every": 250, "sample_every": 250,
+              "amp": True, "diagnostics_every": 0},
+}
+
+# task -> data defaults (the user's config still overrides them)
+TASKS: dict[str, dict[str, Any]] = {
+    "denoise": {"data": {"mode": "grey", "degradation": {"kind": "awgn", "params": {"sigma": 25}}}},
+    "derain": {"data": {"mode": "rgb", "degradation": {"kind": "rain", "params": {}}}},
+    "dehaze": {"data": {"mode": "rgb", "degradation": {"kind": "haze", "params": {}}}},
+}
+_FREE_FORM = {("data", "degradation", "params")}  # dict values whose keys are checked elsewhere
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any], path: tuple[str, ...] = ()) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        where = ".".join((*path, k))
+        if k not in base and path not in _FREE_FORM:
+            raise ConfigError(f"unknown config key '{where}'; valid keys here: {sorted(base)}")
+        if isinstance(v, Mapping) and isinstance(base.get(k), dict) and (*path, k) not in _FREE_FORM:
+            out[k] = _merge(base[k], v, (*path, k))
+        else:
+            out[k] = copy.deepcopy(dict(v) if isinstance(v, Mapping) else v)
+    return out
+
+
+def apply_overrides(cfg: dict[str, Any], sets: Sequence[str]) -> dict[str, Any]:
+    """``["train.steps=200", "loss.adversarial=lsgan"]`` applied as nested overrides (YAML values)."""
+    for item in sets:
+        key, sep, val = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        parts = key.strip().split(".")
+        nested: Any = yaml.safe_load(val)
+        for p in reversed(parts):
+            nested = {p: nested}
+        cfg = _merge(cfg, nested)
+    return cfg
+
+
+def load_config(path: str | Path | None) -> dict[str, Any]:
+    """Read a YAML config with ``yaml.safe_load``; a missing file or non-mapping raises."""
+    if path is None:
+        return {}
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {path} must be a YAML mapping, got {type(data).__name__}")
+    return data
+
+
+def resolve_config(user: Mapping[str, Any] | None = None, sets: Sequence[str] = ()) -> dict[str, Any]:
+    """Full config: DEFAULTS, then the preset named in the user's config/sets, then the task, then
+    the user's values, then ``sets``."""
+    user = dict(user or {})
+    probe = apply_overrides(_merge(DEFAULTS, user), sets)  # also validates keys early
+    cfg = _merge(DEFAULTS, {k: v for k, v in get_preset(probe["preset"]).items()})
+    if probe["task"] not in TASKS:
+        raise ConfigError(f"unknown task {probe['task']!r}; choose one of {sorted(TASKS)}")
+    cfg = _merge(cfg, TASKS[probe["task"]])
+    cfg = apply_overrides(_merge(cfg, user), sets)
+    _check_values(cfg)
+    return cfg
+
+
+def _check_values(cfg: dict[str, Any]) -> None:
+    from experiments.data.degradations import Degradation
+    from models.losses import ADVERSARIAL_LOSSES
+
+    if cfg["loss"]["adversarial"] not in ADVERSARIAL_LOSSES:
+        raise ConfigError(f"loss.adversarial={cfg['loss']['adversarial']!r}; choose one of "
+                          f"{sorted(ADVERSARIAL_LOSSES)}")
+    deg = cfg["data"]["degradation"]
+    if not isinstance(deg, dict) or "kind" not in deg:
+        raise ConfigError("data.degradation must be a mapping with 'kind' and 'params'")
+    Degradation(deg["kind"], deg.get("params") or {})
+    for sec, key in [("train", "steps"), ("data", "batch_size"), ("data", "crop"), ("model", "depth")]:
+        v = cfg[sec][key]
+        if not isinstance(v, int) or v < 1:
+            raise ConfigError(f"{sec}.{key} must be a positive integer, got {v!r}")
+    f = 2 ** cfg["model"]["depth"]
+    if cfg["data"]["crop"] % f:
+        raise ConfigError(f"data.crop={cfg['data']['crop']} must be divisible by 2**model.depth={f}")

@@ -1,0 +1,153 @@
+"""Run folders: atomic writes, manifest, tidy metrics, checkpoints; never overwrite a finished run.
+
+Layout: ``config.yaml``, ``manifest.json``, ``metrics.csv`` (tidy: step, split, metric, value),
+``checkpoints/last.pt``, ``samples/step_XXXXXX.png``, ``DONE`` (written last).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+import yaml
+
+__all__ = ["RunFolder", "RunExistsError", "atomic_write_bytes", "atomic_write_text", "git_state",
+           "METRIC_FIELDS"]
+
+METRIC_FIELDS = ["step", "split", "metric", "value", "layer", "estimator", "params"]
+
+
+class RunExistsError(RuntimeError):
+    """The target run folder holds a finished run (DONE) or an unfinished one without --resume."""
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same folder, fsync, then rename over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def git_state() -> dict[str, Any]:
+    """Commit sha and dirty flag of the code's repository (None outside git)."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=10).stdout.strip() or None
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                    capture_output=True, text=True, timeout=10).stdout.strip())
+    except Exception:
+        sha, dirty = None, None
+    return {"git_sha": sha, "git_dirty": dirty if sha else None}
+
+
+class RunFolder:
+    """One training run's folder. ``open(resume)`` enforces the no-overwrite rules."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.ckpt_path = self.path / "checkpoints" / "last.pt"
+        self.metrics_path = self.path / "metrics.csv"
+        self.rows: list[dict[str, Any]] = []
+
+    @property
+    def done(self) -> bool:
+        return (self.path / "DONE").exists()
+
+    def open(self, resume: bool) -> int:
+        """Prepare the folder; returns the step to resume from (0 for a new run)."""
+        if self.done:
+            raise RunExistsError(f"{self.path} holds a finished run (DONE exists); refusing to overwrite it — "
+                                 "choose another --out")
+        has_content = self.path.exists() and any(self.path.iterdir())
+        if has_content and not resume:
+            raise RunExistsError(f"{self.path} already holds an unfinished run; pass --resume to continue it "
+                                 "or choose another --out")
+        (self.path / "checkpoints").mkdir(parents=True, exist_ok=True)
+        (self.path / "samples").mkdir(exist_ok=True)
+        return 0
+
+    def write_config(self, cfg: dict[str, Any]) -> None:
+        atomic_write_text(self.path / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+
+    def write_manifest(self, device: str, seed: int, extra: dict[str, Any] | None = None) -> None:
+        import numpy
+
+        man = {"created": datetime.now(timezone.utc).isoformat(), "argv": sys.argv, **git_state(),
+               "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                            "numpy": numpy.__version__},
+               "device": device, "seed": seed, "host": platform.node(), **(extra or {})}
+        old = self.path / "manifest.json"
+        if old.exists():  # a resumed run keeps its history of launches
+            prev = json.loads(old.read_text())
+            man["previous_launches"] = prev.get("previous_launches", []) + [
+                {k: prev.get(k) for k in ("created", "argv", "git_sha", "device")}]
+        atomic_write_text(old, json.dumps(man, indent=2))
+
+    # metrics ---------------------------------------------------------------------------------
+    def log(self, step: int, split: str, metric: str, value: float, **extra: Any) -> None:
+        row = {"step": step, "split": split, "metric": metric, "value": float(value)}
+        row.update({k: (json.dumps(v, sort_keys=True) if isinstance(v, dict) else v) for k, v in extra.items()})
+        self.rows.append(row)
+
+    def log_many(self, rows: Iterable[dict[str, Any]]) -> None:
+        for r in rows:
+            self.log(**r)
+
+    def flush_metrics(self) -> None:
+        """Rewrite metrics.csv atomically with every row so far."""
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=METRIC_FIELDS, extrasaction="ignore")
+        w.writeheader()
+        for r in self.rows:
+            w.writerow(r)
+        atomic_write_text(self.metrics_path, buf.getvalue())
+
+    def load_metrics(self, up_to_step: int) -> None:
+        """Resume: keep rows with step <= the checkpoint's step (later ones are recomputed)."""
+        self.rows = []
+        if self.metrics_path.exists():
+            with open(self.metrics_path, newline="") as f:
+                for r in csv.DictReader(f):
+                    if int(r["step"]) <= up_to_step:
+                        r = {k: v for k, v in r.items() if v not in ("", None)}
+                        r["step"], r["value"] = int(r["step"]), float(r["value"])
+                        self.rows.append(r)
+
+    # checkpoints -----------------------------------------------------------------------------
+    def save_checkpoint(self, state: dict[str, Any]) -> None:
+        """Metrics first, then the checkpoint: a crash between leaves rows that resume drops."""
+        self.flush_metrics()
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        atomic_write_bytes(self.ckpt_path, buf.getvalue())
+
+    def load_checkpoint(self, map_location: str | torch.device = "cpu") -> dict[str, Any] | None:
+        if not self.ckpt_path.exists():
+            return None
+        return torch.load(self.ckpt_path, map_location=map_location, weights_only=True)
+
+    def finish(self, summary: dict[str, Any]) -> None:
+        self.flush_metrics()
+        atomic_write_text(self.path / "DONE", json.dumps(summary, indent=2))

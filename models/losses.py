@@ -1,0 +1,156 @@
+"""GAN losses (vanilla, LSGAN, WGAN-GP, hinge, relativistic average) and content losses.
+
+Every adversarial loss exposes ``d_loss(real, fake)`` and ``g_loss(fake, real)`` on discriminator
+outputs (any shape); ``real`` is needed by the relativistic loss only. ``gradient_penalty`` is the
+WGAN-GP term. Losses are means over all patch logits.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = ["AdversarialLoss", "ADVERSARIAL_LOSSES", "content_loss", "gradient_penalty", "GeneratorObjective"]
+
+
+class AdversarialLoss:
+    """Base: subclasses define ``d_loss`` and ``g_loss``; ``name`` for configs and tables."""
+
+    name = "base"
+    needs_gp = False
+
+    def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def g_loss(self, fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+
+class Vanilla(AdversarialLoss):
+    """Non-saturating BCE-with-logits GAN (pix2pix): G minimises -log D(G(x))."""
+
+    name = "vanilla"
+
+    def d_loss(self, real, fake):
+        return (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+                + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))) * 0.5
+
+    def g_loss(self, fake, real=None):
+        return F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))
+
+
+class Saturating(AdversarialLoss):
+    """Original minimax GAN: G maximises log(1 - D(G(x))) — its gradient vanishes when D wins."""
+
+    name = "saturating"
+
+    def d_loss(self, real, fake):
+        return Vanilla().d_loss(real, fake)
+
+    def g_loss(self, fake, real=None):
+        return -F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
+
+
+class LSGAN(AdversarialLoss):
+    """Least squares (Mao et al. 2017): targets 1 (real) / 0 (fake)."""
+
+    name = "lsgan"
+
+    def d_loss(self, real, fake):
+        return 0.5 * (((real - 1) ** 2).mean() + (fake**2).mean())
+
+    def g_loss(self, fake, real=None):
+        return 0.5 * ((fake - 1) ** 2).mean()
+
+
+class WGANGP(AdversarialLoss):
+    """Wasserstein critic (Gulrajani et al. 2017); add ``gradient_penalty`` to the critic loss."""
+
+    name = "wgangp"
+    needs_gp = True
+
+    def d_loss(self, real, fake):
+        return fake.mean() - real.mean()
+
+    def g_loss(self, fake, real=None):
+        return -fake.mean()
+
+
+class Hinge(AdversarialLoss):
+    """Hinge loss (Miyato et al. 2018; Lim & Ye 2017)."""
+
+    name = "hinge"
+
+    def d_loss(self, real, fake):
+        return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+
+    def g_loss(self, fake, real=None):
+        return -fake.mean()
+
+
+class RelativisticAverage(AdversarialLoss):
+    """Relativistic average GAN (Jolicoeur-Martineau 2019), BCE form; G's loss needs D(real)."""
+
+    name = "relativistic"
+
+    def d_loss(self, real, fake):
+        return (F.binary_cross_entropy_with_logits(real - fake.mean(), torch.ones_like(real))
+                + F.binary_cross_entropy_with_logits(fake - real.mean(), torch.zeros_like(fake))) * 0.5
+
+    def g_loss(self, fake, real=None):
+        if real is None:
+            raise ValueError("the relativistic generator loss needs the discriminator's outputs on real images")
+        return (F.binary_cross_entropy_with_logits(fake - real.mean(), torch.ones_like(fake))
+                + F.binary_cross_entropy_with_logits(real - fake.mean(), torch.zeros_like(real))) * 0.5
+
+
+ADVERSARIAL_LOSSES: dict[str, Callable[[], AdversarialLoss]] = {
+    c.name: c for c in (Vanilla, Saturating, LSGAN, WGANGP, Hinge, RelativisticAverage)
+}
+
+
+def get_adversarial(name: str) -> AdversarialLoss:
+    if name not in ADVERSARIAL_LOSSES:
+        raise ValueError(f"unknown GAN loss {name!r}; choose one of {sorted(ADVERSARIAL_LOSSES)}")
+    return ADVERSARIAL_LOSSES[name]()
+
+
+def content_loss(kind: str, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``l1`` (pix2pix) or ``l2`` mean error between (B, C, H, W) images."""
+    if kind == "l1":
+        return F.l1_loss(pred, target)
+    if kind == "l2":
+        return F.mse_loss(pred, target)
+    raise ValueError(f"unknown content loss {kind!r}; choose 'l1' or 'l2'")
+
+
+def gradient_penalty(disc: nn.Module, cond: torch.Tensor, real: torch.Tensor, fake: torch.Tensor,
+                     weight: float = 10.0) -> torch.Tensor:
+    """WGAN-GP: weight · E[(||∇_ŷ D(x, ŷ)||₂ - 1)²] on random interpolates ŷ of real and fake."""
+    eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
+    mix = (eps * real + (1 - eps) * fake.detach()).requires_grad_(True)
+    out = disc(cond, mix)
+    (grad,) = torch.autograd.grad(out.sum(), mix, create_graph=True)
+    return weight * ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+class GeneratorObjective:
+    """λ_adv · adversarial + λ_content · content; pix2pix preset = vanilla + 100·L1.
+
+    ``terms(...)`` returns both terms separately so diagnostics can back-propagate each alone.
+    """
+
+    def __init__(self, adversarial: str = "vanilla", content: str = "l1", lambda_adv: float = 1.0,
+                 lambda_content: float = 100.0) -> None:
+        self.adv = get_adversarial(adversarial)
+        self.content = content
+        content_loss(content, torch.zeros(1), torch.zeros(1))  # validates the name
+        self.lambda_adv, self.lambda_content = float(lambda_adv), float(lambda_content)
+
+    def terms(self, d_fake: torch.Tensor, d_real: torch.Tensor | None, pred: torch.Tensor,
+              target: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Weighted terms {'adversarial', 'content'} (scalars with graph)."""
+        return {"adversarial": self.lambda_adv * self.adv.g_loss(d_fake, d_real),
+                "content": self.lambda_content * content_loss(self.content, pred, target)}
