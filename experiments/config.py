@@ -112,6 +112,10 @@ def _check_values(cfg: dict[str, Any]) -> None:
         v = cfg[sec][key]
         if not isinstance(v, int) or v < 1:
             raise ConfigError(f"{sec}.{key} must be a positive integer, got {v!r}")
+    m = 3 * 2 ** cfg["disc"]["n_layers"]
+    if cfg["data"]["crop"] < m:
+        raise ConfigError(f"data.crop={cfg['data']['crop']} is too small for disc.n_layers={cfg['disc']['n_layers']} "
+                          f"(needs >= {m})")
     f = 2 ** cfg["model"]["depth"]
     if cfg["data"]["crop"] % f:
         raise ConfigError(f"data.crop={cfg['data']['crop']} must be divisible by 2**model.depth={f}")

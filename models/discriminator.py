@@ -19,7 +19,7 @@ class PatchDiscriminator(nn.Module):
     def __init__(self, in_ch: int = 3, out_ch: int = 3, ndf: int = 64, n_layers: int = 3,
                  norm: Norm = "batch", conditional: bool = True) -> None:
         super().__init__()
-        self.conditional = conditional
+        self.conditional, self.n_layers = conditional, n_layers
         c = in_ch + out_ch if conditional else out_ch
         layers: list[nn.Module] = [nn.Conv2d(c, ndf, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         mult = 1
@@ -36,7 +36,16 @@ class PatchDiscriminator(nn.Module):
         if x.shape[0] != y.shape[0] or x.shape[-2:] != y.shape[-2:]:
             raise ValueError(f"PatchDiscriminator: condition {tuple(x.shape)} and image {tuple(y.shape)} "
                              "must share batch and spatial size")
+        m = self.min_size(self.n_layers)
+        if min(y.shape[-2:]) < m:
+            raise ValueError(f"PatchDiscriminator(n_layers={self.n_layers}) needs images of at least {m}×{m}, "
+                             f"got {tuple(y.shape[-2:])}; use fewer layers or larger crops")
         return self.net(torch.cat([x, y], dim=1) if self.conditional else y)
+
+    @staticmethod
+    def min_size(n_layers: int = 3) -> int:
+        """Smallest input side that leaves at least one output logit (3·2**n_layers)."""
+        return 3 * 2**n_layers
 
     @staticmethod
     def receptive_field(n_layers: int = 3) -> int:

@@ -1,0 +1,41 @@
+"""Score a finished (or checkpointed) run on a dataset: PSNR/SSIM per image and mean."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from .runfolder import RunFolder, atomic_write_text
+from .train import build_generator, build_test_pairs, evaluate_pairs, resolve_device
+
+__all__ = ["evaluate_run"]
+
+
+def evaluate_run(run_dir: str | Path, dataset: str | None = None, limit: int | None = 0, device: str = "auto",
+                 crop: int | None = None) -> pd.DataFrame:
+    """Load ``run_dir``'s config and last checkpoint (``weights_only=True``), restore ``dataset``'s
+    test pairs (default: the run's test set; ``limit=0`` means all images, ``crop=None`` full size),
+    write ``eval_<dataset>.csv`` (one row per image plus a ``mean`` row) and return it."""
+    run = RunFolder(run_dir)
+    cfg_path = run.path / "config.yaml"
+    if not cfg_path.is_file():
+        raise FileNotFoundError(f"{run.path} is not a run folder (no config.yaml)")
+    cfg = yaml.safe_load(cfg_path.read_text())
+    dev = resolve_device(device)
+    state = run.load_checkpoint(dev)
+    if state is None:
+        raise FileNotFoundError(f"{run.ckpt_path} not found: the run has no checkpoint yet")
+    G = build_generator(cfg).to(dev)
+    G.load_state_dict(state["G"])
+    name = dataset or cfg["data"]["test"]
+    pairs = build_test_pairs(cfg, name, limit=limit, crop=crop)
+    rows: list[dict[str, Any]] = evaluate_pairs(G, pairs, dev, 2 ** cfg["model"]["depth"])
+    df = pd.DataFrame(rows)
+    mean = df.drop(columns="image").mean().to_dict()
+    df = pd.concat([df, pd.DataFrame([{"image": "mean", **mean}])], ignore_index=True)
+    df.insert(0, "step", int(state["step"]))
+    df.insert(1, "dataset", Path(name).name)
+    atomic_write_text(run.path / f"eval_{Path(name).name}.csv", df.to_csv(index=False))
+    return df

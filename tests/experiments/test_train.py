@@ -1,0 +1,123 @@
+"""Trainer: run folder contents, no overwrite, crash + resume equality on CPU, clear config errors."""
+import csv
+import json
+
+import pytest
+import torch
+import yaml
+
+from experiments.cli import main
+from experiments.config import ConfigError, resolve_config
+from experiments.runfolder import RunExistsError
+from experiments.train import Trainer
+
+TINY = ["model.depth=2", "model.ngf=4", "disc.ndf=4", "disc.n_layers=2", "data.crop=16", "data.batch_size=2",
+        "data.train_patches=32", "data.test_images=1", "data.test_crop=32", "train.steps=8",
+        "train.log_every=1", "train.eval_every=4", "train.ckpt_every=3", "train.sample_every=4"]
+
+
+def tiny(*extra, task="denoise"):
+    return resolve_config({"task": task}, [*TINY, *extra])
+
+
+def rows(path):
+    with open(path / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_run_folder_contents(tmp_path):
+    out = tmp_path / "run"
+    summary = Trainer(tiny(), out, device="cpu", progress=False).fit()
+    for f in ("config.yaml", "manifest.json", "metrics.csv", "DONE", "checkpoints/last.pt", "samples/step_000008.png"):
+        assert (out / f).exists(), f
+    man = json.loads((out / "manifest.json").read_text())
+    assert {"git_sha", "git_dirty", "argv", "versions", "device", "seed"} <= set(man)
+    r = rows(out)
+    assert list(r[0])[:4] == ["step", "split", "metric", "value"]
+    assert {x["metric"] for x in r if x["split"] == "test"} >= {"psnr", "ssim", "psnr_input"}
+    assert summary["test"]["psnr"] > 0
+    assert yaml.safe_load((out / "config.yaml").read_text())["model"]["depth"] == 2
+    state = torch.load(out / "checkpoints/last.pt", weights_only=True)
+    assert state["step"] == 8
+    with pytest.raises(RunExistsError, match="finished run"):
+        Trainer(tiny(), out, device="cpu", progress=False).fit()
+
+
+def test_unfinished_run_needs_resume(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "metrics.csv").write_text("step,split,metric,value\n")
+    with pytest.raises(RunExistsError, match="--resume"):
+        Trainer(tiny(), out, device="cpu", progress=False).fit()
+
+
+class Crash(Exception):
+    pass
+
+
+def test_crash_then_resume_equals_uninterrupted_run(tmp_path):
+    ref = Trainer(tiny("train.steps=10"), tmp_path / "a", device="cpu", progress=False)
+    ref.fit()
+
+    def crash_at_7(trainer, step):
+        if step == 7:
+            raise Crash()
+        return []
+
+    cfg = tiny("train.steps=10", "train.diagnostics_every=1")
+    with pytest.raises(Crash):
+        Trainer(cfg, tmp_path / "b", device="cpu", progress=False, callbacks=[crash_at_7]).fit()
+    assert not (tmp_path / "b" / "DONE").exists()
+    res = Trainer(cfg, tmp_path / "b", device="cpu", progress=False, resume=True)
+    res.fit()
+    for k, v in ref.G.state_dict().items():
+        assert torch.equal(v, res.G.state_dict()[k]), k
+    for k, v in ref.D.state_dict().items():
+        assert torch.equal(v, res.D.state_dict()[k]), k
+    a, b = rows(tmp_path / "a"), rows(tmp_path / "b")
+    key = lambda r: (r["step"], r["split"], r["metric"])  # noqa: E731
+    assert sorted(map(key, a)) == sorted(map(key, b))  # no row lost or duplicated
+    assert {key(r): r["value"] for r in a} == {key(r): r["value"] for r in b}
+
+
+@pytest.mark.parametrize("adv", ["vanilla", "lsgan", "wgangp", "hinge", "relativistic", "saturating"])
+def test_every_loss_trains(tmp_path, adv):
+    s = Trainer(tiny("train.steps=2", f"loss.adversarial={adv}", "model.detail_branch=true",
+                     "model.global_residual=true"), tmp_path / adv, device="cpu", progress=False).fit()
+    assert s["steps"] == 2
+
+
+@pytest.mark.parametrize("task", ["derain", "dehaze"])
+def test_rgb_tasks_train(tmp_path, task):
+    s = Trainer(tiny("train.steps=2", task=task), tmp_path / task, device="cpu", progress=False).fit()
+    assert "psnr_y" in s["test"]
+
+
+def test_bad_configs_name_the_key(tmp_path):
+    with pytest.raises(ConfigError, match="unknown config key 'model.dept'.*'depth'"):
+        resolve_config({}, ["model.dept=3"])
+    with pytest.raises(ConfigError, match="unknown config key 'trian'"):
+        resolve_config({"trian": {}})
+    with pytest.raises(ConfigError, match="data.crop=36 must be divisible"):
+        resolve_config({}, ["data.crop=36", "model.depth=3"])
+    with pytest.raises(ConfigError, match="too small for disc.n_layers=3"):
+        resolve_config({}, ["data.crop=16", "model.depth=2"])
+    with pytest.raises(ConfigError, match="loss.adversarial='wgan'"):
+        resolve_config({}, ["loss.adversarial=wgan"])
+    with pytest.raises(ValueError, match="unknown preset"):
+        resolve_config({"preset": "pix3pix"})
+    p = tmp_path / "c.yaml"
+    p.write_text("- just a list\n")
+    assert main(["train", "--config", str(p)]) == 2
+    assert main(["train", "--config", str(tmp_path / "nope.yaml")]) == 2
+
+
+def test_cli_train_and_evaluate(tmp_path, capsys):
+    out = tmp_path / "cli"
+    assert main(["train", "--out", str(out), "--device", "cpu", "--no-progress", *sum([["--set", s] for s in TINY], []),
+                 "--set", "train.steps=3"]) == 0
+    assert (out / "DONE").exists()
+    assert main(["evaluate", str(out), "--dataset", "embedded", "--limit", "2", "--crop", "32"]) == 0
+    txt = capsys.readouterr().out
+    assert "mean" in txt and (out / "eval_embedded.csv").exists()
+    assert main(["train", "--out", str(out), *sum([["--set", s] for s in TINY], [])]) == 2  # finished: refused
