@@ -100,8 +100,12 @@ class KSGEstimator(MIEstimator):
             joint = np.hstack([X, Y])
             dist, _ = cKDTree(joint, leafsize=32).query(joint, k=[self.k + 1], p=np.inf, workers=self.workers)
             eps = dist[:, 0]
-            nx = count_within(X, eps, self.workers)
-            ny = count_within(Y, eps, self.workers)
+            n_threads = (os.cpu_count() or 1) if self.workers == -1 else max(1, self.workers)
+            if n_threads >= 2:  # one marginal per thread: scales better than splitting each query
+                with ThreadPoolExecutor(2) as ex:
+                    nx, ny = ex.map(lambda a: count_within(a, eps, max(1, n_threads // 2)), (X, Y))
+            else:
+                nx, ny = count_within(X, eps, 1), count_within(Y, eps, 1)
             terms = digamma(self.k) + digamma(n) - digamma(nx) - digamma(ny)
             variant = "ksg1"
         value = float(terms.mean())
