@@ -23,7 +23,7 @@ import yaml
 __all__ = ["RunFolder", "RunExistsError", "atomic_write_bytes", "atomic_write_text", "git_state",
            "METRIC_FIELDS"]
 
-METRIC_FIELDS = ["step", "split", "metric", "value", "layer", "estimator", "params"]
+METRIC_FIELDS = ["step", "split", "metric", "value", "layer", "estimator", "params", "saturated", "ceiling"]
 
 
 class RunExistsError(RuntimeError):

@@ -8,10 +8,16 @@ from .estimators import (
     KSGEstimator, MIEstimator, MINEEstimator, NWJEstimator, SMILEEstimator,
 )
 from .result import MIEstimate
-from . import distributions
+from . import diagnostics, distributions
+from .bands import laplacian_bands
+from .infoplane import InformationPlane, information_plane_rows
+from .reductions import Chain, Flatten, GlobalPool, PatchSample, RandomProjection, Reduction
+from .taps import LayerTap, resolve_layers
 
 __all__ = [
     "estimate_mi", "get_estimator", "available_methods", "MIEstimate", "MIEstimator", "distributions",
     "AutoEstimator", "BinningEstimator", "CopulaEstimator", "GaussianEstimator", "InfoNCEEstimator",
     "KDEEstimator", "KSGEstimator", "MINEEstimator", "NWJEstimator", "SMILEEstimator",
+    "diagnostics", "laplacian_bands", "InformationPlane", "information_plane_rows", "Chain", "Flatten",
+    "GlobalPool", "PatchSample", "RandomProjection", "Reduction", "LayerTap", "resolve_layers",
 ]

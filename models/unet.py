@@ -3,7 +3,7 @@
 Shapes: input (B, in_ch, H, W) with H, W divisible by 2**depth; output (B, out_ch, H, W) in [-1, 1]
 (or X + G(X) with ``global_residual``). Module names are stable for layer taps:
 ``enc1 … enc{depth}`` (enc{depth} is the bottleneck, H/2**depth), ``bottleneck_res`` (residual
-blocks, fix 1), ``dec{depth} … dec1`` (dec1 returns to full resolution), ``out_act`` (Tanh),
+blocks, fix 1; the deep path's output), ``skip1 … skip{depth-1}`` (identities on the skip paths), ``dec{depth} … dec1`` (dec1 returns to full resolution), ``out_act`` (Tanh),
 ``detail`` (fix 2).
 """
 from __future__ import annotations
@@ -103,6 +103,8 @@ class UNetGenerator(nn.Module):
                 layers.append(make_norm(norm, ch[i]))
             setattr(self, f"enc{i + 1}", nn.Sequential(*layers))
         self.bottleneck_res = nn.Sequential(*[ResBlock(ch[-1], norm) for _ in range(res_blocks)])
+        for i in range(1, depth):  # identity taps on the skip paths (for hooks: taps, ablation, attribution)
+            setattr(self, f"skip{i}", nn.Identity())
         n_drop = max(0, min(3, depth - 5)) if dropout > 0 else 0  # pix2pix: the 3 blocks below the innermost
         for i in reversed(range(depth)):  # dec{i+1} maps scale H/2**(i+1) -> H/2**i
             c_in = ch[i] if (i == depth - 1 or not skips) else 2 * ch[i]
@@ -132,9 +134,17 @@ class UNetGenerator(nn.Module):
         detail = self.detail(x) if self.detail is not None else None
         for i in reversed(range(self.depth)):
             if i < self.depth - 1 and self.skips:
-                h = torch.cat([h, feats[i]], dim=1)
+                h = torch.cat([h, getattr(self, f"skip{i + 1}")(feats[i])], dim=1)
             h = getattr(self, f"dec{i + 1}")(h)
             if detail is not None:
                 h = h + self.detail.at_scale(detail, i)
         h = self.out_act(h)
         return x + h if self.global_residual else h
+
+    def paths(self) -> dict[str, list[str]]:
+        """Module names of the information paths: ``deep`` (bottleneck output), ``skips``, ``detail``."""
+        deep = "bottleneck_res" if len(self.bottleneck_res) else f"enc{self.depth}"
+        out = {"deep": [deep], "skips": [f"skip{i}" for i in range(1, self.depth)] if self.skips else []}
+        if self.detail is not None:
+            out["detail"] = ["detail"]
+        return out

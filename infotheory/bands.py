@@ -1,0 +1,41 @@
+"""Laplacian-pyramid frequency bands of image batches (torch, any device)."""
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+__all__ = ["laplacian_bands", "BAND_NAMES"]
+
+_K = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0  # binomial 5-tap (Burt & Adelson)
+
+
+def _blur(x: torch.Tensor) -> torch.Tensor:
+    c = x.shape[1]
+    k = (_K[:, None] * _K[None, :]).to(x.device, x.dtype).expand(c, 1, 5, 5)
+    return F.conv2d(F.pad(x, (2, 2, 2, 2), mode="reflect"), k, groups=c)
+
+
+def laplacian_bands(x: torch.Tensor, levels: int = 3) -> list[torch.Tensor]:
+    """(B, C, H, W) -> [band_0 (finest, H×W), band_1 (H/2), ..., band_{levels-1}, lowpass].
+
+    band_k = G_k − upsample(G_{k+1}); summing the upsampled bands reconstructs x exactly.
+    H and W must be divisible by 2**levels.
+    """
+    if x.dim() != 4:
+        raise ValueError(f"laplacian_bands needs (B, C, H, W) images, got shape {tuple(x.shape)}")
+    f = 2**levels
+    if x.shape[-1] % f or x.shape[-2] % f:
+        raise ValueError(f"image size {tuple(x.shape[-2:])} must be divisible by 2**levels = {f}")
+    bands, g = [], x
+    for _ in range(levels):
+        low = _blur(g)[..., ::2, ::2]
+        up = F.interpolate(low, scale_factor=2, mode="bilinear", align_corners=False)
+        bands.append(g - up)
+        g = low
+    bands.append(g)
+    return bands
+
+
+def BAND_NAMES(levels: int) -> list[str]:  # noqa: N802 - reads like a constant table
+    """['high (1/1)', 'mid (1/2)', ..., 'low-pass'] labels for ``laplacian_bands``."""
+    return [f"band{k} (1/{2**k})" for k in range(levels)] + ["lowpass"]

@@ -1,0 +1,143 @@
+"""Information plane: I(X;T_l) and I(T_l;Y) for chosen layers T_l, X degraded input, Y clean target.
+
+Conventions (a deterministic network has infinite I(X;T) for continuous X, so every number
+states which finite version it is):
+
+* ``kde``: T is noise-injected, T + N(0, σ² I) (Saxe et al. 2018). I(X;T) treats each probe
+  input as its own value (saturates at log N); I(T;Y) uses Y quantised into ``y_clusters``
+  k-means clusters of its reduced vector (a lower bound on I(T;Y) by data processing).
+* ``binning``: T, X, Y quantised into ``n_bins`` per dimension (Shwartz-Ziv & Tishby 2017).
+* any other estimator (``gaussian``, ``copula``, ``ksg``, ``auto``, neural bounds): applied to
+  the reduced continuous vectors directly.
+
+Rows are tidy dicts: step, split="infoplane", metric ("I(X;T)" or "I(T;Y)"), value (nats),
+layer, estimator, params (JSON with the estimator's parameters, the reduction and the
+convention), saturated, ceiling.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .api import estimate_mi
+from .reductions import PatchSample, RandomProjection, Reduction
+from .result import MIEstimate
+from .taps import LayerTap, resolve_layers
+
+__all__ = ["InformationPlane", "information_plane_rows", "CONVENTIONS"]
+
+CONVENTIONS = {
+    "kde": "T + N(0, noise_variance·I); X = probe-sample identity; Y quantised by k-means (lower bound)",
+    "binning": "X, T, Y quantised into n_bins per dimension",
+}
+
+
+def _kmeans_labels(y: np.ndarray, k: int, seed: int) -> np.ndarray:
+    from sklearn.cluster import KMeans
+
+    k = min(k, len(np.unique(y, axis=0)))
+    return KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(y).astype(np.int64)
+
+
+class InformationPlane:
+    """Measures the information plane of ``layers`` of a model on a fixed probe batch.
+
+    Args:
+        layers: layer names (or modules) to tap.
+        estimator: an ``estimate_mi`` method name; ``params`` its hyper-parameters
+            (defaults: kde noise_variance=0.1; binning n_bins=30).
+        reduction: ``"patch"`` (default): ``n_per_image`` seeded positions per image; at a layer of
+            stride s the sample is the feature vector there (T), and the s×s input and target
+            patches under it (X, Y) — aligned with the receptive field's footprint — each
+            projected to ``dim`` dims by a seeded random projection. Or any
+            :class:`~infotheory.reductions.Reduction` for T (then X and Y are whole images pooled
+            to 8×8 and projected).
+        y_clusters: k for the k-means quantisation of Y under the ``kde`` convention.
+    """
+
+    def __init__(self, layers: Sequence[str | nn.Module], estimator: str = "kde", params: dict[str, Any] | None = None,
+                 reduction: Reduction | str = "patch", n_per_image: int = 16, dim: int = 8, y_clusters: int = 16,
+                 seed: int = 0) -> None:
+        self.layers, self.estimator = list(layers), estimator
+        defaults = {"kde": {"noise_variance": 0.1}, "binning": {"n_bins": 30}}.get(estimator, {})
+        self.params = {**defaults, **(params or {})}
+        self.patch = reduction == "patch"
+        self.n_per_image, self.dim = n_per_image, dim
+        self.reduction = PatchSample(n_per_image, 1, seed) if self.patch else reduction
+        self.y_clusters, self.seed = y_clusters, seed
+
+    def describe(self) -> dict[str, Any]:
+        if self.patch:
+            return {"reduction": "receptive-field patches", "n_per_image": self.n_per_image, "dim": self.dim,
+                    "seed": self.seed}
+        return {**self.reduction.describe(), "dim": self.dim}
+
+    def _mi(self, a: np.ndarray, b: np.ndarray) -> MIEstimate:
+        return estimate_mi(a, b, method=self.estimator, **self.params)
+
+    def _images(self, img: torch.Tensor, t_shape: torch.Size, seed_offset: int) -> np.ndarray:
+        proj = RandomProjection(self.dim, self.seed + seed_offset)
+        if self.patch and len(t_shape) == 4:
+            s = max(1, img.shape[-1] // t_shape[-1])
+            v = PatchSample(self.n_per_image, s, self.seed)(img)
+        else:
+            v = nn.functional.adaptive_avg_pool2d(img, 8).flatten(1)
+        return proj(v).double().cpu().numpy()
+
+    @torch.no_grad()
+    def measure(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, step: int = 0) -> list[dict[str, Any]]:
+        """Forward the probe batch x (B, C, H, W) through ``model`` (eval mode), return tidy rows."""
+        was = model.training
+        model.eval()
+        shapes: dict[str, torch.Size] = {}
+        hooks = [m.register_forward_hook(lambda mod, a, o, n=n: shapes.__setitem__(n, o.shape))
+                 for n, m in resolve_layers(model, self.layers).items()]
+        try:
+            with LayerTap(model, self.layers, reduce=self.reduction) as tap:
+                model(x)
+        finally:
+            for h in hooks:
+                h.remove()
+            model.train(was)
+        rows = []
+        for name, t in tap.activations.items():
+            tn = RandomProjection(self.dim, self.seed + 2)(t.double()).numpy()
+            tn = tn[:, tn.std(0) > 1e-12] if tn.shape[1] > 1 else tn  # dead units carry nothing
+            if tn.shape[1] == 0 or tn.std() == 0:  # a constant layer carries no information: I = 0 exactly
+                rows += self._rows(step, name, None, None, "all units constant on the probe batch: I = 0")
+                continue
+            xs, ys = self._images(x, shapes[name], 0), self._images(y, shapes[name], 1)
+            if self.estimator == "kde":
+                ixt = estimate_mi(np.arange(len(tn)), tn, method="kde", **self.params)
+                ity = estimate_mi(_kmeans_labels(ys, self.y_clusters, self.seed), tn, method="kde", **self.params)
+            else:
+                ixt, ity = self._mi(xs, tn), self._mi(tn, ys)
+            rows += self._rows(step, name, ixt, ity)
+        return rows
+
+    def _rows(self, step: int, layer: str, ixt: MIEstimate | None, ity: MIEstimate | None,
+              note: str | None = None) -> list[dict[str, Any]]:
+        import json
+
+        out = []
+        for metric, est in (("I(X;T)", ixt), ("I(T;Y)", ity)):
+            params = {**self.params, **self.describe(), "convention": CONVENTIONS.get(
+                self.estimator, "reduced continuous vectors"), **({"note": note} if note else {})}
+            if self.estimator == "kde" and est is not None:
+                params["lower"], params["upper"] = est.lower, est.upper
+            out.append({"step": step, "split": "infoplane", "metric": metric,
+                        "value": 0.0 if est is None else est.value, "layer": layer,
+                        "estimator": self.estimator, "params": json.dumps(params, sort_keys=True, default=str),
+                        "saturated": bool(est.saturated) if est else False,
+                        "ceiling": est.ceiling if est and est.ceiling is not None else math.nan})
+        return out
+
+
+def information_plane_rows(model: nn.Module, layers: Sequence[str], x: torch.Tensor, y: torch.Tensor,
+                           estimator: str = "kde", **params: Any) -> list[dict[str, Any]]:
+    """One-shot helper: ``InformationPlane(layers, estimator, params).measure(model, x, y)``."""
+    return InformationPlane(layers, estimator, params).measure(model, x, y)
