@@ -31,7 +31,11 @@ DEFAULTS: dict[str, Any] = {
              "train_patches": 4000, "test_images": 4, "test_crop": 128, "paired_root": None,
              "degradation": {"kind": "awgn", "params": {"sigma": 25}}},
     "train": {"steps": 1000, "log_every": 25, "eval_every": 250, "ckpt_every": 250, "sample_every": 250,
-              "amp": True, "diagnostics_every": 0},
+              "amp": True, "diagnostics_every": 50},
+    # measured every train.diagnostics_every steps (0 = off) on a fixed probe batch of training patches
+    "diagnostics": {"infoplane": True, "layers": "auto", "estimator": "kde",
+                    "estimator_params": {"noise_variance": 0.1}, "n_per_image": 16, "probe_size": 16,
+                    "gradients": True, "threshold": 0.01, "detail": True, "detail_estimator": "gaussian"},
 }
 
 # task -> data defaults (the user's config still overrides them)
@@ -40,7 +44,7 @@ TASKS: dict[str, dict[str, Any]] = {
     "derain": {"data": {"mode": "rgb", "degradation": {"kind": "rain", "params": {}}}},
     "dehaze": {"data": {"mode": "rgb", "degradation": {"kind": "haze", "params": {}}}},
 }
-_FREE_FORM = {("data", "degradation", "params")}  # dict values whose keys are checked elsewhere
+_FREE_FORM = {("data", "degradation", "params"), ("diagnostics", "estimator_params")}  # dict values whose keys are checked elsewhere
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any], path: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -182,8 +182,9 @@ def sample_grid(G: torch.nn.Module, pairs, device: torch.device, multiple: int) 
 class Trainer:
     """Trains ``cfg`` into the run folder ``out``.
 
-    ``callbacks`` are called every ``train.diagnostics_every`` steps with (trainer, step) and return
-    tidy metric rows (dicts with step, split, metric, value[, layer, estimator, params]).
+    Every ``train.diagnostics_every`` steps (0 = never) the built-in diagnostics monitor
+    (:mod:`experiments.monitors`) and any extra ``callbacks`` are called with (trainer, step); they
+    return tidy metric rows (dicts with step, split, metric, value[, layer, estimator, params]).
     """
 
     def __init__(self, cfg: dict[str, Any], out: str | Path, device: str = "auto", resume: bool = False,
@@ -191,6 +192,10 @@ class Trainer:
         self.cfg, self.run = cfg, RunFolder(out)
         self.device = resolve_device(device)
         self.resume, self.progress, self.callbacks = resume, progress, list(callbacks)
+        if cfg["train"]["diagnostics_every"]:
+            from .monitors import DiagnosticsMonitor
+
+            self.callbacks.insert(0, DiagnosticsMonitor(cfg))
         if deterministic:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.use_deterministic_algorithms(True)

@@ -103,17 +103,22 @@ class InformationPlane:
             for h in hooks:
                 h.remove()
             model.train(was)
-        rows = []
+        rows, cache = [], {}
         for name, t in tap.activations.items():
             tn = RandomProjection(self.dim, self.seed + 2)(t.double()).numpy()
             tn = tn[:, tn.std(0) > 1e-12] if tn.shape[1] > 1 else tn  # dead units carry nothing
             if tn.shape[1] == 0 or tn.std() == 0:  # a constant layer carries no information: I = 0 exactly
                 rows += self._rows(step, name, None, None, "all units constant on the probe batch: I = 0")
                 continue
-            xs, ys = self._images(x, shapes[name], 0), self._images(y, shapes[name], 1)
+            key = tuple(shapes[name][-2:])
+            if key not in cache:  # layers at the same resolution share their X/Y samples
+                ys = self._images(y, shapes[name], 1)
+                labels = _kmeans_labels(ys, self.y_clusters, self.seed) if self.estimator == "kde" else None
+                cache[key] = (self._images(x, shapes[name], 0), ys, labels)
+            xs, ys, labels = cache[key]
             if self.estimator == "kde":
                 ixt = estimate_mi(np.arange(len(tn)), tn, method="kde", **self.params)
-                ity = estimate_mi(_kmeans_labels(ys, self.y_clusters, self.seed), tn, method="kde", **self.params)
+                ity = estimate_mi(labels, tn, method="kde", **self.params)
             else:
                 ixt, ity = self._mi(xs, tn), self._mi(tn, ys)
             rows += self._rows(step, name, ixt, ity)

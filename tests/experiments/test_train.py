@@ -13,7 +13,8 @@ from experiments.train import Trainer
 
 TINY = ["model.depth=2", "model.ngf=4", "disc.ndf=4", "disc.n_layers=2", "data.crop=16", "data.batch_size=2",
         "data.train_patches=32", "data.test_images=1", "data.test_crop=32", "train.steps=8",
-        "train.log_every=1", "train.eval_every=4", "train.ckpt_every=3", "train.sample_every=4"]
+        "train.log_every=1", "train.eval_every=4", "train.ckpt_every=3", "train.sample_every=4",
+        "train.diagnostics_every=0"]
 
 
 def tiny(*extra, task="denoise"):
@@ -56,15 +57,17 @@ class Crash(Exception):
 
 
 def test_crash_then_resume_equals_uninterrupted_run(tmp_path):
-    ref = Trainer(tiny("train.steps=10"), tmp_path / "a", device="cpu", progress=False)
+    """Diagnostics on (every 2 steps) in both runs: they must not perturb training either."""
+    ref = Trainer(tiny("train.steps=10", "train.diagnostics_every=2"), tmp_path / "a", device="cpu", progress=False)
     ref.fit()
 
     def crash_at_7(trainer, step):
-        if step == 7:
+        if step == 8:
             raise Crash()
         return []
 
     cfg = tiny("train.steps=10", "train.diagnostics_every=1")
+    cfg["train"]["diagnostics_every"] = 2
     with pytest.raises(Crash):
         Trainer(cfg, tmp_path / "b", device="cpu", progress=False, callbacks=[crash_at_7]).fit()
     assert not (tmp_path / "b" / "DONE").exists()
@@ -75,7 +78,8 @@ def test_crash_then_resume_equals_uninterrupted_run(tmp_path):
     for k, v in ref.D.state_dict().items():
         assert torch.equal(v, res.D.state_dict()[k]), k
     a, b = rows(tmp_path / "a"), rows(tmp_path / "b")
-    key = lambda r: (r["step"], r["split"], r["metric"])  # noqa: E731
+    assert any(r["split"] == "infoplane" for r in a) and any(r["split"] == "gradients" for r in a)
+    key = lambda r: (r["step"], r["split"], r["metric"], r["layer"])  # noqa: E731
     assert sorted(map(key, a)) == sorted(map(key, b))  # no row lost or duplicated
     assert {key(r): r["value"] for r in a} == {key(r): r["value"] for r in b}
 
