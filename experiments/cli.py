@@ -60,6 +60,24 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from .problems import PROBLEMS, TASKS
+    from .reproduce import reproduce
+
+    counts = reproduce(args.preset, args.tasks or TASKS, args.problems or tuple(PROBLEMS), args.seeds, args.device,
+                       args.out, args.shard, report=not args.no_report, progress=not args.no_progress)
+    print(f"reproduce: {counts['trained']} trained, {counts['skipped']} already done, {counts['failed']} failed "
+          f"(of {counts['total']}); report: {args.out}/report/report.html")
+    return 1 if counts["failed"] else 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .report import build_report
+
+    print(build_report(args.runs))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="infoflow", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -89,6 +107,22 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--crop", type=int, default=None, help="centre crop size (default: full images)")
     v.add_argument("--device", default="auto")
     v.set_defaults(func=_cmd_evaluate)
+
+    r = sub.add_parser("reproduce", help="reproduce each problem before and after its fix, then the report")
+    r.add_argument("--preset", default="quick", help="tiny (seconds) | quick (CPU, ~15 min) | full (GPU)")
+    r.add_argument("--tasks", nargs="+", help="denoise derain dehaze (default: all)")
+    r.add_argument("--problems", nargs="+", help="abstraction detail gradients (default: all)")
+    r.add_argument("--seeds", type=int, help="seeds per configuration (default: preset's)")
+    r.add_argument("--device", default="auto")
+    r.add_argument("--out", default="runs", help="sweep folder (default runs/)")
+    r.add_argument("--shard", help="i/N: run every N-th configuration starting at i (for clusters)")
+    r.add_argument("--no-report", action="store_true")
+    r.add_argument("--no-progress", action="store_true")
+    r.set_defaults(func=_cmd_reproduce)
+
+    rp = sub.add_parser("report", help="build report.html, figures and tables from a sweep folder")
+    rp.add_argument("runs", help="sweep folder written by reproduce")
+    rp.set_defaults(func=_cmd_report)
     return p
 
 

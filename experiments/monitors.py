@@ -34,6 +34,7 @@ class DiagnosticsMonitor:
         self.plane = InformationPlane(layers, d["estimator"], dict(d["estimator_params"] or {}),
                                       n_per_image=d["n_per_image"], seed=cfg["seed"]) if d["infoplane"] else None
         self.probe: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._warned = False
 
     def _probe(self, trainer: "Trainer") -> tuple[torch.Tensor, torch.Tensor]:
         if self.probe is None:
@@ -51,7 +52,9 @@ class DiagnosticsMonitor:
             rows += self.plane.measure(trainer.G, x, y, step)
         if self.d["gradients"]:
             rows += gradient_balance(trainer.G, trainer.D, trainer.objective, x, y, threshold=self.d["threshold"],
-                                     step=step)
+                                     step=step, warn=not self._warned)
+            self._warned = self._warned or any(r["metric"] == "vanishing_adv_gradient" and r["value"] == 1.0
+                                               for r in rows)  # warn once per run; every step is in the table
         if self.d["detail"]:
             with no_side_effects(trainer.G), torch.no_grad():
                 was = trainer.G.training

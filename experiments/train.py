@@ -123,7 +123,9 @@ def build_test_pairs(cfg: dict[str, Any], source: str | None = None, limit: int 
             x, y, name = pf.pair(i)
             out.append((Path(name).stem, _center_crop(x, crop, mult), _center_crop(y, crop, mult)))
         return out
-    images = get_images(source, d["mode"], split="test", limit=limit or None)
+    # the held-out split when the set also feeds training (embedded, CBSD68), else every image
+    split = "test" if source in ("embedded", d["train"]) else "all"
+    images = get_images(source, d["mode"], split=split, limit=limit or None)
     deg = Degradation(d["degradation"]["kind"], d["degradation"].get("params") or {})
     out = []
     for i, (name, img) in enumerate(images):

@@ -83,7 +83,7 @@ class InformationPlane:
         proj = RandomProjection(self.dim, self.seed + seed_offset)
         if self.patch and len(t_shape) == 4:
             s = max(1, img.shape[-1] // t_shape[-1])
-            v = PatchSample(self.n_per_image, s, self.seed)(img)
+            v = PatchSample(self.n_per_image, s, self.seed, stride=s)(img)
         else:
             v = nn.functional.adaptive_avg_pool2d(img, 8).flatten(1)
         return proj(v).double().cpu().numpy()
@@ -116,16 +116,20 @@ class InformationPlane:
                 labels = _kmeans_labels(ys, self.y_clusters, self.seed) if self.estimator == "kde" else None
                 cache[key] = (self._images(x, shapes[name], 0), ys, labels)
             xs, ys, labels = cache[key]
-            if self.estimator == "kde":
-                ixt = estimate_mi(np.arange(len(tn)), tn, method="kde", **self.params)
-                ity = estimate_mi(labels, tn, method="kde", **self.params)
-            else:
-                ixt, ity = self._mi(xs, tn), self._mi(tn, ys)
+            try:
+                if self.estimator == "kde":
+                    ixt = estimate_mi(np.arange(len(tn)), tn, method="kde", **self.params)
+                    ity = estimate_mi(labels, tn, method="kde", **self.params)
+                else:
+                    ixt, ity = self._mi(xs, tn), self._mi(tn, ys)
+            except ValueError as exc:  # e.g. too few samples at a 1×1 bottleneck: say so, keep going
+                rows += self._rows(step, name, None, None, f"not estimated: {exc}", missing=True)
+                continue
             rows += self._rows(step, name, ixt, ity)
         return rows
 
     def _rows(self, step: int, layer: str, ixt: MIEstimate | None, ity: MIEstimate | None,
-              note: str | None = None) -> list[dict[str, Any]]:
+              note: str | None = None, missing: bool = False) -> list[dict[str, Any]]:
         import json
 
         out = []
@@ -135,7 +139,7 @@ class InformationPlane:
             if self.estimator == "kde" and est is not None:
                 params["lower"], params["upper"] = est.lower, est.upper
             out.append({"step": step, "split": "infoplane", "metric": metric,
-                        "value": 0.0 if est is None else est.value, "layer": layer,
+                        "value": (math.nan if missing else 0.0) if est is None else est.value, "layer": layer,
                         "estimator": self.estimator, "params": json.dumps(params, sort_keys=True, default=str),
                         "saturated": bool(est.saturated) if est else False,
                         "ceiling": est.ceiling if est and est.ceiling is not None else math.nan})

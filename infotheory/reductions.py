@@ -50,35 +50,37 @@ class GlobalPool(Reduction):
 
 @dataclass
 class PatchSample(Reduction):
-    """(B, C, H, W) -> (B·n, C·p²): ``n`` seeded positions per image of a ``p``×``p`` window.
+    """(B, C, H, W) -> (B·n, C·p²): ``n`` seeded, distinct ``p``×``p`` windows per image.
 
-    Positions are drawn on a grid normalised to [0, 1), so the same ``seed`` picks *aligned*
-    locations in maps of different resolution (a feature at scale H/2**l and the input patch under
-    its receptive field): use ``patch`` = stride × p on the image side to align them.
+    Windows start on a grid of step ``stride``; positions are a seeded random subset of that grid
+    (all of it when it has ≤ n cells). Two maps whose grids have the same size get the *same*
+    cells, which aligns them exactly: a feature map of stride s sampled with (patch=1, stride=1)
+    and the input image sampled with (patch=s, stride=s) give each feature vector together with
+    the s×s input patch under it.
     """
 
     n_per_image: int = 16
     patch: int = 1
     seed: int = 0
+    stride: int = 1
     name = "patch_sample"
 
     def positions(self, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
-        g = torch.Generator().manual_seed(self.seed)
-        u = torch.rand(self.n_per_image, 2, generator=g)
-        ys = (u[:, 0] * (h - self.patch + 1)).long().clamp_(0, h - self.patch)
-        xs = (u[:, 1] * (w - self.patch + 1)).long().clamp_(0, w - self.patch)
-        return ys, xs
+        gh, gw = (h - self.patch) // self.stride + 1, (w - self.patch) // self.stride + 1
+        if gh < 1 or gw < 1:
+            raise ValueError(f"PatchSample(patch={self.patch}) is larger than the {h}×{w} feature map")
+        g = torch.Generator().manual_seed(self.seed * 7919 + gh * 131 + gw)
+        idx = torch.randperm(gh * gw, generator=g)[: self.n_per_image]
+        return (idx // gw) * self.stride, (idx % gw) * self.stride
 
     def __call__(self, t: torch.Tensor) -> torch.Tensor:
         if t.dim() != 4:
             raise ValueError(f"PatchSample needs (B, C, H, W) feature maps, got shape {tuple(t.shape)}")
         b, c, h, w = t.shape
-        if h < self.patch or w < self.patch:
-            raise ValueError(f"PatchSample(patch={self.patch}) is larger than the {h}×{w} feature map")
         ys, xs = self.positions(h, w)
         win = t.unfold(2, self.patch, 1).unfold(3, self.patch, 1)  # (B, C, H', W', p, p)
         sel = win[:, :, ys.to(t.device), xs.to(t.device)]  # (B, C, n, p, p)
-        return sel.permute(0, 2, 1, 3, 4).reshape(b * self.n_per_image, c * self.patch**2)
+        return sel.permute(0, 2, 1, 3, 4).reshape(b * len(ys), c * self.patch**2)
 
 
 @dataclass

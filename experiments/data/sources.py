@@ -19,6 +19,8 @@ _SKIMAGE = ["astronaut", "camera", "coffee", "chelsea", "rocket", "coins", "moon
             "clock", "immunohistochemistry", "page", "text", "cell", "colorwheel"]
 EMBEDDED_TEST = ("camera", "coffee", "coins", "sklearn_flower")  # held out from embedded training
 BENCHMARK_SETS = ("Train400", "Set12", "BSD68", "CBSD68", "Rain12")
+# sets used as clean sources for synthetic rain/haze: the last N images form the test split
+SPLITTABLE = {"CBSD68": 8, "BSD68": 8}
 
 
 def shared_data_root() -> Path | None:
@@ -109,7 +111,9 @@ def get_images(source: str, mode: str = "rgb", split: str = "train", limit: int 
                root: str | Path | None = None) -> list[tuple[str, np.ndarray]]:
     """Clean images by source name: ``embedded`` (with ``split``), a benchmark set name
     (Train400, Set12, BSD68, CBSD68; Rain12 gives its clean targets) under ``root`` or
-    :func:`shared_data_root`, or a folder path."""
+    :func:`shared_data_root`, or a folder path. CBSD68/BSD68 with split ``train``/``test`` give
+    all but the last 8 / the last 8 images (clean sources for synthetic degradations); ``all``
+    gives the whole set."""
     if source == "embedded":
         return embedded_images(split, mode)[:limit]
     if source in BENCHMARK_SETS:
@@ -119,5 +123,9 @@ def get_images(source: str, mode: str = "rgb", split: str = "train", limit: int 
                 f"benchmark set {source!r} not found (looked in {base or '../shared/data'}); set INFOFLOW_DATA "
                 "or use source 'embedded'")
         sub = base / source / "target" if source == "Rain12" else base / source
+        if source in SPLITTABLE and split in ("train", "test"):  # test sets reused as clean sources
+            imgs = load_folder(sub, mode)
+            imgs = imgs[:-SPLITTABLE[source]] if split == "train" else imgs[-SPLITTABLE[source]:]
+            return imgs[:limit]
         return load_folder(sub, mode, limit)
     return load_folder(source, mode, limit)

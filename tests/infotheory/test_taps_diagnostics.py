@@ -82,10 +82,17 @@ def test_reductions_shapes_memory_bound_and_alignment():
     assert ps(t).shape == (10, 12)
     assert RandomProjection(4, seed=0)(t.flatten(1)).shape == (2, 4)
     assert torch.equal(RandomProjection(4, 0)(t.flatten(1)), RandomProjection(4, 0)(t.flatten(1)))
-    # aligned: positions on a 4×4 map at stride 2 match 2×2 patches of the 8×8 map
+    # aligned: cells of a 4×4 feature map = the 2×2 patches under them in the 8×8 image
     y4, x4 = PatchSample(6, 1, 3).positions(4, 4)
-    y8, x8 = PatchSample(6, 2, 3).positions(8, 8)
-    assert ((y8 - 2 * y4).abs() <= 1).all() and ((x8 - 2 * x4).abs() <= 1).all()
+    y8, x8 = PatchSample(6, 2, 3, stride=2).positions(8, 8)
+    assert torch.equal(y8, 2 * y4) and torch.equal(x8, 2 * x4)
+    assert len(set(zip(y4.tolist(), x4.tolist()))) == 6  # distinct positions
+    assert PatchSample(50, 1, 0)(torch.zeros(2, 3, 2, 2)).shape == (8, 3)  # small map: all 4 cells, no repeats
+    feat = torch.arange(16.0).reshape(1, 1, 4, 4)
+    img = feat.repeat_interleave(2, -1).repeat_interleave(2, -2)  # each feature is its 2×2 input patch
+    f = PatchSample(5, 1, 9)(feat)
+    i = PatchSample(5, 2, 9, stride=2)(img)
+    assert torch.equal(i, f.repeat(1, 4))
     net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1))
     with LayerTap(net, [net[0]], reduce=ps, max_samples=7) as tap:  # a module given by object
         net(torch.randn(4, 1, 8, 8))

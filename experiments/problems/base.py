@@ -1,0 +1,95 @@
+"""What the problem experiments share: presets, tasks, run grid entries and post-run analysis."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ..data.sources import shared_data_root
+
+__all__ = ["PRESET_OVERRIDES", "task_overrides", "Problem", "RunSpec", "probe_batch", "have_shared"]
+
+# scale of each reproduce preset (applied to every configuration)
+PRESET_OVERRIDES: dict[str, dict[str, Any]] = {
+    "tiny": {"model.ngf": 4, "disc.ndf": 4, "disc.n_layers": 2, "data.crop": 32, "data.batch_size": 2,
+             "data.train_patches": 64, "data.test_images": 2, "data.test_crop": 64, "train.steps": 4,
+             "train.log_every": 2, "train.eval_every": 4, "train.ckpt_every": 2, "train.sample_every": 4,
+             "train.diagnostics_every": 2, "diagnostics.probe_size": 4, "diagnostics.n_per_image": 8},
+    "quick": {"model.ngf": 16, "disc.ndf": 16, "disc.n_layers": 2, "data.crop": 32, "data.batch_size": 8,
+              "data.train_patches": 2000, "data.test_images": 4, "data.test_crop": 64, "train.steps": 300,
+              "train.log_every": 10, "train.eval_every": 300, "train.ckpt_every": 100, "train.sample_every": 300,
+              "train.diagnostics_every": 50, "diagnostics.probe_size": 16},
+    "full": {"model.ngf": 64, "disc.ndf": 64, "disc.n_layers": 3, "data.crop": 128, "data.batch_size": 16,
+             "data.train_patches": 100000, "data.test_images": 12, "data.test_crop": 256, "train.steps": 20000,
+             "train.log_every": 50, "train.eval_every": 2000, "train.ckpt_every": 1000, "train.sample_every": 2000,
+             "train.diagnostics_every": 250, "diagnostics.probe_size": 32},
+}
+MAX_DEPTH = {"tiny": 5, "quick": 5, "full": 7}  # down-samplings that reach a 1×1 bottleneck
+SEEDS = {"tiny": 1, "quick": 2, "full": 3}
+
+
+def have_shared(name: str) -> bool:
+    root = shared_data_root()
+    return root is not None and (root / name).is_dir()
+
+
+def task_overrides(task: str) -> dict[str, Any]:
+    """Data for each task: the benchmark sets when ../shared/data has them, else the embedded images."""
+    if task == "denoise":
+        src = {"data.train": "Train400", "data.test": "Set12"} if have_shared("Train400") and have_shared("Set12") \
+            else {"data.train": "embedded", "data.test": "embedded"}
+        return {"task": "denoise", **src}
+    if task in ("derain", "dehaze"):
+        src = {"data.train": "CBSD68", "data.test": "CBSD68"} if have_shared("CBSD68") \
+            else {"data.train": "embedded", "data.test": "embedded"}
+        return {"task": task, **src}
+    raise ValueError(f"unknown task {task!r}; choose denoise, derain or dehaze")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run of the grid: a named configuration of a task at a seed."""
+
+    task: str
+    config: str
+    seed: int
+    overrides: tuple[tuple[str, Any], ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.task}/{self.config}/seed{self.seed}"
+
+    def sets(self) -> list[str]:
+        return [f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in self.overrides]
+
+
+@dataclass
+class Problem:
+    """A diagnosed problem: its configurations (name -> overrides), which of them is the
+    baseline and which the fix, and the post-run analysis it needs."""
+
+    name: str
+    title: str
+    configs: Callable[[str], dict[str, dict[str, Any]]]  # preset -> {config name: overrides}
+    baseline: str
+    fixes: list[str]
+    analysis: list[str] = field(default_factory=list)  # analyses to run on each finished run
+
+
+def probe_batch(pairs: list[tuple[str, np.ndarray, np.ndarray]], crop: int, n: int, seed: int = 0,
+                device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` aligned random crops (degraded, clean) from test pairs, as [-1, 1] batches."""
+    from ..data.datasets import random_crop_flip, to_tensor
+
+    rng = np.random.default_rng([seed, 7])
+    xs, ys = [], []
+    for i in range(n):
+        _, x, y = pairs[i % len(pairs)]
+        cx, cy = random_crop_flip([x, y], min(crop, x.shape[0], x.shape[1]), rng, flip=False)
+        xs.append(to_tensor(cx))
+        ys.append(to_tensor(cy))
+    return torch.stack(xs).to(device), torch.stack(ys).to(device)

@@ -1,0 +1,58 @@
+"""Load a runs directory into tidy pandas tables."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+__all__ = ["collect", "Runs"]
+
+
+class Runs:
+    """All runs under a sweep folder: ``runs`` (one row per run), ``metrics`` (tidy training rows),
+    ``analysis`` (tidy post-run rows), ``failed`` (run, error), ``uses`` (problem -> task -> configs)."""
+
+    def __init__(self, runs: pd.DataFrame, metrics: pd.DataFrame, analysis: pd.DataFrame, failed: pd.DataFrame,
+                 uses: dict) -> None:
+        self.runs, self.metrics, self.analysis, self.failed, self.uses = runs, metrics, analysis, failed, uses
+
+
+def collect(root: str | Path) -> Runs:
+    """Read every ``<task>/<config>/seed<k>`` run folder under ``root``."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"runs directory not found: {root}")
+    sweep = json.loads((root / "sweep.json").read_text()) if (root / "sweep.json").exists() else {}
+    runs, mets, anas, failed = [], [], [], []
+    for cfg_path in sorted(root.glob("*/*/seed*/config.yaml")):
+        d = cfg_path.parent
+        task, config, seed = d.parent.parent.name, d.parent.name, int(d.name[4:])
+        ident = {"task": task, "config": config, "seed": seed}
+        if (d / "FAILED").exists():
+            failed.append({**ident, "error": json.loads((d / "FAILED").read_text()).get("error", "")})
+        if not (d / "DONE").exists():
+            continue
+        cfg = yaml.safe_load(cfg_path.read_text())
+        m = pd.read_csv(d / "metrics.csv", low_memory=False) if (d / "metrics.csv").exists() else pd.DataFrame()
+        a = pd.read_csv(d / "analysis.csv", low_memory=False) if (d / "analysis.csv").exists() else pd.DataFrame()
+        last = m[(m.split == "test")] if len(m) else m
+        final = last[last.step == last.step.max()].set_index("metric")["value"].to_dict() if len(last) else {}
+        params = 0
+        try:
+            from ..train import build_generator
+
+            params = sum(p.numel() for p in build_generator(cfg).parameters())
+        except Exception:
+            pass
+        runs.append({**ident, "path": str(d), "depth": cfg["model"]["depth"], "adversarial": cfg["loss"]["adversarial"],
+                     "lambda_content": cfg["loss"]["lambda_content"], "skips": cfg["model"]["skips"],
+                     "detail_branch": cfg["model"]["detail_branch"], "res_blocks": cfg["model"]["res_blocks"],
+                     "params": params, "data_train": cfg["data"]["train"], "data_test": cfg["data"]["test"],
+                     "steps": int(m.step.max()) if len(m) else 0, **{f"final_{k}": v for k, v in final.items()}})
+        for df, bucket in ((m, mets), (a, anas)):
+            if len(df):
+                bucket.append(df.assign(**ident))
+    cat = lambda xs: pd.concat(xs, ignore_index=True) if xs else pd.DataFrame()  # noqa: E731
+    return Runs(pd.DataFrame(runs), cat(mets), cat(anas), pd.DataFrame(failed), sweep.get("uses", {}))

@@ -1,0 +1,190 @@
+"""The report's figures (matplotlib/seaborn), each a function of the tidy tables -> Figure or None."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+__all__ = ["FIGURES"]
+
+sns.set_theme(style="whitegrid", context="paper")
+
+
+def _facets(n: int, w: float = 4.0, h: float = 3.2):
+    fig, axes = plt.subplots(1, max(n, 1), figsize=(w * max(n, 1), h), squeeze=False)
+    return fig, axes[0]
+
+
+def psnr_vs_depth(runs: pd.DataFrame, metrics, analysis, uses) -> plt.Figure | None:
+    cfgs = {c for t in uses.get("abstraction", {}).values() for c in t}
+    r = runs[runs.config.isin(cfgs)]
+    if r.empty:
+        return None
+    tasks = sorted(r.task.unique())
+    fig, axes = _facets(len(tasks))
+    for ax, task in zip(axes, tasks):
+        base = r[(r.task == task) & (r.res_blocks == 0)]
+        sns.lineplot(data=base, x="depth", y="final_psnr", marker="o", errorbar="sd", ax=ax, label="baseline U-Net")
+        fix = r[(r.task == task) & (r.config == "fix-sampling")]
+        if len(fix):
+            ax.errorbar(fix.depth.mean(), fix.final_psnr.mean(), yerr=fix.final_psnr.std() if len(fix) > 1 else None,
+                        fmt="*", ms=12, color="C3", label="fix: shallow + res blocks")
+        ax.axhline(base.final_psnr_input.mean(), ls=":", color="grey", label="degraded input")
+        ax.set(title=task, xlabel="down-samplings (depth)", ylabel="PSNR (dB)")
+        ax.legend(fontsize=7)
+    fig.suptitle("Abstraction: PSNR vs number of down-samplings (mean ± sd over seeds)")
+    return fig
+
+
+def info_per_layer(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figure | None:
+    if analysis.empty or "split" not in analysis:
+        return None
+    a = analysis[(analysis.split == "abstraction") & (analysis.metric == "I(T;Y)")].copy()
+    if a.empty:
+        return None
+    a["layer_index"] = a.layer.str[3:].astype(int)
+    tasks = sorted(a.task.unique())
+    fig, axes = _facets(len(tasks))
+    for ax, task in zip(axes, tasks):
+        sns.lineplot(data=a[a.task == task], x="layer_index", y="value", hue="config", marker="o", errorbar="sd", ax=ax)
+        ax.set(title=task, xlabel="encoder layer (down-samplings so far)", ylabel="I(T_l;Y) (nats)")
+        ax.legend(fontsize=7)
+    fig.suptitle("Target information kept by each encoder layer (gaussian estimator, 8-dim projections "
+                 "of receptive-field patches)", fontsize=9)
+    return fig
+
+
+def cost_vs_quality(runs: pd.DataFrame, metrics, analysis, uses) -> plt.Figure | None:
+    cfgs = {c for t in uses.get("abstraction", {}).values() for c in t}
+    r = runs[runs.config.isin(cfgs)]
+    if r.empty:
+        return None
+    g = r.groupby(["task", "config"]).agg(params=("params", "first"), psnr=("final_psnr", "mean")).reset_index()
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    sns.scatterplot(data=g, x="params", y="psnr", hue="task", style="config", s=70, ax=ax)
+    ax.set(xscale="log", xlabel="generator parameters", ylabel="PSNR (dB)", title="Cost vs quality")
+    ax.legend(fontsize=6, ncol=2)
+    return fig
+
+
+def information_plane(runs, metrics: pd.DataFrame, analysis, uses) -> plt.Figure | None:
+    if metrics.empty or "split" not in metrics:
+        return None
+    m = metrics[metrics.split == "infoplane"]
+    if m.empty:
+        return None
+    cfgs = [c for c in ("depth2", "baseline", "fix-sampling") if c in set(m.config)]
+    m = m[m.config.isin(cfgs)]
+    depth = runs.set_index(["task", "config"])["depth"].groupby(level=[0, 1]).first()
+    rows = []
+    for (task, config), g in m.groupby(["task", "config"]):
+        bott = f"enc{depth.loc[(task, config)]}"
+        g = g[g.layer == bott].pivot_table(index="step", columns="metric", values="value", aggfunc="mean")
+        if {"I(X;T)", "I(T;Y)"} <= set(g.columns):
+            rows.append((task, config, g))
+    if not rows:
+        return None
+    tasks = sorted({r[0] for r in rows})
+    fig, axes = _facets(len(tasks))
+    for ax, task in zip(axes, tasks):
+        for _, config, g in (r for r in rows if r[0] == task):
+            ax.plot(g["I(X;T)"], g["I(T;Y)"], marker="o", ms=3, label=config)
+            ax.annotate("start", (g["I(X;T)"].iloc[0], g["I(T;Y)"].iloc[0]), fontsize=6)
+        ax.set(title=task, xlabel="I(X;T) (nats)", ylabel="I(T;Y) (nats)")
+        ax.legend(fontsize=7)
+    fig.suptitle("Information plane of the bottleneck during training (kde: T + N(0, 0.1·I), X = probe identity, "
+                 "Y k-means-quantised; ceiling log N)", fontsize=8)
+    return fig
+
+
+def detail_bands(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figure | None:
+    if analysis.empty or "split" not in analysis:
+        return None
+    a = analysis[(analysis.split == "detail") & analysis.metric.isin(["energy_retention", "detail_residual"])]
+    if a.empty:
+        return None
+    tasks = sorted(a.task.unique())
+    fig, axes = plt.subplots(2, len(tasks), figsize=(4 * len(tasks), 6), squeeze=False)
+    for j, task in enumerate(tasks):
+        for i, metric in enumerate(["energy_retention", "detail_residual"]):
+            sns.barplot(data=a[(a.task == task) & (a.metric == metric)], x="layer", y="value", hue="config",
+                        errorbar="sd", ax=axes[i, j])
+            axes[i, j].set(title=f"{task}: {metric}", xlabel="Laplacian band", ylabel=metric)
+            axes[i, j].tick_params(axis="x", labelsize=6)
+            axes[i, j].legend(fontsize=6)
+    fig.suptitle("Detail loss per frequency band (1 = target's energy; residual 0 = perfect)")
+    fig.tight_layout()
+    return fig
+
+
+def detail_mi(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figure | None:
+    if analysis.empty or "split" not in analysis:
+        return None
+    a = analysis[(analysis.split == "detail") & analysis.metric.isin(["I(Y_b;Yhat_b)", "I(Y_b;X_b)"])]
+    if a.empty:
+        return None
+    tasks = sorted(a.task.unique())
+    fig, axes = _facets(len(tasks), 4.5)
+    for ax, task in zip(axes, tasks):
+        d = a[a.task == task].copy()
+        d["series"] = np.where(d.metric == "I(Y_b;X_b)", "input X", d.config)
+        d = d[~((d.series == "input X") & (d.config != "baseline"))]
+        sns.barplot(data=d, x="layer", y="value", hue="series", errorbar="sd", ax=ax)
+        ax.set(title=task, xlabel="band", ylabel="I(Y_b; ·) (nats)")
+        ax.tick_params(axis="x", labelsize=6)
+        ax.legend(fontsize=6)
+    fig.suptitle("Per-band information about the target: output vs input (gaussian estimator, 4×4 patches "
+                 "→ 8 dims)", fontsize=9)
+    return fig
+
+
+def gradient_ratio(runs, metrics: pd.DataFrame, analysis, uses) -> plt.Figure | None:
+    if metrics.empty or "split" not in metrics:
+        return None
+    cfgs = {c for t in uses.get("gradients", {}).values() for c in t}
+    m = metrics[(metrics.split == "gradients") & metrics.config.isin(cfgs)]
+    if m.empty:
+        return None
+    m = m[m.layer.isna() | (m.layer.astype(str) == "")]
+    tasks = sorted(m.task.unique())
+    fig, axes = plt.subplots(2, len(tasks), figsize=(4 * len(tasks), 6), squeeze=False)
+    for j, task in enumerate(tasks):
+        for i, metric in enumerate(["grad_ratio_adv_content", "d_saturated_fraction"]):
+            sns.lineplot(data=m[(m.task == task) & (m.metric == metric)], x="step", y="value", hue="config",
+                         errorbar="sd", ax=axes[i, j])
+            axes[i, j].set(title=f"{task}: {metric}", ylabel=metric)
+            if i == 0:
+                axes[i, j].set_yscale("log")
+                axes[i, j].axhline(0.01, ls=":", color="grey")
+            axes[i, j].legend(fontsize=6)
+    fig.suptitle("Adversarial / content gradient norm ratio of G, and saturated D outputs, over training")
+    fig.tight_layout()
+    return fig
+
+
+def psnr_bars(runs: pd.DataFrame, metrics, analysis, uses) -> plt.Figure | None:
+    if runs.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(max(6, 0.5 * runs.config.nunique() * runs.task.nunique()), 3.5))
+    sns.barplot(data=runs, x="config", y="final_psnr", hue="task", errorbar="sd", ax=ax)
+    ax.set(ylabel="PSNR (dB)", xlabel="", title="Final PSNR of every configuration (mean ± sd over seeds)")
+    ax.tick_params(axis="x", rotation=45, labelsize=7)
+    lo = np.nanmin(runs.final_psnr) - 2
+    ax.set_ylim(bottom=max(0, lo))
+    return fig
+
+
+FIGURES = {
+    "abstraction_psnr_vs_depth": psnr_vs_depth,
+    "abstraction_info_per_layer": info_per_layer,
+    "abstraction_cost_vs_quality": cost_vs_quality,
+    "abstraction_information_plane": information_plane,
+    "detail_bands": detail_bands,
+    "detail_band_mi": detail_mi,
+    "gradients_ratio_and_saturation": gradient_ratio,
+    "psnr_all_configs": psnr_bars,
+}
