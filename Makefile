@@ -21,7 +21,7 @@ demo: env
 	$(PY) -m experiments.demo
 
 test: env
-	$(PY) -m pytest -q -n 2 tests
+	SMOKE=1 $(PY) -m pytest -q -n 2 tests --nbmake notebooks
 
 bench: env
 	$(PY) benchmarks/estimators.py

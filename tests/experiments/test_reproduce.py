@@ -1,0 +1,93 @@
+"""The tiny preset end to end: tables and figures exist and hold real values; a killed sweep resumes
+without redoing finished runs; failures are recorded and the sweep goes on; shards partition the grid."""
+import json
+
+import pandas as pd
+import pytest
+
+from experiments.cli import main
+from experiments.problems import PROBLEMS
+from experiments.reproduce import build_grid, parse_shard, reproduce
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sweep")
+    counts = reproduce("tiny", ["denoise"], list(PROBLEMS), out=out, device="cpu", progress=False)
+    return out, counts
+
+
+def test_grid_shares_the_baseline_and_shards_partition():
+    grid, uses = build_grid("tiny", ["denoise", "derain"], list(PROBLEMS))
+    keys = [s.key for s in grid]
+    assert len(keys) == len(set(keys))
+    assert sum(k.endswith("/baseline/seed0") for k in keys) == 2  # one baseline per task, shared by 3 problems
+    assert {"baseline", "fix-sampling"} <= set(uses["abstraction"]["denoise"])
+    parts = [grid[i::3] for i in range(3)]
+    assert sorted(s.key for p in parts for s in p) == sorted(keys)
+    assert parse_shard("1/3") == (1, 3)
+    with pytest.raises(ValueError, match="i/N"):
+        parse_shard("x")
+    with pytest.raises(ValueError, match="0 <= i < N"):
+        parse_shard("3/3")
+    with pytest.raises(ValueError, match="unknown task"):
+        build_grid("tiny", ["deblur"], ["detail"])
+
+
+def test_tiny_sweep_writes_real_tables_and_figures(sweep):
+    out, counts = sweep
+    assert counts["failed"] == 0 and counts["trained"] == counts["total"] == 12
+    rep = out / "report"
+    html = (rep / "report.html").read_text()
+    assert "Over-invested abstraction" in html and "data:image/png;base64" in html
+    for fig in ("abstraction_psnr_vs_depth", "detail_bands", "gradients_ratio_and_saturation",
+                "abstraction_information_plane"):
+        assert (rep / "figures" / f"{fig}.png").stat().st_size > 5000
+        assert (rep / "figures" / f"{fig}.pdf").exists()
+    runs = pd.read_csv(rep / "tables" / "runs.csv")
+    assert len(runs) == 12 and runs.final_psnr.between(5, 60).all()
+    summ = pd.read_csv(rep / "tables" / "summary.csv")
+    assert {"final_psnr_mean", "final_psnr_std", "n_seeds"} <= set(summ.columns)
+    ana = pd.read_csv(rep / "tables" / "analysis.csv")
+    assert {"abstraction", "detail", "sources"} <= set(ana.split)
+    assert ana[ana.metric == "I(T;Y)"].estimator.eq("gaussian").all()  # every MI number states its estimator
+    met = pd.read_csv(rep / "tables" / "metrics.csv", low_memory=False)
+    ip = met[met.split == "infoplane"]
+    assert len(ip) and ip.estimator.eq("kde").all() and ip.ceiling.notna().all()
+    assert ip.params.str.contains("noise_variance").all()
+    vs = json.loads((rep / "verdicts.json").read_text())
+    assert {v["problem"] for v in vs} == {"abstraction", "detail", "gradients"}
+    assert all(v["present"] in (True, False) and "dB" in v["text"] for v in vs)
+
+
+def test_killed_sweep_resumes_without_redoing_finished_runs(sweep, tmp_path):
+    out, _ = sweep
+    before = {p: p.stat().st_mtime_ns for p in out.glob("*/*/seed*/DONE")}
+    victim = out / "denoise" / "hinge" / "seed0"
+    (victim / "DONE").unlink()  # as if the sweep was killed while training this run
+    (victim / "analysis.csv").unlink()
+    counts = reproduce("tiny", ["denoise"], list(PROBLEMS), out=out, device="cpu", progress=False, report=False)
+    assert counts["trained"] == 1 and counts["skipped"] == 11
+    after = {p: p.stat().st_mtime_ns for p in out.glob("*/*/seed*/DONE")}
+    assert all(after[p] == t for p, t in before.items() if p.parent != victim)
+    assert (victim / "DONE").exists()
+
+
+def test_failed_run_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
+    import experiments.train as train_mod
+
+    real_fit = train_mod.Trainer.fit
+
+    def flaky(self):
+        if self.cfg["name"] == "no-skip":
+            raise RuntimeError("simulated crash")
+        return real_fit(self)
+
+    monkeypatch.setattr(train_mod.Trainer, "fit", flaky)
+    counts = reproduce("tiny", ["denoise"], ["detail"], out=tmp_path, device="cpu", progress=False)
+    assert counts["failed"] == 1 and counts["trained"] == 2
+    err = json.loads((tmp_path / "denoise" / "no-skip" / "seed0" / "FAILED").read_text())
+    assert "simulated crash" in err["error"]
+    assert "simulated crash" in (tmp_path / "report" / "report.html").read_text()
+    assert main(["report", str(tmp_path)]) == 0
+    assert main(["report", str(tmp_path / "nothing")]) == 2
