@@ -26,13 +26,13 @@ def collect(root: str | Path) -> Runs:
         raise FileNotFoundError(f"runs directory not found: {root}")
     sweep = json.loads((root / "sweep.json").read_text()) if (root / "sweep.json").exists() else {}
     runs, mets, anas, failed = [], [], [], []
-    for cfg_path in sorted(root.glob("*/*/seed*/config.yaml")):
-        d = cfg_path.parent
+    for d in sorted(p for p in root.glob("*/*/seed*") if p.is_dir() and p.name[4:].isdigit()):
+        cfg_path = d / "config.yaml"
         task, config, seed = d.parent.parent.name, d.parent.name, int(d.name[4:])
         ident = {"task": task, "config": config, "seed": seed}
         if (d / "FAILED").exists():
             failed.append({**ident, "error": json.loads((d / "FAILED").read_text()).get("error", "")})
-        if not (d / "DONE").exists():
+        if not (d / "DONE").exists() or not cfg_path.exists():
             continue
         cfg = yaml.safe_load(cfg_path.read_text())
         m = pd.read_csv(d / "metrics.csv", low_memory=False) if (d / "metrics.csv").exists() else pd.DataFrame()
