@@ -31,7 +31,7 @@ DEFAULTS: dict[str, Any] = {
              "train_patches": 4000, "test_images": 4, "test_crop": 128, "paired_root": None,
              "degradation": {"kind": "awgn", "params": {"sigma": 25}}},
     "train": {"steps": 1000, "log_every": 25, "eval_every": 250, "ckpt_every": 250, "sample_every": 250,
-              "amp": True, "diagnostics_every": 50},
+              "amp": True, "diagnostics_every": 50, "channels_last": False, "compile": False},
     # measured every train.diagnostics_every steps (0 = off) on a fixed probe batch of training patches
     "diagnostics": {"infoplane": True, "layers": "auto", "estimator": "kde",
                     "estimator_params": {"noise_variance": 0.1}, "n_per_image": 16, "probe_size": 16,

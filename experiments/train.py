@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from models import GeneratorObjective, PatchDiscriminator, UNetGenerator, gradient_penalty
+from models import GeneratorObjective, PatchDiscriminator, UNetGenerator
 
 from .data import Degradation, PairedFolder, SyntheticPairs, get_images, psnr, ssim, to_image, to_tensor
 from .runfolder import RunFolder
@@ -54,35 +54,61 @@ def build_discriminator(cfg: dict[str, Any]) -> PatchDiscriminator:
 # ------------------------------------------------------------------------------------ the step
 def gan_step(G: torch.nn.Module, D: torch.nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
              x: torch.Tensor, y: torch.Tensor, objective: GeneratorObjective, gp_weight: float = 10.0,
-             autocast: Callable[[], Any] = contextlib.nullcontext) -> dict[str, float]:
-    """One conditional-GAN update on a batch (x degraded, y clean), both (B, C, H, W) in [-1, 1]."""
-    adv = objective.adv
+             autocast: Callable[[], Any] = contextlib.nullcontext, D_g: torch.nn.Module | None = None,
+             fused: bool = False, scaler: Any = None) -> dict[str, float]:
+    """One conditional-GAN update on a batch (x degraded, y clean), both (B, C, H, W) in [-1, 1].
+
+    ``fused`` runs the discriminator once on [real; fake(; interpolates)] — required under
+    DistributedDataParallel (one forward per backward); otherwise real and fake pass separately,
+    as in pix2pix. ``D_g`` is the discriminator used in the generator step (the unwrapped module
+    under DDP, so that step does not all-reduce D's gradients). ``scaler``: fp16 GradScaler or None.
+    """
+    adv, D_g = objective.adv, D_g or D
+    b = x.shape[0]
     # 1) discriminator: real pairs (x, y) up, fake pairs (x, G(x)) down
     with autocast():
         fake = G(x)
-        d_real, d_fake = D(x, y), D(x, fake.detach())
-        loss_d = adv.d_loss(d_real.float(), d_fake.float())
-    if adv.needs_gp:
-        loss_d = loss_d + gradient_penalty(D, x, y, fake.float(), gp_weight)
+    mix = None
+    if adv.needs_gp:  # WGAN-GP interpolates, differentiated w.r.t. their pixels
+        eps = torch.rand(b, 1, 1, 1, device=y.device, dtype=y.dtype)
+        mix = (eps * y + (1 - eps) * fake.detach().float()).requires_grad_(True)
+    with autocast():
+        if fused:
+            imgs = [y, fake.detach().to(y.dtype)] + ([mix] if mix is not None else [])
+            out = D(torch.cat([x] * len(imgs)), torch.cat(imgs)).float()
+            d_real, d_fake = out[:b], out[b : 2 * b]
+            d_mix = out[2 * b :] if mix is not None else None
+        else:
+            d_real, d_fake = D(x, y).float(), D(x, fake.detach()).float()
+            d_mix = D(x, mix).float() if mix is not None else None
+        loss_d = adv.d_loss(d_real, d_fake)
+    if mix is not None:
+        (grad,) = torch.autograd.grad(d_mix.sum(), mix, create_graph=True)
+        loss_d = loss_d + gp_weight * ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
     opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
-    opt_d.step()
+    _backward_step(loss_d, opt_d, scaler)
     # 2) generator: fool the (updated) discriminator and stay close to the target
     with autocast():
-        d_fake = D(x, fake)
-        d_real = D(x, y).detach() if adv.name == "relativistic" else None
-        terms = objective.terms(d_fake.float(), None if d_real is None else d_real.float(), fake.float(), y)
+        g_fake = D_g(x, fake).float()
+        g_real = D_g(x, y).detach().float() if adv.name == "relativistic" else None
+        terms = objective.terms(g_fake, g_real, fake.float(), y)
         loss_g = terms["adversarial"] + terms["content"]
     opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
-    opt_g.step()
+    _backward_step(loss_g, opt_g, scaler)
+    if scaler is not None:
+        scaler.update()
     return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "loss_g_adv": terms["adversarial"].item(),
-            "loss_g_content": terms["content"].item(), "d_real": d_real_mean(D, d_real, d_fake),
-            "d_fake": torch.sigmoid(d_fake.detach().float()).mean().item()}
+            "loss_g_content": terms["content"].item(), "d_real": torch.sigmoid(d_real.detach()).mean().item(),
+            "d_fake": torch.sigmoid(d_fake.detach()).mean().item()}
 
 
-def d_real_mean(D: torch.nn.Module, d_real: torch.Tensor | None, d_fake: torch.Tensor) -> float:
-    return float("nan") if d_real is None else torch.sigmoid(d_real.float()).mean().item()
+def _backward_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler: Any) -> None:
+    if scaler is None:
+        loss.backward()
+        opt.step()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(opt)
 
 
 # ------------------------------------------------------------------------------------ data
@@ -181,20 +207,35 @@ def sample_grid(G: torch.nn.Module, pairs, device: torch.device, multiple: int) 
 
 
 # ------------------------------------------------------------------------------------ trainer
+def dist_env() -> tuple[int, int, int]:
+    """(rank, world_size, local_rank) from the torchrun environment; (0, 1, 0) otherwise."""
+    return (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0)))
+
+
 class Trainer:
     """Trains ``cfg`` into the run folder ``out``.
 
     Every ``train.diagnostics_every`` steps (0 = never) the built-in diagnostics monitor
     (:mod:`experiments.monitors`) and any extra ``callbacks`` are called with (trainer, step); they
     return tidy metric rows (dicts with step, split, metric, value[, layer, estimator, params]).
+
+    Under ``torchrun`` (WORLD_SIZE > 1) the models are wrapped in DistributedDataParallel (NCCL on
+    CUDA, gloo on CPU), every rank draws its own batches (rank-seeded), and only rank 0 writes the
+    run folder, evaluates, samples and runs diagnostics (on the unwrapped modules, which issue no
+    collective calls, so other ranks never wait on them).
     """
 
     def __init__(self, cfg: dict[str, Any], out: str | Path, device: str = "auto", resume: bool = False,
                  deterministic: bool = False, progress: bool = True, callbacks: Sequence[Callback] = ()) -> None:
         self.cfg, self.run = cfg, RunFolder(out)
+        self.rank, self.world, self.local_rank = dist_env()
+        self.is_main = self.rank == 0
         self.device = resolve_device(device)
-        self.resume, self.progress, self.callbacks = resume, progress, list(callbacks)
-        if cfg["train"]["diagnostics_every"]:
+        if self.world > 1 and self.device.type == "cuda":
+            self.device = torch.device(f"cuda:{self.local_rank}")
+            torch.cuda.set_device(self.device)
+        self.resume, self.progress, self.callbacks = resume, progress and self.is_main, list(callbacks)
+        if cfg["train"]["diagnostics_every"] and self.is_main:
             from .monitors import DiagnosticsMonitor
 
             self.callbacks.insert(0, DiagnosticsMonitor(cfg))
@@ -205,48 +246,120 @@ class Trainer:
         self.deterministic = deterministic
         self.multiple = 2 ** cfg["model"]["depth"]
         self.step = 0
+        self._own_pg = False
+
+    # distributed helpers --------------------------------------------------------------------
+    def _init_dist(self) -> None:
+        import torch.distributed as dist
+
+        if self.world > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+            self._own_pg = True
+
+    def _agree(self, error: BaseException | None) -> None:
+        """Rank 0's setup error is raised on every rank (no rank is left waiting)."""
+        if self.world == 1:
+            if error is not None:
+                raise error
+            return
+        import torch.distributed as dist
+
+        box = [None if error is None else f"{type(error).__name__}: {error}"]
+        dist.broadcast_object_list(box, src=0)
+        if error is not None:
+            raise error
+        if box[0] is not None:
+            raise RuntimeError(f"rank 0 failed to set up the run: {box[0]}")
 
     def _setup(self) -> None:
-        cfg = self.cfg
-        self.run.open(self.resume)
+        cfg, t = self.cfg, self.cfg["train"]
+        self._init_dist()
+        err = None
+        if self.is_main:
+            try:
+                self.run.open(self.resume)
+            except Exception as exc:  # noqa: BLE001 - re-raised on every rank by _agree
+                err = exc
+        self._agree(err)
         torch.manual_seed(cfg["seed"])
         self.G, self.D = build_generator(cfg).to(self.device), build_discriminator(cfg).to(self.device)
+        if t.get("channels_last"):
+            self.G, self.D = (m.to(memory_format=torch.channels_last) for m in (self.G, self.D))
         o = cfg["optim"]
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=o["lr_g"], betas=(o["beta1"], o["beta2"]))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=o["lr_d"], betas=(o["beta1"], o["beta2"]))
         lc = cfg["loss"]
         self.objective = GeneratorObjective(lc["adversarial"], lc["content"], lc["lambda_adv"], lc["lambda_content"])
         self.train_set = build_train_set(cfg)
-        self.test_pairs = build_test_pairs(cfg)
-        use_amp = cfg["train"]["amp"] and self.device.type == "cuda"
-        self.autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
+        self.test_pairs = build_test_pairs(cfg) if self.is_main else []
+        amp = t["amp"]
+        amp = "bf16" if amp is True else amp
+        if amp not in (False, None, "bf16", "fp16"):
+            raise ValueError(f"train.amp={amp!r}; choose true/'bf16', 'fp16' or false")
+        use_amp = bool(amp) and self.device.type == "cuda"
+        dtype = torch.float16 if amp == "fp16" else torch.bfloat16
+        self.autocast = (lambda: torch.autocast("cuda", dtype=dtype)) if use_amp else contextlib.nullcontext
+        self.scaler = torch.amp.GradScaler("cuda") if use_amp and amp == "fp16" else None
         state = self.run.load_checkpoint(self.device) if self.resume else None
         if state is not None:
             self.G.load_state_dict(state["G"])
             self.D.load_state_dict(state["D"])
             self.opt_g.load_state_dict(state["opt_g"])
             self.opt_d.load_state_dict(state["opt_d"])
-            torch.set_rng_state(state["rng_cpu"].cpu())
+            rngs = state.get("rng_cpu_ranks")
+            torch.set_rng_state((rngs[self.rank] if rngs and len(rngs) == self.world else state["rng_cpu"]).cpu())
             if "rng_cuda" in state and self.device.type == "cuda":
                 torch.cuda.set_rng_state(state["rng_cuda"].cpu())
             self.step = int(state["step"])
-        self.run.load_metrics(self.step)
-        self.run.write_config(cfg)
-        self.run.write_manifest(str(self.device), cfg["seed"], {"resumed_from_step": self.step,
-                                                                "deterministic": self.deterministic})
+        elif self.world > 1:
+            torch.manual_seed(cfg["seed"] * 1000 + self.rank)  # rank-seeded dropout / noise draws
+        self.G_train, self.D_train = self.G, self.D
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.G_train, self.D_train = DDP(self.G, device_ids=ids), DDP(self.D, device_ids=ids)
+        if t.get("compile"):
+            self.G_train = torch.compile(self.G_train)
+        if self.is_main:
+            self.run.load_metrics(self.step)
+            self.run.write_config(cfg)
+            self.run.write_manifest(str(self.device), cfg["seed"], {
+                "resumed_from_step": self.step, "deterministic": self.deterministic, "world_size": self.world,
+                "amp": amp if use_amp else False, "channels_last": bool(t.get("channels_last")),
+                "compile": bool(t.get("compile"))})
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The batch of ``step``: a pure function of (seed, step), so resume sees the same data."""
-        rng = np.random.default_rng([self.cfg["seed"], 1, step])
+        """The batch of ``step``: a pure function of (seed, step[, rank]), so resume sees the same data."""
+        key = [self.cfg["seed"], 1, step] + ([self.rank] if self.world > 1 else [])
+        rng = np.random.default_rng(key)
         idx = rng.integers(len(self.train_set), size=self.cfg["data"]["batch_size"])
         if isinstance(self.train_set, PairedFolder):
             self.train_set.epoch = step
         xs, ys = zip(*(self.train_set[int(i)] for i in idx))
-        return torch.stack(xs).to(self.device), torch.stack(ys).to(self.device)
+        x, y = torch.stack(xs).to(self.device), torch.stack(ys).to(self.device)
+        if self.cfg["train"].get("channels_last"):
+            x, y = x.contiguous(memory_format=torch.channels_last), y.contiguous(memory_format=torch.channels_last)
+        return x, y
 
-    def checkpoint(self) -> None:
+    def gather_rngs(self) -> list[torch.Tensor]:
+        """Every rank's CPU RNG state (a collective call under DDP: all ranks must take part)."""
+        if self.world == 1:
+            return [torch.get_rng_state()]
+        import torch.distributed as dist
+
+        rngs: list[Any] = [None] * self.world
+        dist.all_gather_object(rngs, torch.get_rng_state())
+        return rngs
+
+    def checkpoint(self, rngs: list[torch.Tensor] | None = None) -> None:
+        """Rank 0 writes metrics then the checkpoint (atomically); ``rngs`` from :meth:`gather_rngs`."""
+        rngs = rngs if rngs is not None else self.gather_rngs()
+        if not self.is_main:
+            return
         state = {"G": self.G.state_dict(), "D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
-                 "opt_d": self.opt_d.state_dict(), "step": self.step, "rng_cpu": torch.get_rng_state()}
+                 "opt_d": self.opt_d.state_dict(), "step": self.step, "rng_cpu": rngs[0],
+                 "rng_cpu_ranks": rngs}
         if self.device.type == "cuda":
             state["rng_cuda"] = torch.cuda.get_rng_state()
         self.run.save_checkpoint(state)
@@ -259,7 +372,17 @@ class Trainer:
         return means
 
     def fit(self) -> dict[str, Any]:
-        """Train to ``train.steps``; returns the final test means. Writes DONE last."""
+        """Train to ``train.steps``; returns the final test means. Writes DONE last (rank 0)."""
+        try:
+            return self._fit()
+        finally:
+            if self._own_pg:
+                import torch.distributed as dist
+
+                dist.destroy_process_group()
+                self._own_pg = False
+
+    def _fit(self) -> dict[str, Any]:
         self._setup()
         t = self.cfg["train"]
         start, t0 = self.step, time.time()
@@ -267,15 +390,19 @@ class Trainer:
                    desc=self.cfg["name"], dynamic_ncols=True)
         for step in bar:
             x, y = self.batch(step)
-            stats = gan_step(self.G, self.D, self.opt_g, self.opt_d, x, y, self.objective,
-                             self.cfg["loss"]["gp_weight"], self.autocast)
-            if not all(math.isfinite(v) for k, v in stats.items() if k != "d_real"):
+            stats = gan_step(self.G_train, self.D_train, self.opt_g, self.opt_d, x, y, self.objective,
+                             self.cfg["loss"]["gp_weight"], self.autocast, D_g=self.D, fused=self.world > 1,
+                             scaler=self.scaler)
+            if not all(math.isfinite(v) for v in stats.values()):
                 raise FloatingPointError(f"training diverged at step {step}: {stats}")
             self.step = step
+            ckpt = step % t["ckpt_every"] == 0 or step == t["steps"]
+            rngs = self.gather_rngs() if ckpt else None  # collective under DDP: every rank takes part
+            if not self.is_main:
+                continue
             if step % t["log_every"] == 0 or step == t["steps"]:
                 for k, v in stats.items():
-                    if math.isfinite(v):
-                        self.run.log(step, "train", k, v)
+                    self.run.log(step, "train", k, v)
                 bar.set_postfix({k: f"{stats[k]:.3f}" for k in ("loss_d", "loss_g_adv", "loss_g_content")})
             if t["diagnostics_every"] and step % t["diagnostics_every"] == 0:
                 for cb in self.callbacks:
@@ -287,9 +414,17 @@ class Trainer:
 
                 imsave(self.run.path / "samples" / f"step_{step:06d}.png",
                        sample_grid(self.G, self.test_pairs, self.device, self.multiple), check_contrast=False)
-            if step % t["ckpt_every"] == 0 or step == t["steps"]:
-                self.checkpoint()
-        final = {r["metric"]: r["value"] for r in self.run.rows if r["split"] == "test" and r["step"] == self.step}
-        summary = {"steps": self.step, "seconds_this_launch": time.time() - t0, "test": final}
-        self.run.finish(summary)
+            if ckpt:  # diagnostics, eval and samples leave the RNG untouched: rngs is still current
+                self.checkpoint(rngs)
+        if self.world > 1:  # DDP syncs buffers at each forward; make the final BN statistics rank 0's too
+            import torch.distributed as dist
+
+            for m in (self.G, self.D):
+                for b in m.buffers():
+                    dist.broadcast(b, src=0)
+        summary = {"steps": self.step, "seconds_this_launch": time.time() - t0, "world_size": self.world}
+        if self.is_main:
+            summary["test"] = {r["metric"]: r["value"] for r in self.run.rows
+                               if r["split"] == "test" and r["step"] == self.step}
+            self.run.finish(summary)
         return summary

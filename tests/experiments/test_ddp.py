@@ -1,0 +1,34 @@
+"""Two CPU processes under torchrun (gloo): identical weights on both ranks, run folder written once."""
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+
+@pytest.mark.parametrize("loss", ["vanilla", "wgangp"])
+def test_two_rank_gloo_training(tmp_path, loss):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    worker = Path(__file__).with_name("ddp_worker.py")
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           str(worker), str(tmp_path), loss], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    w0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    w1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    assert w0.keys() == w1.keys()
+    for k in w0:
+        assert torch.equal(w0[k], w1[k]), k  # DDP kept the replicas identical
+    run = tmp_path / "run"
+    man = json.loads((run / "manifest.json").read_text())
+    assert man["world_size"] == 2 and (run / "DONE").exists()
+    with open(run / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    keys = [(r["step"], r["split"], r["metric"], r["layer"]) for r in rows]
+    assert len(keys) == len(set(keys))  # written once: no row from a second writer
+    assert {r["split"] for r in rows} >= {"train", "test", "infoplane", "gradients"}
+    ckpt = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    assert len(ckpt["rng_cpu_ranks"]) == 2 and not torch.equal(*ckpt["rng_cpu_ranks"])  # rank-seeded
