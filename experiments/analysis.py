@@ -15,13 +15,13 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-import yaml
 
 from infotheory.diagnostics import abstraction_profile, detail_loss, information_sources
 
 from .problems.base import have_shared, probe_batch
 from .runfolder import METRIC_FIELDS, RunFolder, atomic_write_text
-from .train import build_generator, build_test_pairs, evaluate_pairs, resolve_device
+from .evaluate import load_run_generator
+from .train import build_test_pairs, evaluate_pairs
 
 __all__ = ["analyse_run"]
 
@@ -32,14 +32,7 @@ PROBE_CROPS = 64  # test crops per analysis: enough samples even at a 1×1 bottl
 def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "auto") -> list[dict[str, Any]]:
     """Run ``analyses`` on the run's last checkpoint; writes ``analysis.csv`` atomically, returns rows."""
     run = RunFolder(run_dir)
-    cfg = yaml.safe_load((run.path / "config.yaml").read_text())
-    dev = resolve_device(device)
-    state = run.load_checkpoint(dev)
-    if state is None:
-        raise FileNotFoundError(f"{run.ckpt_path} missing: cannot analyse an untrained run")
-    G = build_generator(cfg).to(dev)
-    G.load_state_dict(state["G"])
-    G.eval()
+    cfg, G, state, dev = load_run_generator(run_dir, device)
     step = int(state["step"])
     pairs = build_test_pairs(cfg)
     x, y = probe_batch(pairs, cfg["data"]["crop"], PROBE_CROPS, cfg["seed"], dev)

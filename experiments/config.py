@@ -35,7 +35,8 @@ DEFAULTS: dict[str, Any] = {
     # measured every train.diagnostics_every steps (0 = off) on a fixed probe batch of training patches
     "diagnostics": {"infoplane": True, "layers": "auto", "estimator": "kde",
                     "estimator_params": {"noise_variance": 0.1}, "n_per_image": 16, "probe_size": 16,
-                    "gradients": True, "threshold": 0.01, "detail": True, "detail_estimator": "gaussian"},
+                    "gradients": True, "threshold": 0.01, "detail": True, "detail_estimator": "gaussian",
+                    "gather_ranks": False},  # under torchrun: pool every rank's probe activations for MI
 }
 
 # task -> data defaults (the user's config still overrides them)

@@ -10,14 +10,12 @@ import yaml
 from .runfolder import RunFolder, atomic_write_text
 from .train import build_generator, build_test_pairs, evaluate_pairs, resolve_device
 
-__all__ = ["evaluate_run"]
+__all__ = ["evaluate_run", "load_run_generator"]
 
 
-def evaluate_run(run_dir: str | Path, dataset: str | None = None, limit: int | None = 0, device: str = "auto",
-                 crop: int | None = None) -> pd.DataFrame:
-    """Load ``run_dir``'s config and last checkpoint (``weights_only=True``), restore ``dataset``'s
-    test pairs (default: the run's test set; ``limit=0`` means all images, ``crop=None`` full size),
-    write ``eval_<dataset>.csv`` (one row per image plus a ``mean`` row) and return it."""
+def load_run_generator(run_dir: str | Path, device: str = "auto") -> tuple[dict[str, Any], Any, dict[str, Any], Any]:
+    """(config, generator in eval mode, checkpoint state, device) of a run folder's last checkpoint,
+    loaded with ``weights_only=True``; a missing config or checkpoint raises naming the file."""
     run = RunFolder(run_dir)
     cfg_path = run.path / "config.yaml"
     if not cfg_path.is_file():
@@ -29,6 +27,16 @@ def evaluate_run(run_dir: str | Path, dataset: str | None = None, limit: int | N
         raise FileNotFoundError(f"{run.ckpt_path} not found: the run has no checkpoint yet")
     G = build_generator(cfg).to(dev)
     G.load_state_dict(state["G"])
+    return cfg, G.eval(), state, dev
+
+
+def evaluate_run(run_dir: str | Path, dataset: str | None = None, limit: int | None = 0, device: str = "auto",
+                 crop: int | None = None) -> pd.DataFrame:
+    """Load ``run_dir``'s config and last checkpoint (``weights_only=True``), restore ``dataset``'s
+    test pairs (default: the run's test set; ``limit=0`` means all images, ``crop=None`` full size),
+    write ``eval_<dataset>.csv`` (one row per image plus a ``mean`` row) and return it."""
+    run = RunFolder(run_dir)
+    cfg, G, state, dev = load_run_generator(run_dir, device)
     name = dataset or cfg["data"]["test"]
     pairs = build_test_pairs(cfg, name, limit=limit, crop=crop)
     rows: list[dict[str, Any]] = evaluate_pairs(G, pairs, dev, 2 ** cfg["model"]["depth"])

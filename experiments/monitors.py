@@ -38,17 +38,36 @@ class DiagnosticsMonitor:
 
     def _probe(self, trainer: "Trainer") -> tuple[torch.Tensor, torch.Tensor]:
         if self.probe is None:
-            rng = np.random.default_rng([self.cfg["seed"], 2])
+            key = [self.cfg["seed"], 2] + ([trainer.rank] if self.gathers(trainer) else [])
+            rng = np.random.default_rng(key)
             idx = rng.choice(len(trainer.train_set), size=min(self.d["probe_size"], len(trainer.train_set)),
                              replace=False)
             xs, ys = zip(*(trainer.train_set[int(i)] for i in idx))
             self.probe = (torch.stack(xs).to(trainer.device), torch.stack(ys).to(trainer.device))
         return self.probe
 
+    def gathers(self, trainer: "Trainer") -> bool:
+        """True when the information plane pools probe activations from every rank."""
+        return bool(self.d.get("gather_ranks")) and trainer.world > 1 and self.plane is not None
+
+    def collective(self, trainer: "Trainer", step: int) -> list[dict[str, Any]]:
+        """Called on *every* rank at diagnostic steps when activations are gathered across ranks."""
+        import torch.distributed as dist
+
+        def gather(t: torch.Tensor) -> torch.Tensor:
+            dev = trainer.device if dist.get_backend() == "nccl" else torch.device("cpu")
+            t = t.to(dev).contiguous()
+            parts = [torch.empty_like(t) for _ in range(trainer.world)]
+            dist.all_gather(parts, t)
+            return torch.cat(parts).cpu()
+
+        x, y = self._probe(trainer)
+        return self.plane.measure(trainer.G, x, y, step, gather=gather, estimate=trainer.is_main)
+
     def __call__(self, trainer: "Trainer", step: int) -> list[dict[str, Any]]:
         x, y = self._probe(trainer)
         rows: list[dict[str, Any]] = []
-        if self.plane is not None:
+        if self.plane is not None and not self.gathers(trainer):
             rows += self.plane.measure(trainer.G, x, y, step)
         if self.d["gradients"]:
             rows += gradient_balance(trainer.G, trainer.D, trainer.objective, x, y, threshold=self.d["threshold"],

@@ -235,10 +235,13 @@ class Trainer:
             self.device = torch.device(f"cuda:{self.local_rank}")
             torch.cuda.set_device(self.device)
         self.resume, self.progress, self.callbacks = resume, progress and self.is_main, list(callbacks)
-        if cfg["train"]["diagnostics_every"] and self.is_main:
+        self.monitor = None
+        if cfg["train"]["diagnostics_every"]:
             from .monitors import DiagnosticsMonitor
 
-            self.callbacks.insert(0, DiagnosticsMonitor(cfg))
+            self.monitor = DiagnosticsMonitor(cfg)
+            if self.is_main:
+                self.callbacks.insert(0, self.monitor)
         if deterministic:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.use_deterministic_algorithms(True)
@@ -398,13 +401,18 @@ class Trainer:
             self.step = step
             ckpt = step % t["ckpt_every"] == 0 or step == t["steps"]
             rngs = self.gather_rngs() if ckpt else None  # collective under DDP: every rank takes part
+            diag = t["diagnostics_every"] and step % t["diagnostics_every"] == 0
+            if diag and self.monitor is not None and self.monitor.gathers(self):
+                rows = self.monitor.collective(self, step)  # every rank joins; rank 0 gets the rows
+                if self.is_main:
+                    self.run.log_many(rows)
             if not self.is_main:
                 continue
             if step % t["log_every"] == 0 or step == t["steps"]:
                 for k, v in stats.items():
                     self.run.log(step, "train", k, v)
                 bar.set_postfix({k: f"{stats[k]:.3f}" for k in ("loss_d", "loss_g_adv", "loss_g_content")})
-            if t["diagnostics_every"] and step % t["diagnostics_every"] == 0:
+            if diag:
                 for cb in self.callbacks:
                     self.run.log_many(cb(self, step))
             if step % t["eval_every"] == 0 or step == t["steps"]:

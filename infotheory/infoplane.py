@@ -17,7 +17,7 @@ convention), saturated, ceiling.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -71,10 +71,11 @@ class InformationPlane:
         self.y_clusters, self.seed = y_clusters, seed
 
     def describe(self) -> dict[str, Any]:
+        extra = {"gathered_across_ranks": True} if getattr(self, "_gathered", False) else {}
         if self.patch:
             return {"reduction": "receptive-field patches", "n_per_image": self.n_per_image, "dim": self.dim,
-                    "seed": self.seed}
-        return {**self.reduction.describe(), "dim": self.dim}
+                    "seed": self.seed, **extra}
+        return {**self.reduction.describe(), "dim": self.dim, **extra}
 
     def _mi(self, a: np.ndarray, b: np.ndarray) -> MIEstimate:
         return estimate_mi(a, b, method=self.estimator, **self.params)
@@ -89,8 +90,14 @@ class InformationPlane:
         return proj(v).double().cpu().numpy()
 
     @torch.no_grad()
-    def measure(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, step: int = 0) -> list[dict[str, Any]]:
-        """Forward the probe batch x (B, C, H, W) through ``model`` (eval mode), return tidy rows."""
+    def measure(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, step: int = 0,
+                gather: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                estimate: bool = True) -> list[dict[str, Any]]:
+        """Forward the probe batch x (B, C, H, W) through ``model`` (eval mode), return tidy rows.
+
+        ``gather`` (distributed use): maps a local tensor to the concatenation over all ranks; every
+        rank calls ``measure`` with it and only the rank with ``estimate=True`` computes the MI.
+        """
         was = model.training
         model.eval()
         shapes: dict[str, torch.Size] = {}
@@ -103,8 +110,15 @@ class InformationPlane:
             for h in hooks:
                 h.remove()
             model.train(was)
+        acts = tap.activations
+        if gather is not None:  # every rank contributes its probe samples (collective calls, fixed order)
+            acts = {n: gather(acts[n]) for n in sorted(acts)}
+            x, y = gather(x), gather(y)
+            self._gathered = True
+        if not estimate:
+            return []
         rows, cache = [], {}
-        for name, t in tap.activations.items():
+        for name, t in acts.items():
             tn = RandomProjection(self.dim, self.seed + 2)(t.double()).numpy()
             tn = tn[:, tn.std(0) > 1e-12] if tn.shape[1] > 1 else tn  # dead units carry nothing
             if tn.shape[1] == 0 or tn.std() == 0:  # a constant layer carries no information: I = 0 exactly

@@ -14,7 +14,9 @@ cfg = resolve_config({"task": "denoise"}, [
     "model.depth=2", "model.ngf=4", "disc.ndf=4", "disc.n_layers=2", "data.crop=16", "data.batch_size=2",
     "data.train_patches=32", "data.test_images=1", "data.test_crop=32", "train.steps=6", "train.log_every=1",
     "train.eval_every=3", "train.ckpt_every=3", "train.sample_every=6", "train.diagnostics_every=3",
-    "loss.adversarial=" + (sys.argv[2] if len(sys.argv) > 2 else "vanilla")])
+    "loss.adversarial=" + (sys.argv[2] if len(sys.argv) > 2 else "vanilla"),
+    "diagnostics.gather_ranks=" + (sys.argv[3] if len(sys.argv) > 3 else "false"), "diagnostics.probe_size=4",
+    "diagnostics.n_per_image=4"])
 tr = Trainer(cfg, out / "run", device="cpu", progress=False)
 tr.fit()
 torch.save(tr.G.state_dict(), out / f"rank{tr.rank}.pt")

@@ -1,6 +1,7 @@
 """Two CPU processes under torchrun (gloo): identical weights on both ranks, run folder written once."""
 import csv
 import json
+import math
 import os
 import subprocess
 import sys
@@ -10,12 +11,12 @@ import pytest
 import torch
 
 
-@pytest.mark.parametrize("loss", ["vanilla", "wgangp"])
-def test_two_rank_gloo_training(tmp_path, loss):
+@pytest.mark.parametrize("loss,gather", [("vanilla", "true"), ("wgangp", "false")])
+def test_two_rank_gloo_training(tmp_path, loss, gather):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     worker = Path(__file__).with_name("ddp_worker.py")
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                           str(worker), str(tmp_path), loss], env=env, capture_output=True, text=True, timeout=300)
+                           str(worker), str(tmp_path), loss, gather], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     w0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     w1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
@@ -30,5 +31,9 @@ def test_two_rank_gloo_training(tmp_path, loss):
     keys = [(r["step"], r["split"], r["metric"], r["layer"]) for r in rows]
     assert len(keys) == len(set(keys))  # written once: no row from a second writer
     assert {r["split"] for r in rows} >= {"train", "test", "infoplane", "gradients"}
+    ip = [r for r in rows if r["split"] == "infoplane" and r["metric"] == "I(X;T)" and r["layer"] == "enc1"]
+    n_samples = 4 * 4 * (2 if gather == "true" else 1)  # probe images × patches, from each rank if gathered
+    assert all(abs(float(r["ceiling"]) - math.log(n_samples)) < 1e-9 for r in ip), ip
+    assert all(("gathered_across_ranks" in r["params"]) == (gather == "true") for r in ip)
     ckpt = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
     assert len(ckpt["rng_cpu_ranks"]) == 2 and not torch.equal(*ckpt["rng_cpu_ranks"])  # rank-seeded
