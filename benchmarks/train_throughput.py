@@ -81,6 +81,7 @@ def main() -> None:
     ap.add_argument("--channels-last", action="store_true")
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--presets", nargs="+", default=PRESETS)
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved repeats; medians are printed")
     a = ap.parse_args()
     dev = resolve_device(a.device)
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
@@ -91,8 +92,10 @@ def main() -> None:
         for p in a.presets:
             cfg = resolve_config({"preset": p, "task": "derain"})
             steps = max(2, a.steps // 10) if p == "pix2pix" and dev.type == "cpu" else a.steps
-            plain = bench(p, dev, steps, a.amp, a.channels_last, a.compile, False)
-            diag = bench(p, dev, steps, a.amp, a.channels_last, a.compile, True)
+            runs = [(bench(p, dev, steps, a.amp, a.channels_last, a.compile, False),
+                     bench(p, dev, steps, a.amp, a.channels_last, a.compile, True)) for _ in range(a.repeats)]
+            plain = sorted(r[0] for r in runs)[len(runs) // 2]  # medians of interleaved repeats
+            diag = sorted(r[1] for r in runs)[len(runs) // 2]
             print(f"{p:<15}{cfg['data']['crop']:>6}{cfg['data']['batch_size']:>6}{plain:>10.2f}{diag:>14.2f}"
                   f"{plain / diag:>8.3f}", flush=True)
 
