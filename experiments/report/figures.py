@@ -83,8 +83,12 @@ def information_plane(runs, metrics: pd.DataFrame, analysis, uses) -> plt.Figure
     rows = []
     for (task, config), g in m.groupby(["task", "config"]):
         bott = f"enc{depth.loc[(task, config)]}"
-        g = g[g.layer == bott].pivot_table(index="step", columns="metric", values="value", aggfunc="mean")
+        gb = g[g.layer == bott]
+        sat = gb[gb.metric == "I(X;T)"].groupby("step")["saturated"].apply(lambda v: v.astype(str).eq("True").any())
+        g = gb.pivot_table(index="step", columns="metric", values="value", aggfunc="mean")
         if {"I(X;T)", "I(T;Y)"} <= set(g.columns):
+            g["saturated"] = sat.reindex(g.index).fillna(False).astype(bool)
+            g["ceiling"] = gb.groupby("step")["ceiling"].max().reindex(g.index)
             rows.append((task, config, g))
     if not rows:
         return None
@@ -92,8 +96,13 @@ def information_plane(runs, metrics: pd.DataFrame, analysis, uses) -> plt.Figure
     fig, axes = _facets(len(tasks))
     for ax, task in zip(axes, tasks):
         for _, config, g in (r for r in rows if r[0] == task):
-            ax.plot(g["I(X;T)"], g["I(T;Y)"], marker="o", ms=3, label=config)
+            line, = ax.plot(g["I(X;T)"], g["I(T;Y)"], marker="o", ms=3, label=config)
             ax.annotate("start", (g["I(X;T)"].iloc[0], g["I(T;Y)"].iloc[0]), fontsize=6)
+            s = g[g.saturated]
+            if len(s):  # at the log N ceiling: these points measure the probe size, not the layer
+                ax.plot(s["I(X;T)"], s["I(T;Y)"], "x", ms=8, color=line.get_color())
+                ax.axvline(s["ceiling"].iloc[0], ls=":", color=line.get_color(), lw=0.8)
+        ax.plot([], [], "kx", label="saturated (log N)")
         ax.set(title=task, xlabel="I(X;T) (nats)", ylabel="I(T;Y) (nats)")
         ax.legend(fontsize=7)
     fig.suptitle("Information plane of the bottleneck during training (kde: T + N(0, 0.1·I), X = probe identity, "
