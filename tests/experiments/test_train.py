@@ -125,3 +125,18 @@ def test_cli_train_and_evaluate(tmp_path, capsys):
     txt = capsys.readouterr().out
     assert "mean" in txt and (out / "eval_embedded.csv").exists()
     assert main(["train", "--out", str(out), *sum([["--set", s] for s in TINY], [])]) == 2  # finished: refused
+
+
+def test_channels_last_trains_like_contiguous(tmp_path):
+    a = Trainer(tiny("train.steps=3"), tmp_path / "a", device="cpu", progress=False)
+    a.fit()
+    b = Trainer(tiny("train.steps=3", "train.channels_last=true"), tmp_path / "b", device="cpu", progress=False)
+    b.fit()
+    assert json.loads((tmp_path / "b" / "manifest.json").read_text())["channels_last"] is True
+    for k, v in a.G.state_dict().items():
+        assert torch.allclose(v.float(), b.G.state_dict()[k].float(), atol=1e-4), k
+
+
+def test_amp_setting_is_validated(tmp_path):
+    with pytest.raises(ValueError, match="train.amp='fp8'"):
+        Trainer(tiny("train.amp=fp8"), tmp_path / "x", device="cpu", progress=False).fit()
