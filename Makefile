@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test bench env clean
+.PHONY: demo test test-slow bench env clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,10 @@ demo: env
 	$(PY) -m experiments.demo
 
 test: env
-	SMOKE=1 $(PY) -m pytest -q -n 2 tests --nbmake notebooks
+	SMOKE=1 $(PY) -m pytest -q -n 2 -m "not slow" tests --nbmake notebooks
+
+test-slow: env
+	$(PY) -m pytest -q -m slow tests
 
 bench: env
 	$(PY) benchmarks/estimators.py

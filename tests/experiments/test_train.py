@@ -140,3 +140,11 @@ def test_channels_last_trains_like_contiguous(tmp_path):
 def test_amp_setting_is_validated(tmp_path):
     with pytest.raises(ValueError, match="train.amp='fp8'"):
         Trainer(tiny("train.amp=fp8"), tmp_path / "x", device="cpu", progress=False).fit()
+
+
+@pytest.mark.slow
+def test_torch_compile_switch_trains(tmp_path):
+    """torch.compile on CPU needs a C++ toolchain and ~1 min: run with `make test-slow`."""
+    s = Trainer(tiny("train.steps=3", "train.compile=true"), tmp_path / "c", device="cpu", progress=False).fit()
+    assert s["steps"] == 3
+    assert json.loads((tmp_path / "c" / "manifest.json").read_text())["compile"] is True
