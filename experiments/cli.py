@@ -64,6 +64,14 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     from .problems import PROBLEMS, TASKS
     from .reproduce import reproduce
 
+    if args.submit:
+        from .launch import submit_shards
+
+        jobs = submit_shards(args.submit, args.preset, args.tasks or TASKS, args.problems or tuple(PROBLEMS),
+                             args.seeds, args.device, args.out, args.cluster, args.partition, args.gpus,
+                             args.cpus, args.timeout_min, wait=args.wait)
+        print(f"submitted {len(jobs)} jobs: {', '.join(str(j.job_id) for j in jobs)} (logs in {args.out}/submitit)")
+        return 0
     counts = reproduce(args.preset, args.tasks or TASKS, args.problems or tuple(PROBLEMS), args.seeds, args.device,
                        args.out, args.shard, report=not args.no_report, progress=not args.no_progress)
     print(f"reproduce: {counts['trained']} trained, {counts['skipped']} already done, {counts['failed']} failed "
@@ -117,6 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="runs", help="sweep folder (default runs/)")
     r.add_argument("--shard", help="i/N: run every N-th configuration starting at i (for clusters)")
     r.add_argument("--no-report", action="store_true")
+    r.add_argument("--submit", type=int, metavar="N", help="submit N shard jobs with submitit instead of running here")
+    r.add_argument("--cluster", default="slurm", help="submitit cluster: slurm | local | auto")
+    r.add_argument("--partition", help="SLURM partition")
+    r.add_argument("--gpus", type=int, default=0, help="GPUs per job")
+    r.add_argument("--cpus", type=int, default=4, help="CPUs per job")
+    r.add_argument("--timeout-min", type=int, default=24 * 60)
+    r.add_argument("--wait", action="store_true", help="wait for the jobs, then build the report")
     r.add_argument("--no-progress", action="store_true")
     r.set_defaults(func=_cmd_reproduce)
 

@@ -92,3 +92,13 @@ def test_failed_run_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
     assert "simulated crash" in (tmp_path / "report" / "report.html").read_text()
     assert main(["report", str(tmp_path)]) == 0
     assert main(["report", str(tmp_path / "nothing")]) == 2
+
+
+def test_submitit_local_shards_then_report(tmp_path, capsys):
+    pytest.importorskip("submitit")
+    out = tmp_path / "sub"
+    assert main(["reproduce", "--preset", "tiny", "--tasks", "denoise", "--problems", "detail", "--device", "cpu",
+                 "--out", str(out), "--submit", "2", "--cluster", "local", "--timeout-min", "10", "--wait"]) == 0
+    assert "submitted 2 jobs" in capsys.readouterr().out
+    assert len(list(out.glob("denoise/*/seed0/DONE"))) == 3  # baseline, no-skip, detail-branch over 2 jobs
+    assert (out / "report" / "report.html").exists()
