@@ -112,7 +112,7 @@ def _check_values(cfg: dict[str, Any]) -> None:
     deg = cfg["data"]["degradation"]
     if not isinstance(deg, dict) or "kind" not in deg:
         raise ConfigError("data.degradation must be a mapping with 'kind' and 'params'")
-    Degradation(deg["kind"], deg.get("params") or {})
+    Degradation.from_spec(deg)
     for sec, key in [("train", "steps"), ("data", "batch_size"), ("data", "crop"), ("model", "depth")]:
         v = cfg[sec][key]
         if not isinstance(v, int) or v < 1:

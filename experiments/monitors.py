@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from infotheory.diagnostics import detail_loss, gradient_balance, no_side_effects
+from infotheory.diagnostics import detail_loss, eval_mode, gradient_balance, no_side_effects
 from infotheory.infoplane import InformationPlane
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -75,11 +75,8 @@ class DiagnosticsMonitor:
             self._warned = self._warned or any(r["metric"] == "vanishing_adv_gradient" and r["value"] == 1.0
                                                for r in rows)  # warn once per run; every step is in the table
         if self.d["detail"]:
-            with no_side_effects(trainer.G), torch.no_grad():
-                was = trainer.G.training
-                trainer.G.eval()
+            with no_side_effects(trainer.G), eval_mode(trainer.G), torch.no_grad():
                 y_hat = trainer.G(x)
-                trainer.G.train(was)
             levels = int(min(3, np.log2(x.shape[-1]) - 2))
             rows += detail_loss(x, y_hat, y, levels=max(1, levels), estimator=self.d["detail_estimator"], step=step)
         return rows

@@ -75,8 +75,8 @@ class RunFolder:
     def done(self) -> bool:
         return (self.path / "DONE").exists()
 
-    def open(self, resume: bool) -> int:
-        """Prepare the folder; returns the step to resume from (0 for a new run)."""
+    def open(self, resume: bool) -> None:
+        """Prepare the folder; refuses a finished run, and an unfinished one unless ``resume``."""
         if self.done:
             raise RunExistsError(f"{self.path} holds a finished run (DONE exists); refusing to overwrite it — "
                                  "choose another --out")
@@ -86,7 +86,6 @@ class RunFolder:
                                  "or choose another --out")
         (self.path / "checkpoints").mkdir(parents=True, exist_ok=True)
         (self.path / "samples").mkdir(exist_ok=True)
-        return 0
 
     def write_config(self, cfg: dict[str, Any]) -> None:
         atomic_write_text(self.path / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))

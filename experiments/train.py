@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from infotheory.diagnostics import eval_mode
 from models import GeneratorObjective, PatchDiscriminator, UNetGenerator
 
 from .data import Degradation, PairedFolder, SyntheticPairs, get_images, psnr, ssim, to_image, to_tensor
@@ -125,7 +126,7 @@ def build_train_set(cfg: dict[str, Any]):
     if d["paired_root"]:
         return PairedFolder(d["paired_root"], d["mode"], crop=d["crop"], flip=True, seed=cfg["seed"])
     images = get_images(d["train"], d["mode"], split="train")
-    deg = Degradation(d["degradation"]["kind"], d["degradation"].get("params") or {})
+    deg = Degradation.from_spec(d["degradation"])
     return SyntheticPairs(images, deg, d["crop"], d["train_patches"], seed=cfg["seed"])
 
 
@@ -152,7 +153,7 @@ def build_test_pairs(cfg: dict[str, Any], source: str | None = None, limit: int 
     # the held-out split when the set also feeds training (embedded, CBSD68), else every image
     split = "test" if source in ("embedded", d["train"]) else "all"
     images = get_images(source, d["mode"], split=split, limit=limit or None)
-    deg = Degradation(d["degradation"]["kind"], d["degradation"].get("params") or {})
+    deg = Degradation.from_spec(d["degradation"])
     out = []
     for i, (name, img) in enumerate(images):
         clean = _center_crop(img, crop, mult)
@@ -176,10 +177,8 @@ def restore(G: torch.nn.Module, degraded: np.ndarray, device: torch.device, mult
 def evaluate_pairs(G: torch.nn.Module, pairs: Sequence[tuple[str, np.ndarray, np.ndarray]], device: torch.device,
                    multiple: int) -> list[dict[str, Any]]:
     """Per-image PSNR/SSIM of the input and of the restored output (Y channel too for RGB)."""
-    was_training = G.training
-    G.eval()
     rows = []
-    try:
+    with eval_mode(G):
         for name, x, y in pairs:
             out = restore(G, x, device, multiple)
             r = {"image": name, "psnr": psnr(out, y), "ssim": ssim(out, y), "psnr_input": psnr(x, y),
@@ -188,19 +187,15 @@ def evaluate_pairs(G: torch.nn.Module, pairs: Sequence[tuple[str, np.ndarray, np
                 r.update(psnr_y=psnr(out, y, y_channel=True), ssim_y=ssim(out, y, y_channel=True),
                          psnr_y_input=psnr(x, y, y_channel=True))
             rows.append(r)
-    finally:
-        G.train(was_training)
     return rows
 
 
 def sample_grid(G: torch.nn.Module, pairs, device: torch.device, multiple: int) -> np.ndarray:
     """Rows of input | output | target, uint8."""
-    G.eval()
     rows = []
-    for _, x, y in pairs[:4]:
-        out = restore(G, x, device, multiple)
-        rows.append(np.concatenate([np.clip(x, 0, 1), out, y], axis=1))
-    G.train()
+    with eval_mode(G):
+        for _, x, y in pairs[:4]:
+            rows.append(np.concatenate([np.clip(x, 0, 1), restore(G, x, device, multiple), y], axis=1))
     w = max(r.shape[1] for r in rows)
     rows = [np.pad(r, [(0, 0), (0, w - r.shape[1])] + [(0, 0)] * (r.ndim - 2)) for r in rows]
     return (np.concatenate(rows, axis=0) * 255).round().astype(np.uint8)
@@ -329,6 +324,7 @@ class Trainer:
             self.run.write_config(cfg)
             self.run.write_manifest(str(self.device), cfg["seed"], {
                 "resumed_from_step": self.step, "deterministic": self.deterministic, "world_size": self.world,
+                "generator_params": sum(p.numel() for p in self.G.parameters()),
                 "amp": amp if use_amp else False, "channels_last": bool(t.get("channels_last")),
                 "compile": bool(t.get("compile"))})
 

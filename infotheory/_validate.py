@@ -8,7 +8,7 @@ import torch
 
 ArrayLike = Any  # numpy array, torch tensor, or a nested list of numbers
 
-__all__ = ["as_2d", "check_pair", "constant_column_error", "is_discrete", "to_numpy"]
+__all__ = ["as_2d", "check_pair", "constant_column_error", "constant_columns", "is_discrete", "to_numpy"]
 
 
 def is_discrete(a: np.ndarray | torch.Tensor) -> bool:
@@ -70,7 +70,8 @@ def to_numpy(a: np.ndarray | torch.Tensor, dtype: Any = np.float64) -> np.ndarra
     return np.ascontiguousarray(a, dtype=dtype)
 
 
-def _constant_columns(a: np.ndarray | torch.Tensor) -> list[int]:
+def constant_columns(a: np.ndarray | torch.Tensor) -> list[int]:
+    """Indices of the columns of ``a`` (n, d) whose every entry is equal."""
     if isinstance(a, torch.Tensor):
         const = (a == a[:1]).all(dim=0)
         return torch.nonzero(const).flatten().tolist()
@@ -118,7 +119,7 @@ def check_pair(
             f"{'x' if xd else 'y'} — cast with .astype(float) or use method='binning'/'ksg'"
         )
     for name, a in (("x", x2), ("y", y2)):
-        cols = _constant_columns(a) if check_constant else []
+        cols = constant_columns(a) if check_constant else []
         if cols:
             raise constant_column_error(name, cols)
     if backend == "numpy":

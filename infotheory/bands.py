@@ -37,5 +37,5 @@ def laplacian_bands(x: torch.Tensor, levels: int = 3) -> list[torch.Tensor]:
 
 
 def BAND_NAMES(levels: int) -> list[str]:  # noqa: N802 - reads like a constant table
-    """['high (1/1)', 'mid (1/2)', ..., 'low-pass'] labels for ``laplacian_bands``."""
+    """['band0 (1/1)', 'band1 (1/2)', ..., 'lowpass'] labels for ``laplacian_bands``."""
     return [f"band{k} (1/{2**k})" for k in range(levels)] + ["lowpass"]

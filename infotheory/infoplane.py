@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._isolate import eval_mode
 from .api import estimate_mi
 from .reductions import PatchSample, RandomProjection, Reduction
 from .result import MIEstimate
@@ -70,8 +71,9 @@ class InformationPlane:
         self.reduction = PatchSample(n_per_image, 1, seed) if self.patch else reduction
         self.y_clusters, self.seed = y_clusters, seed
 
-    def describe(self) -> dict[str, Any]:
-        extra = {"gathered_across_ranks": True} if getattr(self, "_gathered", False) else {}
+    def describe(self, gathered: bool = False) -> dict[str, Any]:
+        """The reduction behind every number (recorded in each row's params)."""
+        extra = {"gathered_across_ranks": True} if gathered else {}
         if self.patch:
             return {"reduction": "receptive-field patches", "n_per_image": self.n_per_image, "dim": self.dim,
                     "seed": self.seed, **extra}
@@ -98,23 +100,19 @@ class InformationPlane:
         ``gather`` (distributed use): maps a local tensor to the concatenation over all ranks; every
         rank calls ``measure`` with it and only the rank with ``estimate=True`` computes the MI.
         """
-        was = model.training
-        model.eval()
         shapes: dict[str, torch.Size] = {}
         hooks = [m.register_forward_hook(lambda mod, a, o, n=n: shapes.__setitem__(n, o.shape))
                  for n, m in resolve_layers(model, self.layers).items()]
         try:
-            with LayerTap(model, self.layers, reduce=self.reduction) as tap:
+            with eval_mode(model), LayerTap(model, self.layers, reduce=self.reduction) as tap:
                 model(x)
         finally:
             for h in hooks:
                 h.remove()
-            model.train(was)
         acts = tap.activations
         if gather is not None:  # every rank contributes its probe samples (collective calls, fixed order)
             acts = {n: gather(acts[n]) for n in sorted(acts)}
             x, y = gather(x), gather(y)
-            self._gathered = True
         if not estimate:
             return []
         rows, cache = [], {}
@@ -122,7 +120,8 @@ class InformationPlane:
             tn = RandomProjection(self.dim, self.seed + 2)(t.double()).numpy()
             tn = tn[:, tn.std(0) > 1e-12] if tn.shape[1] > 1 else tn  # dead units carry nothing
             if tn.shape[1] == 0 or tn.std() == 0:  # a constant layer carries no information: I = 0 exactly
-                rows += self._rows(step, name, None, None, "all units constant on the probe batch: I = 0")
+                rows += self._rows(step, name, None, None, "all units constant on the probe batch: I = 0",
+                                   gathered=gather is not None)
                 continue
             key = tuple(shapes[name][-2:])
             if key not in cache:  # layers at the same resolution share their X/Y samples
@@ -137,18 +136,19 @@ class InformationPlane:
                 else:
                     ixt, ity = self._mi(xs, tn), self._mi(tn, ys)
             except ValueError as exc:  # e.g. too few samples at a 1×1 bottleneck: say so, keep going
-                rows += self._rows(step, name, None, None, f"not estimated: {exc}", missing=True)
+                rows += self._rows(step, name, None, None, f"not estimated: {exc}", missing=True,
+                                   gathered=gather is not None)
                 continue
-            rows += self._rows(step, name, ixt, ity)
+            rows += self._rows(step, name, ixt, ity, gathered=gather is not None)
         return rows
 
     def _rows(self, step: int, layer: str, ixt: MIEstimate | None, ity: MIEstimate | None,
-              note: str | None = None, missing: bool = False) -> list[dict[str, Any]]:
+              note: str | None = None, missing: bool = False, gathered: bool = False) -> list[dict[str, Any]]:
         import json
 
         out = []
         for metric, est in (("I(X;T)", ixt), ("I(T;Y)", ity)):
-            params = {**self.params, **self.describe(), "convention": CONVENTIONS.get(
+            params = {**self.params, **self.describe(gathered), "convention": CONVENTIONS.get(
                 self.estimator, "reduced continuous vectors"), **({"note": note} if note else {})}
             if self.estimator == "kde" and est is not None:
                 params["lower"], params["upper"] = est.lower, est.upper

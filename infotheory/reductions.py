@@ -11,7 +11,8 @@ from typing import Any
 
 import torch
 
-__all__ = ["Reduction", "Flatten", "GlobalPool", "PatchSample", "RandomProjection", "Chain", "as_reduction"]
+__all__ = ["Reduction", "Flatten", "GlobalPool", "PatchSample", "RandomProjection", "Chain", "as_reduction",
+           "patch_vectors"]
 
 
 class Reduction:
@@ -115,6 +116,13 @@ class Chain(Reduction):
 
     def describe(self) -> dict[str, Any]:
         return {"reduction": "chain", "steps": [s.describe() for s in self.steps]}
+
+
+def patch_vectors(img: torch.Tensor, patch: int, n_per_image: int, seed: int, dim: int) -> "np.ndarray":
+    """(B, C, H, W) -> float64 numpy (B·n, ≤dim): seeded p×p patches (p clipped to the image), randomly
+    projected to ``dim`` dims — the sample matrix the detail and source diagnostics estimate MI on."""
+    s = PatchSample(n_per_image=n_per_image, patch=min(patch, img.shape[-1], img.shape[-2]), seed=seed)(img)
+    return RandomProjection(dim, seed)(s).double().cpu().numpy()
 
 
 def as_reduction(r: Reduction | str | None) -> Reduction:

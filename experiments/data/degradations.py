@@ -147,6 +147,11 @@ class Degradation:
             raise ValueError(f"unknown parameter(s) {bad} for degradation '{self.kind}'; valid: {sorted(valid)}")
         self.params = {k: tuple(v) if isinstance(v, list) else v for k, v in self.params.items()}
 
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> "Degradation":
+        """From a config mapping ``{"kind": ..., "params": {...}}`` (params may be absent or null)."""
+        return cls(spec["kind"], spec.get("params") or {})
+
     def __call__(self, clean: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
         out, p = DEGRADATIONS[self.kind](clean, rng, **self.params)
         return out, {"kind": self.kind, **p}

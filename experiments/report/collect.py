@@ -7,7 +7,12 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-__all__ = ["collect", "Runs"]
+__all__ = ["collect", "Runs", "overall_rows"]
+
+
+def overall_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows that describe the whole model (no ``layer``), e.g. the total gradient ratio."""
+    return df[df.layer.isna() | (df.layer.astype(str) == "")] if "layer" in df else df
 
 
 class Runs:
@@ -39,13 +44,8 @@ def collect(root: str | Path) -> Runs:
         a = pd.read_csv(d / "analysis.csv", low_memory=False) if (d / "analysis.csv").exists() else pd.DataFrame()
         last = m[(m.split == "test")] if len(m) else m
         final = last[last.step == last.step.max()].set_index("metric")["value"].to_dict() if len(last) else {}
-        params = 0
-        try:
-            from ..train import build_generator
-
-            params = sum(p.numel() for p in build_generator(cfg).parameters())
-        except Exception:
-            pass
+        manifest = json.loads((d / "manifest.json").read_text()) if (d / "manifest.json").exists() else {}
+        params = manifest.get("generator_params", 0)  # counted once at training time, not rebuilt here
         runs.append({**ident, "path": str(d), "depth": cfg["model"]["depth"], "adversarial": cfg["loss"]["adversarial"],
                      "lambda_content": cfg["loss"]["lambda_content"], "skips": cfg["model"]["skips"],
                      "detail_branch": cfg["model"]["detail_branch"], "res_blocks": cfg["model"]["res_blocks"],

@@ -9,13 +9,20 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from .collect import overall_rows  # noqa: E402
+
 __all__ = ["FIGURES"]
 
 sns.set_theme(style="whitegrid", context="paper")
 
 
+def _grid(n: int, rows: int = 1, w: float = 4.0, h: float = 3.2):
+    """A figure with ``rows`` × n panels (one column per task); axes always 2-D."""
+    return plt.subplots(rows, max(n, 1), figsize=(w * max(n, 1), h * rows), squeeze=False)
+
+
 def _facets(n: int, w: float = 4.0, h: float = 3.2):
-    fig, axes = plt.subplots(1, max(n, 1), figsize=(w * max(n, 1), h), squeeze=False)
+    fig, axes = _grid(n, 1, w, h)
     return fig, axes[0]
 
 
@@ -117,7 +124,7 @@ def detail_bands(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figure | No
     if a.empty:
         return None
     tasks = sorted(a.task.unique())
-    fig, axes = plt.subplots(2, len(tasks), figsize=(4 * len(tasks), 6), squeeze=False)
+    fig, axes = _grid(len(tasks), rows=2, h=3.0)
     for j, task in enumerate(tasks):
         for i, metric in enumerate(["energy_retention", "detail_residual"]):
             sns.barplot(data=a[(a.task == task) & (a.metric == metric)], x="layer", y="value", hue="config",
@@ -158,9 +165,9 @@ def gradient_ratio(runs, metrics: pd.DataFrame, analysis, uses) -> plt.Figure | 
     m = metrics[(metrics.split == "gradients") & metrics.config.isin(cfgs)]
     if m.empty:
         return None
-    m = m[m.layer.isna() | (m.layer.astype(str) == "")]
+    m = overall_rows(m)
     tasks = sorted(m.task.unique())
-    fig, axes = plt.subplots(2, len(tasks), figsize=(4 * len(tasks), 6), squeeze=False)
+    fig, axes = _grid(len(tasks), rows=2, h=3.0)
     for j, task in enumerate(tasks):
         for i, metric in enumerate(["grad_ratio_adv_content", "d_saturated_fraction"]):
             sns.lineplot(data=m[(m.task == task) & (m.metric == metric)], x="step", y="value", hue="config",

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .collect import overall_rows
 from .tables import fmt_pm
 
 __all__ = ["verdicts"]
@@ -93,7 +94,7 @@ def _detail(runs, ana, task, cfgs) -> dict[str, Any]:
 
 def _grad_stat(met: pd.DataFrame, task: str, config: str, metric: str) -> tuple[float, float, int]:
     m = met[(met.task == task) & (met.config == config) & (met.split == "gradients") & (met.metric == metric)]
-    m = m[m.layer.isna() | (m.layer.astype(str) == "")] if "layer" in m else m
+    m = overall_rows(m)
     return _ms(m.groupby("seed")["value"].median()) if len(m) else (math.nan, math.nan, 0)
 
 

@@ -17,14 +17,9 @@ import torch
 
 from ..api import estimate_mi
 from ..bands import BAND_NAMES, laplacian_bands
-from ..reductions import PatchSample, RandomProjection
+from ..reductions import patch_vectors
 
 __all__ = ["detail_loss"]
-
-
-def _patches(img: torch.Tensor, patch: int, n: int, seed: int, dim: int) -> np.ndarray:
-    s = PatchSample(n_per_image=n, patch=min(patch, img.shape[-1], img.shape[-2]), seed=seed)(img)
-    return RandomProjection(dim, seed)(s).double().cpu().numpy()
 
 
 @torch.no_grad()
@@ -50,10 +45,10 @@ def detail_loss(x: torch.Tensor, y_hat: torch.Tensor, y: torch.Tensor, levels: i
         add("energy_retention_input", float((a**2).sum()) / max(e_t, 1e-12), name)
         add("detail_residual", float(((o - t) ** 2).sum()) / max(e_t, 1e-12), name)
         k = max(1, patch // 2 ** min(BAND_NAMES(levels).index(name), 2))
-        py, po, px = (_patches(v, k, n_per_image, seed, dim) for v in (t, o, a))
+        py, po, px = (patch_vectors(v, k, n_per_image, seed, dim) for v in (t, o, a))
         add("I(Y_b;Yhat_b)", estimate_mi(py, po, method=estimator, **params).value, name, estimator)
         add("I(Y_b;X_b)", estimate_mi(py, px, method=estimator, **params).value, name, estimator)
-    py, po, px = (_patches(v.float(), patch, n_per_image, seed, dim) for v in (y, y_hat, x))
+    py, po, px = (patch_vectors(v.float(), patch, n_per_image, seed, dim) for v in (y, y_hat, x))
     i_out = estimate_mi(py, po, method=estimator, **params)
     i_in = estimate_mi(py, px, method=estimator, **params)
     tol = 3 * float(np.hypot(i_out.std or 0.0, i_in.std or 0.0))

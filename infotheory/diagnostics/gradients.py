@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._isolate import no_side_effects
+from .._isolate import no_side_effects
 
 __all__ = ["gradient_balance", "GradientImbalanceWarning", "layer_groups"]
 

@@ -25,7 +25,8 @@ from torch import nn
 
 from ..api import estimate_mi
 from ..bands import laplacian_bands
-from ..reductions import PatchSample, RandomProjection
+from .._isolate import eval_mode
+from ..reductions import patch_vectors
 
 __all__ = ["ablate", "information_sources", "detail_energy"]
 
@@ -59,9 +60,7 @@ def detail_energy(out: torch.Tensor) -> torch.Tensor:
 
 
 def _mi(a: torch.Tensor, b: torch.Tensor, estimator: str, seed: int, **params: Any):
-    ps = PatchSample(n_per_image=64, patch=4, seed=seed)
-    pr = RandomProjection(8, seed)
-    return estimate_mi(pr(ps(a.float())).double().cpu().numpy(), pr(ps(b.float())).double().cpu().numpy(),
+    return estimate_mi(patch_vectors(a.float(), 4, 64, seed, 8), patch_vectors(b.float(), 4, 64, seed, 8),
                        method=estimator, **params)
 
 
@@ -78,8 +77,6 @@ def information_sources(model: nn.Module, x: torch.Tensor, y: torch.Tensor, path
     Tidy rows (split="sources"): per ablation the PSNR and I(Ŷ;Y) and their drops; the external
     gains; per path the captum attribution and its convergence delta."""
     paths = paths or model.paths()
-    was = model.training
-    model.eval()
     rows: list[dict[str, Any]] = []
     pj = json.dumps({"mode": mode, "estimator_params": params, "reduction": "4x4 patches x64/image -> 8 dims"})
 
@@ -87,7 +84,7 @@ def information_sources(model: nn.Module, x: torch.Tensor, y: torch.Tensor, path
         rows.append({"step": step, "split": "sources", "metric": metric, "value": float(value), "layer": layer,
                      "estimator": estimator, "params": extra or pj})
 
-    try:
+    with eval_mode(model):
         with torch.no_grad():
             full = model(x)
             i_full, p_full = _mi(full, y, estimator, seed, **params).value, _psnr(full, y)
@@ -112,8 +109,6 @@ def information_sources(model: nn.Module, x: torch.Tensor, y: torch.Tensor, path
         if attribution:
             with _no_inplace(model):
                 rows += _captum_rows(model, x, paths, target, n_steps, step, estimator)
-    finally:
-        model.train(was)
     return rows
 
 

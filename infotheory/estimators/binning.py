@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .._validate import ArrayLike, check_pair, constant_column_error
+from .._validate import ArrayLike, check_pair, constant_column_error, constant_columns
 from ..result import MIEstimate
 from .base import MIEstimator, check_choice, check_positive, register
 
@@ -120,9 +120,10 @@ class BinningEstimator(MIEstimator):
         """x: (n,) or (n, dx); y: (n,) or (n, dy), floats or integer labels. Returns nats."""
         X, Y, xd, yd = check_pair(x, y, method=self.name, min_samples=self.min_samples, check_constant=False)
         n = X.shape[0]
-        for name, a, disc in (("x", X, xd), ("y", Y, yd)):
-            if disc and a.shape[0] and (a == a[:1]).all():
-                raise constant_column_error(name, list(range(a.shape[1])))
+        for name, a, disc in (("x", X, xd), ("y", Y, yd)):  # float columns are checked by bin_codes
+            cols = constant_columns(a) if disc else []
+            if cols:
+                raise constant_column_error(name, cols)
         lx, mx = self._labels(X, xd, "x")
         ly, my = self._labels(Y, yd, "y")
         counts_xy = np.bincount(lx * my + ly, minlength=mx * my) if mx * my < 50 * n else np.unique(

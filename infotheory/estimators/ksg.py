@@ -18,6 +18,11 @@ from .base import MIEstimator, check_positive, register
 __all__ = ["KSGEstimator", "count_within"]
 
 
+def _n_threads(workers: int) -> int:
+    """Threads meant by a scipy-style ``workers`` value (-1 = all cores)."""
+    return (os.cpu_count() or 1) if workers == -1 else max(1, workers)
+
+
 def count_within(a: np.ndarray, radius: np.ndarray, workers: int = -1) -> np.ndarray:
     """Number of rows j with max-norm ||a_j - a_i|| < radius_i (strict; self included). a: (n, d).
 
@@ -30,8 +35,7 @@ def count_within(a: np.ndarray, radius: np.ndarray, workers: int = -1) -> np.nda
         return np.searchsorted(s, col + radius, side="left") - np.searchsorted(s, col - radius, side="right")
     r = np.nextafter(radius, 0.0)
     tree = KDTree(a, leaf_size=30, metric="chebyshev")
-    n_threads = (os.cpu_count() or 1) if workers == -1 else max(1, workers)
-    n_threads = min(n_threads, max(1, a.shape[0] // 2000))
+    n_threads = min(_n_threads(workers), max(1, a.shape[0] // 2000))
     if n_threads == 1:
         return tree.query_radius(a, r, count_only=True)
     parts = np.array_split(np.arange(a.shape[0]), n_threads)
@@ -100,7 +104,7 @@ class KSGEstimator(MIEstimator):
             joint = np.hstack([X, Y])
             dist, _ = cKDTree(joint, leafsize=32).query(joint, k=[self.k + 1], p=np.inf, workers=self.workers)
             eps = dist[:, 0]
-            n_threads = (os.cpu_count() or 1) if self.workers == -1 else max(1, self.workers)
+            n_threads = _n_threads(self.workers)
             if n_threads >= 2:  # one marginal per thread: scales better than splitting each query
                 with ThreadPoolExecutor(2) as ex:
                     nx, ny = ex.map(lambda a: count_within(a, eps, max(1, n_threads // 2)), (X, Y))

@@ -7,7 +7,18 @@ from typing import Iterator
 import torch
 from torch import nn
 
-__all__ = ["no_side_effects"]
+__all__ = ["eval_mode", "no_side_effects"]
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """``model.eval()`` for the block, then back to whichever mode it was in (also on errors)."""
+    was = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was)
 
 
 @contextlib.contextmanager
