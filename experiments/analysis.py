@@ -7,19 +7,17 @@ seeded random projections of receptive-field patches (stated in every row's para
 """
 from __future__ import annotations
 
-import csv
-import io
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 import torch
 
+from infotheory.bands import default_levels
 from infotheory.diagnostics import abstraction_profile, detail_loss, information_sources
 
 from .problems.base import have_shared, probe_batch
-from .runfolder import METRIC_FIELDS, RunFolder, atomic_write_text
+from .runfolder import RunFolder, write_rows_csv
 from .evaluate import load_run_generator
 from .train import build_test_pairs, evaluate_pairs
 
@@ -44,8 +42,7 @@ def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "aut
         if "detail" in analyses:
             with torch.no_grad():
                 y_hat = G(x)
-            levels = max(1, min(3, int(np.log2(x.shape[-1])) - 2))
-            rows += detail_loss(x, y_hat, y, levels=levels, estimator=ESTIMATOR, step=step)
+            rows += detail_loss(x, y_hat, y, levels=default_levels(x.shape[-1]), estimator=ESTIMATOR, step=step)
         if "sources" in analyses:
             rows += information_sources(G, x, y, estimator=ESTIMATOR, n_steps=8, step=step)
     if cfg["task"] == "derain" and have_shared("Rain12"):
@@ -53,9 +50,5 @@ def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "aut
             for k, v in r.items():
                 if k != "image":
                     rows.append({"step": step, "split": "rain12", "metric": k, "value": v, "layer": r["image"]})
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=METRIC_FIELDS, extrasaction="ignore")
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write_text(run.path / "analysis.csv", buf.getvalue())
+    write_rows_csv(run.path / "analysis.csv", rows)
     return rows

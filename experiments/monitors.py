@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from infotheory.diagnostics import detail_loss, eval_mode, gradient_balance, no_side_effects
+from infotheory.bands import default_levels
 from infotheory.infoplane import InformationPlane
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -77,6 +78,5 @@ class DiagnosticsMonitor:
         if self.d["detail"]:
             with no_side_effects(trainer.G), eval_mode(trainer.G), torch.no_grad():
                 y_hat = trainer.G(x)
-            levels = int(min(3, np.log2(x.shape[-1]) - 2))
-            rows += detail_loss(x, y_hat, y, levels=max(1, levels), estimator=self.d["detail_estimator"], step=step)
+            rows += detail_loss(x, y_hat, y, levels=default_levels(x.shape[-1]), estimator=self.d["detail_estimator"], step=step)
         return rows

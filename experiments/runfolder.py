@@ -21,7 +21,7 @@ import torch
 import yaml
 
 __all__ = ["RunFolder", "RunExistsError", "atomic_write_bytes", "atomic_write_text", "git_state",
-           "METRIC_FIELDS"]
+           "write_rows_csv", "METRIC_FIELDS"]
 
 METRIC_FIELDS = ["step", "split", "metric", "value", "layer", "estimator", "params", "saturated", "ceiling"]
 
@@ -47,6 +47,15 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
+
+
+def write_rows_csv(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Tidy metric rows (columns ``METRIC_FIELDS``) to a CSV file, atomically."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=METRIC_FIELDS, extrasaction="ignore")
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
 
 
 def git_state() -> dict[str, Any]:
@@ -116,12 +125,7 @@ class RunFolder:
 
     def flush_metrics(self) -> None:
         """Rewrite metrics.csv atomically with every row so far."""
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=METRIC_FIELDS, extrasaction="ignore")
-        w.writeheader()
-        for r in self.rows:
-            w.writerow(r)
-        atomic_write_text(self.metrics_path, buf.getvalue())
+        write_rows_csv(self.metrics_path, self.rows)
 
     def load_metrics(self, up_to_step: int) -> None:
         """Resume: keep rows with step <= the checkpoint's step (later ones are recomputed)."""

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from infotheory.diagnostics import eval_mode
 from models import GeneratorObjective, PatchDiscriminator, UNetGenerator
+from models.losses import interpolates, penalty_at
 
 from .data import Degradation, PairedFolder, SyntheticPairs, get_images, psnr, ssim, to_image, to_tensor
 from .runfolder import RunFolder
@@ -69,10 +70,7 @@ def gan_step(G: torch.nn.Module, D: torch.nn.Module, opt_g: torch.optim.Optimize
     # 1) discriminator: real pairs (x, y) up, fake pairs (x, G(x)) down
     with autocast():
         fake = G(x)
-    mix = None
-    if adv.needs_gp:  # WGAN-GP interpolates, differentiated w.r.t. their pixels
-        eps = torch.rand(b, 1, 1, 1, device=y.device, dtype=y.dtype)
-        mix = (eps * y + (1 - eps) * fake.detach().float()).requires_grad_(True)
+    mix = interpolates(y, fake) if adv.needs_gp else None  # WGAN-GP points, differentiated w.r.t. pixels
     with autocast():
         if fused:
             imgs = [y, fake.detach().to(y.dtype)] + ([mix] if mix is not None else [])
@@ -84,8 +82,7 @@ def gan_step(G: torch.nn.Module, D: torch.nn.Module, opt_g: torch.optim.Optimize
             d_mix = D(x, mix).float() if mix is not None else None
         loss_d = adv.d_loss(d_real, d_fake)
     if mix is not None:
-        (grad,) = torch.autograd.grad(d_mix.sum(), mix, create_graph=True)
-        loss_d = loss_d + gp_weight * ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+        loss_d = loss_d + penalty_at(d_mix, mix, gp_weight)
     opt_d.zero_grad(set_to_none=True)
     _backward_step(loss_d, opt_d, scaler)
     # 2) generator: fool the (updated) discriminator and stay close to the target

@@ -1,10 +1,12 @@
 """Laplacian-pyramid frequency bands of image batches (torch, any device)."""
 from __future__ import annotations
 
+import math
+
 import torch
 from torch.nn import functional as F
 
-__all__ = ["laplacian_bands", "BAND_NAMES"]
+__all__ = ["laplacian_bands", "default_levels", "BAND_NAMES"]
 
 _K = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0  # binomial 5-tap (Burt & Adelson)
 
@@ -34,6 +36,11 @@ def laplacian_bands(x: torch.Tensor, levels: int = 3) -> list[torch.Tensor]:
         g = low
     bands.append(g)
     return bands
+
+
+def default_levels(size: int, most: int = 3) -> int:
+    """Pyramid levels for images of side ``size``: up to ``most``, keeping the coarsest band ≥ 4 px."""
+    return max(1, min(most, int(math.log2(size)) - 2))
 
 
 def BAND_NAMES(levels: int) -> list[str]:  # noqa: N802 - reads like a constant table

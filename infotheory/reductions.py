@@ -9,6 +9,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 __all__ = ["Reduction", "Flatten", "GlobalPool", "PatchSample", "RandomProjection", "Chain", "as_reduction",
@@ -118,7 +119,7 @@ class Chain(Reduction):
         return {"reduction": "chain", "steps": [s.describe() for s in self.steps]}
 
 
-def patch_vectors(img: torch.Tensor, patch: int, n_per_image: int, seed: int, dim: int) -> "np.ndarray":
+def patch_vectors(img: torch.Tensor, patch: int, n_per_image: int, seed: int, dim: int) -> np.ndarray:
     """(B, C, H, W) -> float64 numpy (B·n, ≤dim): seeded p×p patches (p clipped to the image), randomly
     projected to ``dim`` dims — the sample matrix the detail and source diagnostics estimate MI on."""
     s = PatchSample(n_per_image=n_per_image, patch=min(patch, img.shape[-1], img.shape[-2]), seed=seed)(img)

@@ -12,7 +12,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["AdversarialLoss", "ADVERSARIAL_LOSSES", "content_loss", "gradient_penalty", "GeneratorObjective"]
+__all__ = ["AdversarialLoss", "ADVERSARIAL_LOSSES", "content_loss", "gradient_penalty", "interpolates", "penalty_at",
+           "GeneratorObjective"]
 
 
 class AdversarialLoss:
@@ -126,14 +127,23 @@ def content_loss(kind: str, pred: torch.Tensor, target: torch.Tensor) -> torch.T
     raise ValueError(f"unknown content loss {kind!r}; choose 'l1' or 'l2'")
 
 
+def interpolates(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """Random points ŷ = ε·real + (1-ε)·fake, ε ~ U(0, 1) per example, that require grad (WGAN-GP)."""
+    eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
+    return (eps * real + (1 - eps) * fake.detach().to(real.dtype)).requires_grad_(True)
+
+
+def penalty_at(d_mix: torch.Tensor, mix: torch.Tensor, weight: float = 10.0) -> torch.Tensor:
+    """weight · E[(||∇_ŷ D(ŷ)||₂ - 1)²] given D's outputs ``d_mix`` on the interpolates ``mix``."""
+    (grad,) = torch.autograd.grad(d_mix.sum(), mix, create_graph=True)
+    return weight * ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
 def gradient_penalty(disc: nn.Module, cond: torch.Tensor, real: torch.Tensor, fake: torch.Tensor,
                      weight: float = 10.0) -> torch.Tensor:
     """WGAN-GP: weight · E[(||∇_ŷ D(x, ŷ)||₂ - 1)²] on random interpolates ŷ of real and fake."""
-    eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
-    mix = (eps * real + (1 - eps) * fake.detach()).requires_grad_(True)
-    out = disc(cond, mix)
-    (grad,) = torch.autograd.grad(out.sum(), mix, create_graph=True)
-    return weight * ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    mix = interpolates(real, fake)
+    return penalty_at(disc(cond, mix), mix, weight)
 
 
 class GeneratorObjective:

@@ -46,7 +46,7 @@ class AutoEstimator(MIEstimator):
     def estimate(self, x: ArrayLike, y: ArrayLike) -> MIEstimate:
         """x: (n,) or (n, dx); y: (n,) or (n, dy); floats or integer labels. Returns nats."""
         X, Y, xd, yd = check_pair(x, y, method=self.name, min_samples=self.min_samples)
-        n, dx, dy = X.shape[0], X.shape[1], Y.shape[1]
+        dx, dy = X.shape[1], Y.shape[1]
         if xd and yd:
             est = BinningEstimator().estimate(X, Y)
             return self._wrap(est, "binning", "both variables are integer labels")
