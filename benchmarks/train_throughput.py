@@ -41,8 +41,8 @@ def bench(preset: str, device: torch.device, steps: int, amp: str | None, channe
     if channels_last:
         x, y = x.contiguous(memory_format=torch.channels_last), y.contiguous(memory_format=torch.channels_last)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp or "")
-    ac = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype and device.type == "cuda" else contextlib.nullcontext
-    scaler = torch.amp.GradScaler("cuda") if amp == "fp16" and device.type == "cuda" else None
+    ac = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype else contextlib.nullcontext
+    scaler = torch.amp.GradScaler(device.type) if amp == "fp16" else None
     every = cfg["train"]["diagnostics_every"]
     layers = [f"enc{i}" for i in range(1, cfg["model"]["depth"] + 1)]
     plane = InformationPlane(layers)
@@ -77,7 +77,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--amp", choices=["bf16", "fp16"], default=None)
+    ap.add_argument("--amp", choices=["bf16", "fp16"], default=None,
+                    help="autocast dtype; full precision is measured too, interleaved, for the 'vs fp32' column")
     ap.add_argument("--channels-last", action="store_true")
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--presets", nargs="+", default=PRESETS)
@@ -86,19 +87,21 @@ def main() -> None:
     dev = resolve_device(a.device)
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"device {name}; amp={a.amp}, channels_last={a.channels_last}, compile={a.compile}; torch {torch.__version__}")
-    print(f"{'preset':<15}{'crop':>6}{'batch':>6}{'img/s':>10}{'img/s + diag':>14}{'ratio':>8}")
+    vs = f"{'vs fp32':>9}" if a.amp else ""
+    print(f"{'preset':<15}{'crop':>6}{'batch':>6}{'img/s':>10}{'img/s + diag':>14}{'ratio':>8}{vs}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for p in a.presets:
             cfg = resolve_config({"preset": p, "task": "derain"})
             steps = max(2, a.steps // 10) if p == "pix2pix" and dev.type == "cpu" else a.steps
             runs = [(bench(p, dev, steps, a.amp, a.channels_last, a.compile, False),
-                     bench(p, dev, steps, a.amp, a.channels_last, a.compile, True)) for _ in range(a.repeats)]
-            plain = sorted(r[0] for r in runs)[len(runs) // 2]  # medians of interleaved repeats
-            diag = sorted(r[1] for r in runs)[len(runs) // 2]
+                     bench(p, dev, steps, a.amp, a.channels_last, a.compile, True),
+                     bench(p, dev, steps, None, a.channels_last, a.compile, False) if a.amp else 0.0)
+                    for _ in range(a.repeats)]
+            plain, diag, fp32 = (sorted(r[i] for r in runs)[len(runs) // 2] for i in range(3))  # interleaved medians
+            speedup = f"{plain / fp32:>8.2f}x" if a.amp else ""
             print(f"{p:<15}{cfg['data']['crop']:>6}{cfg['data']['batch_size']:>6}{plain:>10.2f}{diag:>14.2f}"
-                  f"{plain / diag:>8.3f}", flush=True)
-
+                  f"{plain / diag:>8.3f}{speedup}", flush=True)
 
 if __name__ == "__main__":
     main()

@@ -53,6 +53,18 @@ def build_discriminator(cfg: dict[str, Any]) -> PatchDiscriminator:
     return PatchDiscriminator(c, c, **cfg["disc"])
 
 
+def resolve_amp(amp: bool | str | None, device: torch.device) -> str | None:
+    """``train.amp`` -> 'bf16', 'fp16' or None. ``true`` means bf16 on CUDA and off elsewhere (CPU
+    autocast rarely pays); an explicit 'bf16' / 'fp16' is honoured on any device."""
+    if amp is True:
+        return "bf16" if device.type == "cuda" else None
+    if amp in (False, None):
+        return None
+    if amp not in ("bf16", "fp16"):
+        raise ValueError(f"train.amp={amp!r}; choose true (bf16 on CUDA), 'bf16', 'fp16' or false")
+    return amp
+
+
 # ------------------------------------------------------------------------------------ the step
 def gan_step(G: torch.nn.Module, D: torch.nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
              x: torch.Tensor, y: torch.Tensor, objective: GeneratorObjective, gp_weight: float = 10.0,
@@ -82,7 +94,7 @@ def gan_step(G: torch.nn.Module, D: torch.nn.Module, opt_g: torch.optim.Optimize
             d_mix = D(x, mix).float() if mix is not None else None
         loss_d = adv.d_loss(d_real, d_fake)
     if mix is not None:
-        loss_d = loss_d + penalty_at(d_mix, mix, gp_weight)
+        loss_d = loss_d + penalty_at(d_mix, mix, gp_weight, scaler)
     opt_d.zero_grad(set_to_none=True)
     _backward_step(loss_d, opt_d, scaler)
     # 2) generator: fool the (updated) discriminator and stay close to the target
@@ -93,11 +105,14 @@ def gan_step(G: torch.nn.Module, D: torch.nn.Module, opt_g: torch.optim.Optimize
         loss_g = terms["adversarial"] + terms["content"]
     opt_g.zero_grad(set_to_none=True)
     _backward_step(loss_g, opt_g, scaler)
+    stats = {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "loss_g_adv": terms["adversarial"].item(),
+             "loss_g_content": terms["content"].item(), "d_real": torch.sigmoid(d_real.detach()).mean().item(),
+             "d_fake": torch.sigmoid(d_fake.detach()).mean().item()}
     if scaler is not None:
-        scaler.update()
-    return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "loss_g_adv": terms["adversarial"].item(),
-            "loss_g_content": terms["content"].item(), "d_real": torch.sigmoid(d_real.detach()).mean().item(),
-            "d_fake": torch.sigmoid(d_fake.detach()).mean().item()}
+        scale = scaler.get_scale()
+        scaler.update()  # an Inf/NaN gradient skipped an optimizer step and lowers the scale
+        stats["amp_scale"], stats["amp_skipped"] = scale, float(scaler.get_scale() < scale)
+    return stats
 
 
 def _backward_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler: Any) -> None:
@@ -287,20 +302,18 @@ class Trainer:
         self.objective = GeneratorObjective(lc["adversarial"], lc["content"], lc["lambda_adv"], lc["lambda_content"])
         self.train_set = build_train_set(cfg)
         self.test_pairs = build_test_pairs(cfg) if self.is_main else []
-        amp = t["amp"]
-        amp = "bf16" if amp is True else amp
-        if amp not in (False, None, "bf16", "fp16"):
-            raise ValueError(f"train.amp={amp!r}; choose true/'bf16', 'fp16' or false")
-        use_amp = bool(amp) and self.device.type == "cuda"
+        amp = resolve_amp(t["amp"], self.device)
         dtype = torch.float16 if amp == "fp16" else torch.bfloat16
-        self.autocast = (lambda: torch.autocast("cuda", dtype=dtype)) if use_amp else contextlib.nullcontext
-        self.scaler = torch.amp.GradScaler("cuda") if use_amp and amp == "fp16" else None
+        self.autocast = (lambda: torch.autocast(self.device.type, dtype=dtype)) if amp else contextlib.nullcontext
+        self.scaler = torch.amp.GradScaler(self.device.type) if amp == "fp16" else None
         state = self.run.load_checkpoint(self.device) if self.resume else None
         if state is not None:
             self.G.load_state_dict(state["G"])
             self.D.load_state_dict(state["D"])
             self.opt_g.load_state_dict(state["opt_g"])
             self.opt_d.load_state_dict(state["opt_d"])
+            if self.scaler is not None and "scaler" in state:
+                self.scaler.load_state_dict(state["scaler"])
             rngs = state.get("rng_cpu_ranks")
             torch.set_rng_state((rngs[self.rank] if rngs and len(rngs) == self.world else state["rng_cpu"]).cpu())
             if "rng_cuda" in state and self.device.type == "cuda":
@@ -322,7 +335,7 @@ class Trainer:
             self.run.write_manifest(str(self.device), cfg["seed"], {
                 "resumed_from_step": self.step, "deterministic": self.deterministic, "world_size": self.world,
                 "generator_params": sum(p.numel() for p in self.G.parameters()),
-                "amp": amp if use_amp else False, "channels_last": bool(t.get("channels_last")),
+                "amp": amp or False, "channels_last": bool(t.get("channels_last")),
                 "compile": bool(t.get("compile"))})
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -356,6 +369,8 @@ class Trainer:
         state = {"G": self.G.state_dict(), "D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
                  "opt_d": self.opt_d.state_dict(), "step": self.step, "rng_cpu": rngs[0],
                  "rng_cpu_ranks": rngs}
+        if self.scaler is not None:
+            state["scaler"] = self.scaler.state_dict()
         if self.device.type == "cuda":
             state["rng_cuda"] = torch.cuda.get_rng_state()
         self.run.save_checkpoint(state)
@@ -389,7 +404,7 @@ class Trainer:
             stats = gan_step(self.G_train, self.D_train, self.opt_g, self.opt_d, x, y, self.objective,
                              self.cfg["loss"]["gp_weight"], self.autocast, D_g=self.D, fused=self.world > 1,
                              scaler=self.scaler)
-            if not all(math.isfinite(v) for v in stats.values()):
+            if not stats.get("amp_skipped") and not all(math.isfinite(v) for v in stats.values()):
                 raise FloatingPointError(f"training diverged at step {step}: {stats}")
             self.step = step
             ckpt = step % t["ckpt_every"] == 0 or step == t["steps"]
@@ -403,7 +418,8 @@ class Trainer:
                 continue
             if step % t["log_every"] == 0 or step == t["steps"]:
                 for k, v in stats.items():
-                    self.run.log(step, "train", k, v)
+                    if math.isfinite(v):  # a step the fp16 scaler skipped logs amp_skipped=1, not NaN losses
+                        self.run.log(step, "train", k, v)
                 bar.set_postfix({k: f"{stats[k]:.3f}" for k in ("loss_d", "loss_g_adv", "loss_g_content")})
             if diag:
                 for cb in self.callbacks:

@@ -6,7 +6,7 @@ WGAN-GP term. Losses are means over all patch logits.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -133,9 +133,21 @@ def interpolates(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     return (eps * real + (1 - eps) * fake.detach().to(real.dtype)).requires_grad_(True)
 
 
-def penalty_at(d_mix: torch.Tensor, mix: torch.Tensor, weight: float = 10.0) -> torch.Tensor:
+def input_gradient(d_out: torch.Tensor, inputs: torch.Tensor, scaler: Any = None) -> torch.Tensor:
+    """∇ of ``d_out.sum()`` w.r.t. ``inputs`` (same shape), kept in the graph for a penalty.
+
+    With an fp16 ``scaler`` (torch.amp.GradScaler) the gradient is taken of the scaled output and
+    unscaled afterwards, so small per-pixel gradients do not underflow in half precision; an
+    overflow gives Inf, which makes the scaler skip the step.
+    """
+    out = d_out.sum() if scaler is None else scaler.scale(d_out.sum())
+    (grad,) = torch.autograd.grad(out, inputs, create_graph=True)
+    return grad if scaler is None else grad / scaler.get_scale()
+
+
+def penalty_at(d_mix: torch.Tensor, mix: torch.Tensor, weight: float = 10.0, scaler: Any = None) -> torch.Tensor:
     """weight · E[(||∇_ŷ D(ŷ)||₂ - 1)²] given D's outputs ``d_mix`` on the interpolates ``mix``."""
-    (grad,) = torch.autograd.grad(d_mix.sum(), mix, create_graph=True)
+    grad = input_gradient(d_mix, mix, scaler)
     return weight * ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
 

@@ -128,3 +128,26 @@ def test_objective_terms_weighted():
     assert t["adversarial"].item() == pytest.approx(2.0 * 0.6931, rel=1e-3)
     with pytest.raises(ValueError, match="unknown GAN loss"):
         GeneratorObjective("wgan")
+
+
+def test_input_gradient_under_fp16_scaler_does_not_underflow():
+    """A critic whose input gradients (~1e-9) underflow in fp16: the scaled gradient matches fp32."""
+    from models.losses import input_gradient
+
+    torch.manual_seed(0)
+    critic = torch.nn.Sequential(*[torch.nn.Conv2d(1, 1, 3, padding=1, bias=False) for _ in range(3)])
+    with torch.no_grad():
+        for c in critic:
+            c.weight.fill_(1e-4)  # representable in fp16; the product of three is not
+    mix = torch.randn(2, 1, 8, 8).requires_grad_(True)
+    ref = input_gradient(critic(mix), mix)
+
+    def half(scaler):
+        with torch.autocast("cpu", dtype=torch.float16):
+            d = critic(mix).float()
+        return input_gradient(d, mix, scaler)
+
+    assert ref.abs().min() > 0
+    assert half(None).abs().max() == 0  # plain fp16: the input gradient underflowed to zero
+    scaled = half(torch.amp.GradScaler("cpu", init_scale=2.0**14))
+    assert torch.allclose(scaled, ref, rtol=0.05, atol=0)
