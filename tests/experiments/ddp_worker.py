@@ -16,7 +16,7 @@ cfg = resolve_config({"task": "denoise"}, [
     "train.eval_every=3", "train.ckpt_every=3", "train.sample_every=6", "train.diagnostics_every=3",
     "loss.adversarial=" + (sys.argv[2] if len(sys.argv) > 2 else "vanilla"),
     "diagnostics.gather_ranks=" + (sys.argv[3] if len(sys.argv) > 3 else "false"), "diagnostics.probe_size=4",
-    "diagnostics.n_per_image=4"])
+    "diagnostics.n_per_image=4", "train.amp=" + (sys.argv[4] if len(sys.argv) > 4 else "false")])
 tr = Trainer(cfg, out / "run", device="cpu", progress=False)
 tr.fit()
 torch.save(tr.G.state_dict(), out / f"rank{tr.rank}.pt")

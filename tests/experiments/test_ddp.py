@@ -11,12 +11,14 @@ import pytest
 import torch
 
 
-@pytest.mark.parametrize("loss,gather", [("vanilla", "true"), ("wgangp", "false")])
-def test_two_rank_gloo_training(tmp_path, loss, gather):
+@pytest.mark.parametrize("loss,gather,amp", [("vanilla", "true", "false"), ("wgangp", "false", "fp16")])
+def test_two_rank_gloo_training(tmp_path, loss, gather, amp):
+    """The fp16 variant: each rank's GradScaler sees the same all-reduced gradients, so both skip
+    the same overflowing steps and the replicas stay identical."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     worker = Path(__file__).with_name("ddp_worker.py")
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                           str(worker), str(tmp_path), loss, gather], env=env, capture_output=True, text=True, timeout=300)
+                           str(worker), str(tmp_path), loss, gather, amp], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     w0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     w1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
@@ -25,12 +27,13 @@ def test_two_rank_gloo_training(tmp_path, loss, gather):
         assert torch.equal(w0[k], w1[k]), k  # DDP kept the replicas identical
     run = tmp_path / "run"
     man = json.loads((run / "manifest.json").read_text())
-    assert man["world_size"] == 2 and (run / "DONE").exists()
+    assert man["world_size"] == 2 and (run / "DONE").exists() and str(man["amp"]).lower() == amp
     with open(run / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     keys = [(r["step"], r["split"], r["metric"], r["layer"]) for r in rows]
     assert len(keys) == len(set(keys))  # written once: no row from a second writer
     assert {r["split"] for r in rows} >= {"train", "test", "infoplane", "gradients"}
+    assert any(r["metric"] == "amp_skipped" for r in rows) == (amp == "fp16")
     ip = [r for r in rows if r["split"] == "infoplane" and r["metric"] == "I(X;T)" and r["layer"] == "enc1"]
     n_samples = 4 * 4 * (2 if gather == "true" else 1)  # probe images × patches, from each rank if gathered
     assert all(abs(float(r["ceiling"]) - math.log(n_samples)) < 1e-9 for r in ip), ip
