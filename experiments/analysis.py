@@ -1,7 +1,9 @@
 """Post-run analyses of a finished run (final generator), written to ``analysis.csv`` (tidy rows).
 
 ``abstraction``: per-layer I(X;T), I(T;Y) and costs; ``detail``: per-band detail loss;
-``sources``: path ablation + captum attribution. For the deraining task the real Rain12 pairs are
+``sources``: path ablation + captum attribution; ``d_probe``: the D-optimality probe
+(:mod:`experiments.probe`) with the run's own generator loss, plus the minimax ``saturating`` form
+when that loss is the BCE one (the same discriminator serves both). For the deraining task the real Rain12 pairs are
 scored too when ``../shared/data`` has them. All MI numbers use the ``gaussian`` estimator on
 seeded random projections of receptive-field patches (stated in every row's params).
 """
@@ -11,6 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 
 from infotheory.bands import default_levels
@@ -19,12 +22,15 @@ from infotheory.diagnostics import abstraction_profile, detail_loss, information
 from .problems.base import have_shared, probe_batch
 from .runfolder import RunFolder, write_rows_csv
 from .evaluate import load_run_generator
-from .train import build_test_pairs, evaluate_pairs
+from .probe import d_family, d_optimality_probe
+from .train import build_discriminator, build_test_pairs, build_train_set, evaluate_pairs
 
 __all__ = ["analyse_run"]
 
 ESTIMATOR = "gaussian"
 PROBE_CROPS = 64  # test crops per analysis: enough samples even at a 1×1 bottleneck
+PROBE_POOL = 256  # training pairs the D-optimality probe's discriminator is trained on
+PROBE_EVAL = 16  # test crops the probe measures the generator's gradients on
 
 
 def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "auto") -> list[dict[str, Any]]:
@@ -45,6 +51,8 @@ def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "aut
             rows += detail_loss(x, y_hat, y, levels=default_levels(x.shape[-1]), estimator=ESTIMATOR, step=step)
         if "sources" in analyses:
             rows += information_sources(G, x, y, estimator=ESTIMATOR, n_steps=8, step=step)
+        if "d_probe" in analyses:
+            rows += _d_probe(cfg, G, x, y, dev)
     if cfg["task"] == "derain" and have_shared("Rain12"):
         for r in evaluate_pairs(G, build_test_pairs(cfg, "Rain12", limit=0, crop=None), dev, 2 ** cfg["model"]["depth"]):
             for k, v in r.items():
@@ -52,3 +60,17 @@ def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "aut
                     rows.append({"step": step, "split": "rain12", "metric": k, "value": v, "layer": r["image"]})
     write_rows_csv(run.path / "analysis.csv", rows)
     return rows
+
+
+def _d_probe(cfg: dict[str, Any], G: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
+             dev: torch.device) -> list[dict[str, Any]]:
+    lc = cfg["loss"]
+    losses = [lc["adversarial"]] + (["saturating"] if d_family(lc["adversarial"]) == "vanilla" else [])
+    train = build_train_set(cfg)
+    gen = np.random.default_rng([cfg["seed"], 11])
+    pairs = [train[int(i)] for i in gen.integers(len(train), size=PROBE_POOL)]
+    pool = torch.stack([p[0] for p in pairs]).to(dev), torch.stack([p[1] for p in pairs]).to(dev)
+    return d_optimality_probe(G, lambda: build_discriminator(cfg).to(dev), list(dict.fromkeys(losses)), pool,
+                              (x[:PROBE_EVAL], y[:PROBE_EVAL]), lc["content"], lc["lambda_adv"], lc["lambda_content"],
+                              steps=cfg["diagnostics"]["d_probe_steps"], lr=cfg["optim"]["lr_d"],
+                              gp_weight=lc["gp_weight"], seed=cfg["seed"])

@@ -36,7 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "diagnostics": {"infoplane": True, "layers": "auto", "estimator": "kde",
                     "estimator_params": {"noise_variance": 0.1}, "n_per_image": 16, "probe_size": 16,
                     "gradients": True, "threshold": 0.01, "detail": True, "detail_estimator": "gaussian",
-                    "gather_ranks": False},  # under torchrun: pool every rank's probe activations for MI
+                    "gather_ranks": False,  # under torchrun: pool every rank's probe activations for MI
+                    "d_probe_steps": 400},  # post-run D-optimality probe (experiments/probe.py): D updates
 }
 
 # task -> data defaults (the user's config still overrides them)

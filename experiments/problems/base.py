@@ -17,7 +17,8 @@ PRESET_OVERRIDES: dict[str, dict[str, Any]] = {
     "tiny": {"model.ngf": 4, "disc.ndf": 4, "disc.n_layers": 2, "data.crop": 32, "data.batch_size": 2,
              "data.train_patches": 64, "data.test_images": 2, "data.test_crop": 64, "train.steps": 4,
              "train.log_every": 2, "train.eval_every": 4, "train.ckpt_every": 2, "train.sample_every": 4,
-             "train.diagnostics_every": 2, "diagnostics.probe_size": 4, "diagnostics.n_per_image": 8},
+             "train.diagnostics_every": 2, "diagnostics.probe_size": 4, "diagnostics.n_per_image": 8,
+             "diagnostics.d_probe_steps": 4},
     "quick": {"model.ngf": 16, "disc.ndf": 16, "disc.n_layers": 2, "data.crop": 32, "data.batch_size": 8,
               "data.train_patches": 2000, "data.test_images": 4, "data.test_crop": 64, "train.steps": 300,
               "train.log_every": 10, "train.eval_every": 300, "train.ckpt_every": 100, "train.sample_every": 300,
@@ -27,7 +28,7 @@ PRESET_OVERRIDES: dict[str, dict[str, Any]] = {
     "full": {"model.ngf": 64, "disc.ndf": 64, "disc.n_layers": 3, "data.crop": 128, "data.batch_size": 16,
              "data.train_patches": 100000, "data.test_images": 12, "data.test_crop": 256, "train.steps": 20000,
              "train.log_every": 50, "train.eval_every": 2000, "train.ckpt_every": 1000, "train.sample_every": 2000,
-             "train.diagnostics_every": 250, "diagnostics.probe_size": 32},
+             "train.diagnostics_every": 250, "diagnostics.probe_size": 32, "diagnostics.d_probe_steps": 2000},
 }
 MAX_DEPTH = {"tiny": 5, "quick": 5, "full": 7}  # down-samplings that reach a 1×1 bottleneck
 SEEDS = {"tiny": 1, "quick": 2, "full": 3}

@@ -3,7 +3,9 @@
 weights (λ_content = 10).
 
 Evidence: the adversarial/content gradient ratio over training, the fraction of saturated
-discriminator outputs, D/G loss balance, PSNR/SSIM and sample grids.
+discriminator outputs, D/G loss balance, PSNR/SSIM and sample grids; after each run the
+D-optimality probe (experiments/probe.py) trains a fresh discriminator against the frozen
+generator and records whether the adversarial gradient survives a discriminator that wins.
 """
 from __future__ import annotations
 
@@ -29,5 +31,5 @@ PROBLEM = Problem(
     configs=configs,
     baseline="baseline",
     fixes=["lsgan", "hinge", "wgangp", "relativistic", "rebalanced"],
-    analysis=[],
+    analysis=["d_probe"],
 )

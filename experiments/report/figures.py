@@ -182,6 +182,31 @@ def gradient_ratio(runs, metrics: pd.DataFrame, analysis, uses) -> plt.Figure | 
     return fig
 
 
+def d_probe(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figure | None:
+    """G's adversarial/content gradient ratio as a fresh D is trained against the frozen G."""
+    if analysis.empty or "split" not in analysis:
+        return None
+    a = analysis[analysis.split == "d_probe"].copy()
+    if a.empty:
+        return None
+    a["D updates"] = a.step.astype(float) + 1  # log axis: the untrained D is plotted at 1
+    a["loss"] = np.where(a.config == "baseline", "baseline: " + a.layer.astype(str), a.layer.astype(str))
+    tasks = sorted(a.task.unique())
+    fig, axes = _grid(len(tasks), rows=2, h=3.0)
+    for j, task in enumerate(tasks):
+        for i, metric in enumerate(["grad_ratio_adv_content", "d_saturated_fraction"]):
+            d = a[(a.task == task) & (a.metric == metric)]
+            sns.lineplot(data=d, x="D updates", y="value", hue="loss", errorbar="sd", ax=axes[i, j])
+            axes[i, j].set(title=f"{task}: {metric}", ylabel=metric, xscale="log")
+            if i == 0:
+                axes[i, j].set_yscale("symlog", linthresh=1e-4)
+                axes[i, j].axhline(0.01, ls=":", color="grey")
+            axes[i, j].legend(fontsize=6)
+    fig.suptitle("D-optimality probe: does G's adversarial gradient survive a discriminator that wins?")
+    fig.tight_layout()
+    return fig
+
+
 def psnr_bars(runs: pd.DataFrame, metrics, analysis, uses) -> plt.Figure | None:
     if runs.empty:
         return None
@@ -202,5 +227,6 @@ FIGURES = {
     "detail_bands": detail_bands,
     "detail_band_mi": detail_mi,
     "gradients_ratio_and_saturation": gradient_ratio,
+    "gradients_d_probe": d_probe,
     "psnr_all_configs": psnr_bars,
 }

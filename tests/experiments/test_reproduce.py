@@ -42,7 +42,7 @@ def test_tiny_sweep_writes_real_tables_and_figures(sweep):
     html = (rep / "report.html").read_text()
     assert "Over-invested abstraction" in html and "data:image/png;base64" in html
     for fig in ("abstraction_psnr_vs_depth", "detail_bands", "gradients_ratio_and_saturation",
-                "abstraction_information_plane"):
+                "abstraction_information_plane", "gradients_d_probe"):
         assert (rep / "figures" / f"{fig}.png").stat().st_size > 5000
         assert (rep / "figures" / f"{fig}.pdf").exists()
     runs = pd.read_csv(rep / "tables" / "runs.csv")
@@ -50,7 +50,10 @@ def test_tiny_sweep_writes_real_tables_and_figures(sweep):
     summ = pd.read_csv(rep / "tables" / "summary.csv")
     assert {"final_psnr_mean", "final_psnr_std", "n_seeds"} <= set(summ.columns)
     ana = pd.read_csv(rep / "tables" / "analysis.csv")
-    assert {"abstraction", "detail", "sources"} <= set(ana.split)
+    assert {"abstraction", "detail", "sources", "d_probe"} <= set(ana.split)
+    probe = ana[ana.split == "d_probe"]
+    assert set(probe[probe.config == "baseline"].layer) == {"vanilla", "saturating"}  # BCE D serves both forms
+    assert set(probe[probe.config == "lsgan"].layer) == {"lsgan"}
     assert ana[ana.metric == "I(T;Y)"].estimator.eq("gaussian").all()  # every MI number states its estimator
     met = pd.read_csv(rep / "tables" / "metrics.csv", low_memory=False)
     ip = met[met.split == "infoplane"]
@@ -59,6 +62,9 @@ def test_tiny_sweep_writes_real_tables_and_figures(sweep):
     vs = json.loads((rep / "verdicts.json").read_text())
     assert {v["problem"] for v in vs} == {"abstraction", "detail", "gradients"}
     assert all(v["present"] in (True, False) and "dB" in v["text"] for v in vs)
+    assert not any("verdict failed" in v["text"] for v in vs)
+    grad = next(v for v in vs if v["problem"] == "gradients")
+    assert "D-optimality probe" in grad["text"] and 0 <= grad["numbers"]["probe_retained_minimax"] <= 1
 
 
 def test_killed_sweep_resumes_without_redoing_finished_runs(sweep, tmp_path):

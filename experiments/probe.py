@@ -1,0 +1,130 @@
+"""D-optimality probe: does a generator's adversarial gradient survive a discriminator that wins?
+
+The vanishing-gradient argument (Goodfellow et al. 2014; Arjovsky & Bottou 2017) is about a
+discriminator near its optimum. In short CPU runs G and D co-evolve and D never gets there, so
+the probe puts it there on purpose: the trained generator is frozen, a fresh discriminator (the
+run's architecture, seeded) is trained alone against it for ``steps`` updates, and at
+``checkpoints`` the generator's adversarial and content gradient norms are measured with
+:func:`infotheory.diagnostics.gradient_balance` (no parameter of G changes).
+
+Known answer by construction: for the minimax BCE loss log(1 − D(G(x))) the generator gradient
+∝ D(G(x)) → 0 as D saturates (vanishing); the non-saturating BCE of pix2pix, LSGAN, hinge and
+relativistic losses keep a gradient. G losses that share a discriminator objective (``vanilla``
+and ``saturating``: the same BCE D) are measured on the same discriminator trajectory.
+
+Rows (split ``"d_probe"``): ``step`` = discriminator updates so far, ``layer`` = generator loss,
+metrics ``grad_ratio_adv_content``, ``grad_norm_adv``, ``grad_norm_content``,
+``d_saturated_fraction``, ``D(real)``, ``D(fake)``.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Sequence
+
+import torch
+
+from infotheory.diagnostics import eval_mode, gradient_balance
+from models.losses import GeneratorObjective, get_adversarial, interpolates, penalty_at
+
+__all__ = ["d_optimality_probe", "d_family", "probe_summary", "PROBE_METRICS"]
+
+PROBE_METRICS = ("grad_ratio_adv_content", "grad_norm_adv", "grad_norm_content", "d_saturated_fraction",
+                 "D(real)", "D(fake)")
+
+
+def d_family(g_loss: str) -> str:
+    """The discriminator objective a generator loss is trained against (``saturating`` -> ``vanilla``)."""
+    return "vanilla" if g_loss == "saturating" else get_adversarial(g_loss).name
+
+
+def _checkpoints(steps: int) -> list[int]:
+    pts = {0, steps}
+    k = 1
+    while k < steps:  # 0, 1, 2, 4, ... : the ratio changes fastest while D is still weak
+        pts.add(k)
+        k *= 2
+    return sorted(pts)
+
+
+def d_optimality_probe(G: torch.nn.Module, make_d: Callable[[], torch.nn.Module], g_losses: Sequence[str],
+                       pool: tuple[torch.Tensor, torch.Tensor], probe: tuple[torch.Tensor, torch.Tensor],
+                       content: str = "l1", lambda_adv: float = 1.0, lambda_content: float = 100.0,
+                       steps: int = 400, batch_size: int = 16, lr: float = 1e-3, gp_weight: float = 10.0,
+                       seed: int = 0) -> list[dict[str, Any]]:
+    """Train a fresh D against the frozen ``G`` and measure G's gradients as D approaches optimality.
+
+    ``pool``: (x, y) training pairs (N, C, H, W) in [-1, 1] that D's batches are drawn from (G's
+    outputs on them are computed once: G is frozen); ``probe``: (x, y) pairs the gradients are
+    measured on. ``make_d`` builds a discriminator with fresh weights. G runs in eval mode
+    throughout; its parameters, mode and stored gradients are left as they were. Returns tidy rows (module docstring).
+    """
+    if not g_losses:
+        raise ValueError("d_optimality_probe needs at least one generator loss")
+    if steps < 1:
+        raise ValueError(f"steps={steps}: the probe needs at least one discriminator update")
+    px, py = pool
+    if px.shape != py.shape or px.shape[0] < 2:
+        raise ValueError(f"pool: need two (N>=2, C, H, W) tensors of one shape, got {tuple(px.shape)} and "
+                         f"{tuple(py.shape)}")
+    with eval_mode(G):  # G as it is deployed, for D's fakes and for the measurements alike
+        return _probe(G, make_d, g_losses, pool, probe, content, lambda_adv, lambda_content, steps, batch_size,
+                      lr, gp_weight, seed)
+
+
+def _probe(G, make_d, g_losses, pool, probe, content, lambda_adv, lambda_content, steps, batch_size, lr,
+           gp_weight, seed) -> list[dict[str, Any]]:
+    px, py = pool
+    with torch.no_grad():
+        fakes = torch.cat([G(px[i : i + 64]) for i in range(0, len(px), 64)])
+    families: dict[str, list[str]] = {}
+    for name in g_losses:
+        families.setdefault(d_family(name), []).append(name)
+    checkpoints = _checkpoints(steps)
+    rows: list[dict[str, Any]] = []
+    for fam, names in families.items():
+        torch.manual_seed(seed)
+        D = make_d()
+        adv = get_adversarial(fam)
+        opt = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
+        gen = torch.Generator().manual_seed(seed)
+        objectives = {n: GeneratorObjective(n, content, lambda_adv, lambda_content) for n in names}
+        params = json.dumps({"d_objective": fam, "d_lr": lr, "d_batch": batch_size, "d_steps": steps,
+                             "lambda_adv": lambda_adv, "lambda_content": lambda_content})
+        for k in range(steps + 1):
+            if k in checkpoints:
+                for n, obj in objectives.items():
+                    measured = gradient_balance(G, D, obj, *probe, warn=False)
+                    rows += [{"step": k, "split": "d_probe", "metric": r["metric"], "value": r["value"],
+                              "layer": n, "params": params}
+                             for r in measured if r["layer"] == "" and r["metric"] in PROBE_METRICS]
+            if k == steps:
+                break
+            idx = torch.randint(len(px), (batch_size,), generator=gen).to(px.device)
+            x, y, f = px[idx], py[idx], fakes[idx]
+            loss = adv.d_loss(D(x, y).float(), D(x, f).float())
+            if adv.needs_gp:
+                mix = interpolates(y, f)
+                loss = loss + penalty_at(D(x, mix).float(), mix, gp_weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return rows
+
+
+def probe_summary(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per generator loss: ``peak`` and ``final`` adversarial/content ratio, ``retained`` = final /
+    peak (≪ 1: the gradient vanished as D won), and ``saturated`` = D's final saturated fraction."""
+    out: dict[str, dict[str, float]] = {}
+    by: dict[str, dict[str, list[tuple[int, float]]]] = {}
+    for r in rows:
+        if r.get("split") == "d_probe":
+            by.setdefault(r["layer"], {}).setdefault(r["metric"], []).append((int(r["step"]), float(r["value"])))
+    for name, m in by.items():
+        ratio = sorted(m.get("grad_ratio_adv_content", []))
+        sat = sorted(m.get("d_saturated_fraction", []))
+        if not ratio:
+            continue
+        peak, final = max(v for _, v in ratio), ratio[-1][1]
+        out[name] = {"peak": peak, "final": final, "retained": final / peak if peak > 0 else float("nan"),
+                     "saturated": sat[-1][1] if sat else float("nan")}
+    return out
