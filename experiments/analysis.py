@@ -30,7 +30,7 @@ __all__ = ["analyse_run"]
 ESTIMATOR = "gaussian"
 PROBE_CROPS = 64  # test crops per analysis: enough samples even at a 1×1 bottleneck
 PROBE_POOL = 256  # training pairs the D-optimality probe's discriminator is trained on
-PROBE_EVAL = 16  # test crops the probe measures the generator's gradients on
+PROBE_EVAL = 16  # other training pairs the probe measures the generator's gradients on
 
 
 def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "auto") -> list[dict[str, Any]]:
@@ -52,7 +52,7 @@ def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "aut
         if "sources" in analyses:
             rows += information_sources(G, x, y, estimator=ESTIMATOR, n_steps=8, step=step)
         if "d_probe" in analyses:
-            rows += _d_probe(cfg, G, x, y, dev)
+            rows += _d_probe(cfg, G, dev)
     if cfg["task"] == "derain" and have_shared("Rain12"):
         for r in evaluate_pairs(G, build_test_pairs(cfg, "Rain12", limit=0, crop=None), dev, 2 ** cfg["model"]["depth"]):
             for k, v in r.items():
@@ -62,15 +62,15 @@ def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "aut
     return rows
 
 
-def _d_probe(cfg: dict[str, Any], G: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
-             dev: torch.device) -> list[dict[str, Any]]:
+def _d_probe(cfg: dict[str, Any], G: torch.nn.Module, dev: torch.device) -> list[dict[str, Any]]:
     lc = cfg["loss"]
     losses = [lc["adversarial"]] + (["saturating"] if d_family(lc["adversarial"]) == "vanilla" else [])
-    train = build_train_set(cfg)
-    gen = np.random.default_rng([cfg["seed"], 11])
-    pairs = [train[int(i)] for i in gen.integers(len(train), size=PROBE_POOL)]
-    pool = torch.stack([p[0] for p in pairs]).to(dev), torch.stack([p[1] for p in pairs]).to(dev)
+    train = build_train_set(cfg)  # D trains on a pool of training pairs and is judged on other training
+    gen = np.random.default_rng([cfg["seed"], 11])  # pairs: G's training gradient is taken on that distribution
+    pairs = [train[int(i)] for i in gen.integers(len(train), size=PROBE_POOL + PROBE_EVAL)]
+    xs, ys = torch.stack([p[0] for p in pairs]).to(dev), torch.stack([p[1] for p in pairs]).to(dev)
+    pool, probe = (xs[:PROBE_POOL], ys[:PROBE_POOL]), (xs[PROBE_POOL:], ys[PROBE_POOL:])
     return d_optimality_probe(G, lambda: build_discriminator(cfg).to(dev), list(dict.fromkeys(losses)), pool,
-                              (x[:PROBE_EVAL], y[:PROBE_EVAL]), lc["content"], lc["lambda_adv"], lc["lambda_content"],
+                              probe, lc["content"], lc["lambda_adv"], lc["lambda_content"],
                               steps=cfg["diagnostics"]["d_probe_steps"], lr=cfg["optim"]["lr_d"],
                               gp_weight=lc["gp_weight"], seed=cfg["seed"])

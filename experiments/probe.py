@@ -56,7 +56,8 @@ def d_optimality_probe(G: torch.nn.Module, make_d: Callable[[], torch.nn.Module]
     ``pool``: (x, y) training pairs (N, C, H, W) in [-1, 1] that D's batches are drawn from (G's
     outputs on them are computed once: G is frozen); ``probe``: (x, y) pairs the gradients are
     measured on. ``make_d`` builds a discriminator with fresh weights. G runs in eval mode
-    throughout; its parameters, mode and stored gradients are left as they were. Returns tidy rows (module docstring).
+    throughout; its parameters, mode, stored gradients and the global RNG are left as they were.
+    Returns tidy rows (module docstring).
     """
     if not g_losses:
         raise ValueError("d_optimality_probe needs at least one generator loss")
@@ -66,7 +67,12 @@ def d_optimality_probe(G: torch.nn.Module, make_d: Callable[[], torch.nn.Module]
     if px.shape != py.shape or px.shape[0] < 2:
         raise ValueError(f"pool: need two (N>=2, C, H, W) tensors of one shape, got {tuple(px.shape)} and "
                          f"{tuple(py.shape)}")
-    with eval_mode(G):  # G as it is deployed, for D's fakes and for the measurements alike
+    if not all(bool(torch.isfinite(t).all()) for t in (*pool, *probe)):
+        raise ValueError("pool/probe contain NaN or Inf")
+    for name in g_losses:
+        d_family(name)  # an unknown loss name fails here, before any training
+    cuda = [px.device] if px.device.type == "cuda" else []
+    with eval_mode(G), torch.random.fork_rng(devices=cuda):  # seeds D without touching the caller's RNG
         return _probe(G, make_d, g_losses, pool, probe, content, lambda_adv, lambda_content, steps, batch_size,
                       lr, gp_weight, seed)
 

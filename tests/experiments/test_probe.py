@@ -24,6 +24,7 @@ def test_saturating_gradient_vanishes_when_d_wins(setup):
     cfg, G, pool = setup
     before = {k: v.clone() for k, v in G.state_dict().items()}
     G.train()
+    rng = torch.get_rng_state()
     rows = d_optimality_probe(G, lambda: build_discriminator(cfg), ["vanilla", "saturating", "lsgan", "hinge"],
                               pool, (pool[0][:8], pool[1][:8]), steps=128, lr=2e-3)
     s = probe_summary(rows)
@@ -38,6 +39,7 @@ def test_saturating_gradient_vanishes_when_d_wins(setup):
     # the probe leaves the generator as it found it
     assert G.training and all(torch.equal(v, G.state_dict()[k]) for k, v in before.items())
     assert all(p.grad is None for p in G.parameters())
+    assert torch.equal(torch.get_rng_state(), rng)
     steps = sorted({r["step"] for r in rows if r["layer"] == "hinge"})
     assert steps[0] == 0 and steps[-1] == 128
 
@@ -51,6 +53,8 @@ def test_probe_inputs_are_checked(setup):
         d_optimality_probe(G, make_d, ["vanilla"], pool, pool, steps=0)
     with pytest.raises(ValueError, match="pool"):
         d_optimality_probe(G, make_d, ["vanilla"], (pool[0][:1], pool[1][:1]), pool)
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        d_optimality_probe(G, make_d, ["vanilla"], pool, (pool[0] * float("nan"), pool[1]))
     with pytest.raises(ValueError, match="unknown adversarial loss|wgan"):
         d_optimality_probe(G, make_d, ["wgan"], pool, pool)
 
