@@ -9,6 +9,7 @@ seeded random projections of receptive-field patches (stated in every row's para
 """
 from __future__ import annotations
 
+import csv
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
@@ -25,7 +26,9 @@ from .evaluate import load_run_generator
 from .probe import d_family, d_optimality_probe
 from .train import build_discriminator, build_test_pairs, build_train_set, evaluate_pairs
 
-__all__ = ["analyse_run"]
+__all__ = ["analyse_run", "ANALYSES"]
+
+ANALYSES = ("abstraction", "detail", "sources", "d_probe")
 
 ESTIMATOR = "gaussian"
 PROBE_CROPS = 64  # test crops per analysis: enough samples even at a 1×1 bottleneck
@@ -34,7 +37,14 @@ PROBE_EVAL = 16  # other training pairs the probe measures the generator's gradi
 
 
 def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "auto") -> list[dict[str, Any]]:
-    """Run ``analyses`` on the run's last checkpoint; writes ``analysis.csv`` atomically, returns rows."""
+    """Run ``analyses`` (any of :data:`ANALYSES`) on the run's last checkpoint and return the new rows.
+
+    ``analysis.csv`` is rewritten atomically: rows of the splits computed now replace the old ones,
+    rows of other analyses already in the file are kept.
+    """
+    unknown = sorted(set(analyses) - set(ANALYSES))
+    if unknown:
+        raise ValueError(f"unknown analysis {unknown}; choose from {list(ANALYSES)}")
     run = RunFolder(run_dir)
     cfg, G, state, dev = load_run_generator(run_dir, device)
     step = int(state["step"])
@@ -58,7 +68,13 @@ def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "aut
             for k, v in r.items():
                 if k != "image":
                     rows.append({"step": step, "split": "rain12", "metric": k, "value": v, "layer": r["image"]})
-    write_rows_csv(run.path / "analysis.csv", rows)
+    path = run.path / "analysis.csv"
+    kept: list[dict[str, Any]] = []
+    if path.exists():
+        new_splits = {r["split"] for r in rows}
+        with open(path, newline="") as f:
+            kept = [r for r in csv.DictReader(f) if r["split"] not in new_splits]
+    write_rows_csv(path, kept + rows)
     return rows
 
 

@@ -60,6 +60,29 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_analyse(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .analysis import analyse_run
+    from .probe import probe_summary
+
+    rows = analyse_run(args.run, args.what, device=args.device)
+    df = pd.DataFrame(rows)
+    for split, g in df.groupby("split", sort=False):
+        if split == "d_probe":
+            summ = pd.DataFrame(probe_summary(rows)).T
+            print(f"[d_probe] adversarial/content gradient ratio as a fresh D wins (retained = final/peak):\n"
+                  f"{summ.to_string(float_format=lambda v: f'{v:.4g}')}")
+            continue
+        g = g[pd.to_numeric(g["value"], errors="coerce").notna()]
+        if "layer" in g:
+            g = g.assign(layer=g["layer"].fillna(""))
+        tab = g.pivot_table(index="layer", columns="metric", values="value", aggfunc="mean", sort=False)
+        print(f"[{split}]\n{tab.to_string(float_format=lambda v: f'{v:.4g}')}")
+    print(f"wrote {args.run}/analysis.csv ({len(rows)} rows)")
+    return 0
+
+
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from .problems import PROBLEMS, TASKS
     from .reproduce import reproduce
@@ -115,6 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--crop", type=int, default=None, help="centre crop size (default: full images)")
     v.add_argument("--device", default="auto")
     v.set_defaults(func=_cmd_evaluate)
+
+    a = sub.add_parser("analyse", help="post-run analyses of a finished run into its analysis.csv")
+    a.add_argument("run", help="run folder")
+    a.add_argument("--what", nargs="+", default=["abstraction", "detail", "d_probe"],
+                   help="abstraction | detail | sources | d_probe (default: abstraction detail d_probe)")
+    a.add_argument("--device", default="auto")
+    a.set_defaults(func=_cmd_analyse)
 
     r = sub.add_parser("reproduce", help="reproduce each problem before and after its fix, then the report")
     r.add_argument("--preset", default="quick", help="tiny (seconds) | quick (CPU, ~15 min) | full (GPU)")

@@ -191,3 +191,23 @@ def test_torch_compile_switch_trains(tmp_path):
     s = Trainer(tiny("train.steps=3", "train.compile=true"), tmp_path / "c", device="cpu", progress=False).fit()
     assert s["steps"] == 3
     assert json.loads((tmp_path / "c" / "manifest.json").read_text())["compile"] is True
+
+
+def test_cli_analyse_merges_analyses(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), "--device", "cpu", "--no-progress", *sum([["--set", s] for s in TINY], []),
+                 "--set", "train.steps=2", "--set", "diagnostics.d_probe_steps=4"]) == 0
+    assert main(["analyse", str(out), "--what", "detail", "--device", "cpu"]) == 0
+    with open(out / "analysis.csv", newline="") as f:
+        detail = [r for r in csv.DictReader(f)]
+    assert {r["split"] for r in detail} == {"detail"}
+    assert main(["analyse", str(out), "--what", "d_probe", "detail", "--device", "cpu"]) == 0
+    with open(out / "analysis.csv", newline="") as f:
+        both = list(csv.DictReader(f))
+    assert {r["split"] for r in both} == {"detail", "d_probe"}
+    assert sum(r["split"] == "detail" for r in both) == len(detail)  # recomputed, not duplicated
+    assert {r["layer"] for r in both if r["split"] == "d_probe"} == {"vanilla", "saturating"}
+    txt = capsys.readouterr().out
+    assert "[d_probe]" in txt and "retained" in txt and "[detail]" in txt
+    assert main(["analyse", str(out), "--what", "probe"]) == 2
+    assert "unknown analysis ['probe']" in capsys.readouterr().err
