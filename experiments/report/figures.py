@@ -190,16 +190,18 @@ def d_probe(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figure | None:
     if a.empty:
         return None
     a["D updates"] = a.step.astype(float) + 1  # log axis: the untrained D is plotted at 1
+    a = a[(a.config == "baseline") | (a.layer.astype(str) == a.config)]  # the baseline's two forms + each loss
     a["loss"] = np.where(a.config == "baseline", "baseline: " + a.layer.astype(str), a.layer.astype(str))
+    a["value"] = a["value"].astype(float).clip(lower=1e-5)  # a vanished gradient stays on the log axis
     tasks = sorted(a.task.unique())
     fig, axes = _grid(len(tasks), rows=2, h=3.0)
     for j, task in enumerate(tasks):
         for i, metric in enumerate(["grad_ratio_adv_content", "d_saturated_fraction"]):
             d = a[(a.task == task) & (a.metric == metric)]
-            sns.lineplot(data=d, x="D updates", y="value", hue="loss", errorbar="sd", ax=axes[i, j])
+            sns.lineplot(data=d, x="D updates", y="value", hue="loss", errorbar=("pi", 100), ax=axes[i, j])
             axes[i, j].set(title=f"{task}: {metric}", ylabel=metric, xscale="log")
             if i == 0:
-                axes[i, j].set_yscale("symlog", linthresh=1e-4)
+                axes[i, j].set_yscale("log")
                 axes[i, j].axhline(0.01, ls=":", color="grey")
             axes[i, j].legend(fontsize=6)
     fig.suptitle("D-optimality probe: does G's adversarial gradient survive a discriminator that wins?")
