@@ -53,6 +53,9 @@ def build_discriminator(cfg: dict[str, Any]) -> PatchDiscriminator:
     return PatchDiscriminator(c, c, **cfg["disc"])
 
 
+MAX_SKIPPED_STEPS = 50  # fp16: this many overflowing steps in a row (scale halved each time) is divergence
+
+
 def resolve_amp(amp: bool | str | None, device: torch.device) -> str | None:
     """``train.amp`` -> 'bf16', 'fp16' or None. ``true`` means bf16 on CUDA and off elsewhere (CPU
     autocast rarely pays); an explicit 'bf16' / 'fp16' is honoured on any device."""
@@ -256,6 +259,7 @@ class Trainer:
         self.deterministic = deterministic
         self.multiple = 2 ** cfg["model"]["depth"]
         self.step = 0
+        self._skipped = 0  # consecutive steps the fp16 GradScaler skipped
         self._own_pg = False
 
     # distributed helpers --------------------------------------------------------------------
@@ -404,7 +408,11 @@ class Trainer:
             stats = gan_step(self.G_train, self.D_train, self.opt_g, self.opt_d, x, y, self.objective,
                              self.cfg["loss"]["gp_weight"], self.autocast, D_g=self.D, fused=self.world > 1,
                              scaler=self.scaler)
-            if not stats.get("amp_skipped") and not all(math.isfinite(v) for v in stats.values()):
+            skipped = self._skipped = (self._skipped + 1) if stats.get("amp_skipped") else 0
+            if skipped > MAX_SKIPPED_STEPS:
+                raise FloatingPointError(f"training diverged at step {step}: the fp16 scaler skipped {skipped} steps "
+                                         f"in a row (scale {stats['amp_scale']:.3g}); last stats {stats}")
+            if not skipped and not all(math.isfinite(v) for v in stats.values()):
                 raise FloatingPointError(f"training diverged at step {step}: {stats}")
             self.step = step
             ckpt = step % t["ckpt_every"] == 0 or step == t["steps"]

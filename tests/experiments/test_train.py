@@ -185,6 +185,17 @@ def test_mixed_precision_trains_and_resumes_exactly(tmp_path, amp):
         assert res.scaler.state_dict() == ref.scaler.state_dict()
 
 
+def test_endless_fp16_skipping_is_reported_as_divergence(tmp_path, monkeypatch):
+    import experiments.train as train_mod
+
+    nan = float("nan")
+    monkeypatch.setattr(train_mod, "MAX_SKIPPED_STEPS", 3)
+    monkeypatch.setattr(train_mod, "gan_step", lambda *a, **k: {"loss_d": nan, "loss_g": nan, "loss_g_adv": nan,
+                        "loss_g_content": nan, "d_real": nan, "d_fake": nan, "amp_scale": 1.0, "amp_skipped": 1.0})
+    with pytest.raises(FloatingPointError, match="skipped 4 steps in a row"):
+        Trainer(tiny("train.amp=fp16"), tmp_path / "x", device="cpu", progress=False).fit()
+
+
 @pytest.mark.slow
 def test_torch_compile_switch_trains(tmp_path):
     """torch.compile on CPU needs a C++ toolchain and ~1 min: run with `make test-slow`."""
