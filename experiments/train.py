@@ -56,15 +56,28 @@ def build_discriminator(cfg: dict[str, Any]) -> PatchDiscriminator:
 MAX_SKIPPED_STEPS = 50  # fp16: this many overflowing steps in a row (scale halved each time) is divergence
 
 
+def _cuda_bf16(native: bool) -> bool:
+    try:
+        return bool(torch.cuda.is_bf16_supported(including_emulation=not native))
+    except TypeError:  # torch < 2.4 has no including_emulation
+        return bool(torch.cuda.is_bf16_supported())
+
+
 def resolve_amp(amp: bool | str | None, device: torch.device) -> str | None:
-    """``train.amp`` -> 'bf16', 'fp16' or None. ``true`` means bf16 on CUDA and off elsewhere (CPU
-    autocast rarely pays); an explicit 'bf16' / 'fp16' is honoured on any device."""
+    """``train.amp`` -> 'bf16', 'fp16' or None. ``true`` means bf16 on a CUDA device with native
+    bf16 (Ampere or newer), fp16 + GradScaler on older GPUs, and off on CPU (autocast pays there
+    only with bf16 instructions); an explicit 'bf16' / 'fp16' is honoured on any device that can."""
     if amp is True:
-        return "bf16" if device.type == "cuda" else None
+        if device.type != "cuda":
+            return None
+        return "bf16" if _cuda_bf16(native=True) else "fp16"
     if amp in (False, None):
         return None
     if amp not in ("bf16", "fp16"):
         raise ValueError(f"train.amp={amp!r}; choose true (bf16 on CUDA), 'bf16', 'fp16' or false")
+    if amp == "bf16" and device.type == "cuda" and not _cuda_bf16(native=False):
+        raise ValueError(f"train.amp='bf16' but {torch.cuda.get_device_name(device)} has no bfloat16 support; "
+                         "use 'fp16' or true (which picks fp16 there)")
     return amp
 
 

@@ -142,11 +142,22 @@ def test_amp_setting_is_validated(tmp_path):
         Trainer(tiny("train.amp=fp8"), tmp_path / "x", device="cpu", progress=False).fit()
 
 
-def test_amp_true_means_bf16_on_cuda_only():
-    assert resolve_amp(True, torch.device("cuda")) == "bf16"
+@pytest.mark.parametrize("native,emulated,expect", [(True, True, "bf16"), (False, True, "fp16"), (False, False, "fp16")])
+def test_amp_true_picks_a_dtype_the_gpu_has(monkeypatch, native, emulated, expect):
+    """Pre-Ampere GPUs (T4, V100): bf16 autocast would raise inside torch, so `true` picks fp16."""
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True:
+                        native or (emulated and including_emulation))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda d=None: "Tesla T4")
+    cuda = torch.device("cuda")
+    assert resolve_amp(True, cuda) == expect
     assert resolve_amp(True, torch.device("cpu")) is None
     assert resolve_amp("fp16", torch.device("cpu")) == "fp16"
-    assert resolve_amp(False, torch.device("cuda")) is None
+    assert resolve_amp(False, cuda) is None
+    if emulated:
+        assert resolve_amp("bf16", cuda) == "bf16"  # asked for explicitly and possible (if emulated)
+    else:
+        with pytest.raises(ValueError, match="Tesla T4 has no bfloat16 support"):
+            resolve_amp("bf16", cuda)
 
 
 @pytest.mark.parametrize("amp", ["bf16", "fp16"])
