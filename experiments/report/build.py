@@ -24,7 +24,7 @@ SECTIONS = {
     "abstraction": ["abstraction_psnr_vs_depth", "abstraction_info_per_layer", "abstraction_cost_vs_quality",
                     "abstraction_information_plane"],
     "detail": ["detail_bands", "detail_band_mi"],
-    "gradients": ["gradients_ratio_and_saturation"],
+    "gradients": ["gradients_ratio_and_saturation", "gradients_d_probe"],
 }
 TITLES = {"abstraction": "1. Over-invested abstraction", "detail": "2. Inherent detail loss",
           "gradients": "3. Vanishing gradients / imbalanced optimisation"}
@@ -104,7 +104,8 @@ def _html(root: Path, data: Any, summ: pd.DataFrame, vs: list[dict], imgs: dict[
             continue
         parts.append(f"<h2>{TITLES[problem]}</h2>")
         for v in pv:
-            parts.append(f"<div class='v'><b>{html.escape(v['task'])}</b>: {html.escape(v['text'])}</div>")
+            ev = f" <i>(evidence: {html.escape(v['present_evidence'])})</i>" if v.get("present_evidence") else ""
+            parts.append(f"<div class='v'><b>{html.escape(v['task'])}</b>: {html.escape(v['text'])}{ev}</div>")
         for n in names:
             if n in imgs:
                 parts.append(f"<figure><img src='data:image/png;base64,{imgs[n]}'><figcaption>{n} "

@@ -62,6 +62,8 @@ def _abstraction(runs, ana, task, cfgs) -> dict[str, Any]:
             f" Fix (shallow + residual blocks, {p.get('fix-sampling', 0) / 1e6:.2f} M params): {fmt_pm(*fix[:2])} dB, "
             f"{d_fix:+.2f} dB vs baseline — {'REDUCED' if reduced else 'NOT REDUCED'} ({_strength(d_fix, s_fix)})." + info)
     return {"present": present, "reduced": reduced, "text": text,
+            "present_evidence": f"PSNR, best shallow vs deepest: {_strength(d_sig, s_sig)}",
+            "reduced_evidence": f"PSNR, fix vs deepest: {_strength(d_fix, s_fix)}",
             "numbers": {"psnr_baseline": base[0], "psnr_best_shallow": shallow[best][0] if best else math.nan,
                         "psnr_fix": fix[0], "delta_fix": d_fix, "spread_fix": s_fix}}
 
@@ -88,6 +90,8 @@ def _detail(runs, ana, task, cfgs) -> dict[str, Any]:
             f"({_strength(d_res, s_res)}); PSNR {fmt_pm(*base[:2])} → {fmt_pm(*fix[:2])} dB ({d_p:+.2f}, "
             f"{_strength(d_p, s_p)}); no-skip {fmt_pm(*noskip[:2])} dB.")
     return {"present": present, "reduced": reduced, "text": text,
+            "present_evidence": f"finest-band residual, baseline vs fix: {_strength(d_res, s_res)}",
+            "reduced_evidence": f"finest-band residual, baseline vs fix: {_strength(d_res, s_res)}",
             "numbers": {"residual_baseline": res["baseline"][0], "residual_fix": res["detail-branch"][0],
                         "residual_noskip": res["no-skip"][0], "psnr_baseline": base[0], "psnr_fix": fix[0]}}
 
@@ -154,7 +158,12 @@ def _gradients(runs, met, ana, task, cfgs, threshold: float = 0.01, vanished: fl
             f"D saturated on {sat['baseline'][0]:.0%} of patches, PSNR {fmt_pm(*psnr['baseline'][:2])} dB."
             + probe_txt + " Fixes — " + "; ".join(lines) +
             f". {'REDUCED' if reduced else 'NOT REDUCED'} by {better} of {len(lines)} alternatives.")
+    source = ("in training" if in_training else "D-optimality probe, baseline form" if own else
+              "D-optimality probe, minimax form only" if minimax_vanishes else "in training and probe: not seen")
     return {"present": present, "reduced": reduced, "text": text,
+            "present_evidence": f"{source} (mean of {max(b[2], kept['baseline'][2])} seeds)",
+            "reduced_evidence": f"{better} of {len(lines)} alternatives keep an undrowned gradient without a PSNR "
+                                "loss beyond the seed spread",
             "numbers": {"ratio_baseline": b[0], "probe_retained_minimax": minimax[0],
                         **{f"ratio_{c}": ratio[c][0] for c in cfgs},
                         **{f"probe_retained_{c}": kept[c][0] for c in cfgs}}}
@@ -172,11 +181,13 @@ def verdicts(runs: pd.DataFrame, metrics: pd.DataFrame, analysis: pd.DataFrame,
             have = set(runs[runs.task == task].config) if len(runs) else set()
             if not set(cfgs) <= have:
                 out.append({"problem": problem, "task": task, "present": None, "reduced": None, "numbers": {},
+                            "present_evidence": "", "reduced_evidence": "",
                             "text": f"incomplete: missing runs for {sorted(set(cfgs) - have)}"})
                 continue
             try:
                 v = fns[problem](task, cfgs)
             except Exception as exc:  # a report must still be written
-                v = {"present": None, "reduced": None, "numbers": {}, "text": f"verdict failed: {exc}"}
+                v = {"present": None, "reduced": None, "numbers": {}, "present_evidence": "", "reduced_evidence": "",
+                     "text": f"verdict failed: {exc}"}
             out.append({"problem": problem, "task": task, **v})
     return out

@@ -41,6 +41,7 @@ def test_tiny_sweep_writes_real_tables_and_figures(sweep):
     rep = out / "report"
     html = (rep / "report.html").read_text()
     assert "Over-invested abstraction" in html and "data:image/png;base64" in html
+    assert html.count("data:image/png;base64") >= 6 and "gradients_d_probe" in html and "evidence:" in html
     for fig in ("abstraction_psnr_vs_depth", "detail_bands", "gradients_ratio_and_saturation",
                 "abstraction_information_plane", "gradients_d_probe"):
         assert (rep / "figures" / f"{fig}.png").stat().st_size > 5000
@@ -63,6 +64,8 @@ def test_tiny_sweep_writes_real_tables_and_figures(sweep):
     assert {v["problem"] for v in vs} == {"abstraction", "detail", "gradients"}
     assert all(v["present"] in (True, False) and "dB" in v["text"] for v in vs)
     assert not any("verdict failed" in v["text"] for v in vs)
+    assert all(v["present_evidence"] and v["reduced_evidence"] for v in vs)
+    assert "present_evidence" in pd.read_csv(rep / "tables" / "verdicts.csv").columns
     grad = next(v for v in vs if v["problem"] == "gradients")
     assert "D-optimality probe" in grad["text"] and 0 <= grad["numbers"]["probe_retained_minimax"] <= 1
 

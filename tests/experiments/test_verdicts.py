@@ -31,6 +31,8 @@ def test_minimax_vanishing_is_told_apart_from_the_baseline_form():
                          [0.1, 0.3, 0.3, 0.28]))[0]
     assert v["present"] is True and v["reduced"] is True
     assert v["text"].startswith("PRESENT in the minimax form")
+    assert v["present_evidence"] == "D-optimality probe, minimax form only (mean of 2 seeds)"
+    assert v["reduced_evidence"].startswith("1 of 1 alternatives")
     assert abs(v["numbers"]["probe_retained_minimax"] - 0.001 / 0.4) < 1e-12
     assert "lsgan: keeps 93%" in v["text"]
 
@@ -38,7 +40,7 @@ def test_minimax_vanishing_is_told_apart_from_the_baseline_form():
 def test_baseline_form_vanishing_and_a_drowned_fix():
     v = verdicts(*tables({"vanilla": [0.1, 0.5, 0.02, 0.01], "saturating": [0.1, 0.5, 0.5, 0.5]},
                          [0.001, 0.002, 0.002, 0.002]))[0]
-    assert v["text"].startswith("PRESENT:")
+    assert v["text"].startswith("PRESENT:") and v["present_evidence"].startswith("D-optimality probe, baseline form")
     assert "drowned by the content term" in v["text"] and v["reduced"] is False  # the only fix is drowned
 
 
