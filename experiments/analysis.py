@@ -36,7 +36,8 @@ PROBE_POOL = 256  # training pairs the D-optimality probe's discriminator is tra
 PROBE_EVAL = 16  # other training pairs the probe measures the generator's gradients on
 
 
-def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "auto") -> list[dict[str, Any]]:
+def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "auto",
+                progress: bool = False) -> list[dict[str, Any]]:
     """Run ``analyses`` (any of :data:`ANALYSES`) on the run's last checkpoint and return the new rows.
 
     ``analysis.csv`` is rewritten atomically: rows of the splits computed now replace the old ones,
@@ -62,7 +63,7 @@ def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "aut
         if "sources" in analyses:
             rows += information_sources(G, x, y, estimator=ESTIMATOR, n_steps=8, step=step)
         if "d_probe" in analyses:
-            rows += _d_probe(cfg, G, dev)
+            rows += _d_probe(cfg, G, dev, progress)
     if cfg["task"] == "derain" and have_shared("Rain12"):
         for r in evaluate_pairs(G, build_test_pairs(cfg, "Rain12", limit=0, crop=None), dev, 2 ** cfg["model"]["depth"]):
             for k, v in r.items():
@@ -78,7 +79,8 @@ def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "aut
     return rows
 
 
-def _d_probe(cfg: dict[str, Any], G: torch.nn.Module, dev: torch.device) -> list[dict[str, Any]]:
+def _d_probe(cfg: dict[str, Any], G: torch.nn.Module, dev: torch.device, progress: bool = False
+             ) -> list[dict[str, Any]]:
     lc = cfg["loss"]
     losses = [lc["adversarial"]] + (["saturating"] if d_family(lc["adversarial"]) == "vanilla" else [])
     train = build_train_set(cfg)  # D trains on a pool of training pairs and is judged on other training
@@ -89,4 +91,4 @@ def _d_probe(cfg: dict[str, Any], G: torch.nn.Module, dev: torch.device) -> list
     return d_optimality_probe(G, lambda: build_discriminator(cfg).to(dev), list(dict.fromkeys(losses)), pool,
                               probe, lc["content"], lc["lambda_adv"], lc["lambda_content"],
                               steps=cfg["diagnostics"]["d_probe_steps"], lr=cfg["optim"]["lr_d"],
-                              gp_weight=lc["gp_weight"], seed=cfg["seed"])
+                              gp_weight=lc["gp_weight"], seed=cfg["seed"], progress=progress)

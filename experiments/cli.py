@@ -66,7 +66,7 @@ def _cmd_analyse(args: argparse.Namespace) -> int:
     from .analysis import analyse_run
     from .probe import probe_summary
 
-    rows = analyse_run(args.run, args.what, device=args.device)
+    rows = analyse_run(args.run, args.what, device=args.device, progress=not args.no_progress)
     df = pd.DataFrame(rows)
     for split, g in df.groupby("split", sort=False):
         if split == "d_probe":
@@ -144,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--what", nargs="+", default=["abstraction", "detail", "d_probe"],
                    help="abstraction | detail | sources | d_probe (default: abstraction detail d_probe)")
     a.add_argument("--device", default="auto")
+    a.add_argument("--no-progress", action="store_true", help="no progress bar")
     a.set_defaults(func=_cmd_analyse)
 
     r = sub.add_parser("reproduce", help="reproduce each problem before and after its fix, then the report")

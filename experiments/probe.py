@@ -22,6 +22,7 @@ import json
 from typing import Any, Callable, Sequence
 
 import torch
+from tqdm.auto import tqdm
 
 from infotheory.diagnostics import eval_mode, gradient_balance
 from models.losses import GeneratorObjective, get_adversarial, interpolates, penalty_at
@@ -50,14 +51,14 @@ def d_optimality_probe(G: torch.nn.Module, make_d: Callable[[], torch.nn.Module]
                        pool: tuple[torch.Tensor, torch.Tensor], probe: tuple[torch.Tensor, torch.Tensor],
                        content: str = "l1", lambda_adv: float = 1.0, lambda_content: float = 100.0,
                        steps: int = 400, batch_size: int = 16, lr: float = 1e-3, gp_weight: float = 10.0,
-                       seed: int = 0) -> list[dict[str, Any]]:
+                       seed: int = 0, progress: bool = False) -> list[dict[str, Any]]:
     """Train a fresh D against the frozen ``G`` and measure G's gradients as D approaches optimality.
 
     ``pool``: (x, y) training pairs (N, C, H, W) in [-1, 1] that D's batches are drawn from (G's
     outputs on them are computed once: G is frozen); ``probe``: (x, y) pairs the gradients are
     measured on. ``make_d`` builds a discriminator with fresh weights. G runs in eval mode
     throughout; its parameters, mode, stored gradients and the global RNG are left as they were.
-    Returns tidy rows (module docstring).
+    ``progress`` shows a bar per discriminator objective. Returns tidy rows (module docstring).
     """
     if not g_losses:
         raise ValueError("d_optimality_probe needs at least one generator loss")
@@ -74,11 +75,11 @@ def d_optimality_probe(G: torch.nn.Module, make_d: Callable[[], torch.nn.Module]
     cuda = [px.device] if px.device.type == "cuda" else []
     with eval_mode(G), torch.random.fork_rng(devices=cuda):  # seeds D without touching the caller's RNG
         return _probe(G, make_d, g_losses, pool, probe, content, lambda_adv, lambda_content, steps, batch_size,
-                      lr, gp_weight, seed)
+                      lr, gp_weight, seed, progress)
 
 
 def _probe(G, make_d, g_losses, pool, probe, content, lambda_adv, lambda_content, steps, batch_size, lr,
-           gp_weight, seed) -> list[dict[str, Any]]:
+           gp_weight, seed, progress) -> list[dict[str, Any]]:
     px, py = pool
     with torch.no_grad():
         fakes = torch.cat([G(px[i : i + 64]) for i in range(0, len(px), 64)])
@@ -96,7 +97,8 @@ def _probe(G, make_d, g_losses, pool, probe, content, lambda_adv, lambda_content
         objectives = {n: GeneratorObjective(n, content, lambda_adv, lambda_content) for n in names}
         params = json.dumps({"d_objective": fam, "d_lr": lr, "d_batch": batch_size, "d_steps": steps,
                              "lambda_adv": lambda_adv, "lambda_content": lambda_content})
-        for k in range(steps + 1):
+        for k in tqdm(range(steps + 1), desc=f"D-optimality probe ({fam})", disable=not progress,
+                      dynamic_ncols=True, leave=False):
             if k in checkpoints:
                 for n, obj in objectives.items():
                     measured = gradient_balance(G, D, obj, *probe, warn=False)
