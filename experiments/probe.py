@@ -8,8 +8,9 @@ run's architecture, seeded) is trained alone against it for ``steps`` updates, a
 :func:`infotheory.diagnostics.gradient_balance` (no parameter of G changes).
 
 Known answer by construction: for the minimax BCE loss log(1 − D(G(x))) the generator gradient
-∝ D(G(x)) → 0 as D saturates (vanishing); the non-saturating BCE of pix2pix, LSGAN, hinge and
-relativistic losses keep a gradient. G losses that share a discriminator objective (``vanilla``
+∝ D(G(x)) → 0 as D saturates (vanishing); the non-saturating BCE of pix2pix (∝ 1 − D(G(x))),
+LSGAN (grows with the distance from the target) and hinge (linear in D's output) keep one. The
+relativistic and WGAN-GP losses are measured, not predicted. G losses that share a discriminator objective (``vanilla``
 and ``saturating``: the same BCE D) are measured on the same discriminator trajectory.
 
 Rows (split ``"d_probe"``): ``step`` = discriminator updates so far, ``layer`` = generator loss,
