@@ -71,53 +71,48 @@ def d_optimality_probe(G: torch.nn.Module, make_d: Callable[[], torch.nn.Module]
                          f"{tuple(py.shape)}")
     if not all(bool(torch.isfinite(t).all()) for t in (*pool, *probe)):
         raise ValueError("pool/probe contain NaN or Inf")
-    for name in g_losses:
-        d_family(name)  # an unknown loss name fails here, before any training
+    families: dict[str, list[str]] = {}
+    for name in g_losses:  # an unknown loss name fails here, before any training
+        families.setdefault(d_family(name), []).append(name)
+    checkpoints = set(_checkpoints(steps))
+    rows: list[dict[str, Any]] = []
     cuda = [px.device] if px.device.type == "cuda" else []
     with eval_mode(G), torch.random.fork_rng(devices=cuda):  # seeds D without touching the caller's RNG
-        return _probe(G, make_d, g_losses, pool, probe, content, lambda_adv, lambda_content, steps, batch_size,
-                      lr, gp_weight, seed, progress)
-
-
-def _probe(G, make_d, g_losses, pool, probe, content, lambda_adv, lambda_content, steps, batch_size, lr,
-           gp_weight, seed, progress) -> list[dict[str, Any]]:
-    px, py = pool
-    with torch.no_grad():
-        fakes = torch.cat([G(px[i : i + 64]) for i in range(0, len(px), 64)])
-    families: dict[str, list[str]] = {}
-    for name in g_losses:
-        families.setdefault(d_family(name), []).append(name)
-    checkpoints = _checkpoints(steps)
-    rows: list[dict[str, Any]] = []
-    for fam, names in families.items():
-        torch.manual_seed(seed)
-        D = make_d()
-        adv = get_adversarial(fam)
-        opt = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
-        gen = torch.Generator().manual_seed(seed)
-        objectives = {n: GeneratorObjective(n, content, lambda_adv, lambda_content) for n in names}
-        params = json.dumps({"d_objective": fam, "d_lr": lr, "d_batch": batch_size, "d_steps": steps,
-                             "lambda_adv": lambda_adv, "lambda_content": lambda_content})
-        for k in tqdm(range(steps + 1), desc=f"D-optimality probe ({fam})", disable=not progress,
-                      dynamic_ncols=True, leave=False):
-            if k in checkpoints:
-                for n, obj in objectives.items():
-                    measured = gradient_balance(G, D, obj, *probe, warn=False)
-                    rows += [{"step": k, "split": "d_probe", "metric": r["metric"], "value": r["value"],
-                              "layer": n, "params": params}
-                             for r in measured if r["layer"] == "" and r["metric"] in PROBE_METRICS]
-            if k == steps:
-                break
-            idx = torch.randint(len(px), (batch_size,), generator=gen).to(px.device)
-            x, y, f = px[idx], py[idx], fakes[idx]
-            loss = adv.d_loss(D(x, y).float(), D(x, f).float())
-            if adv.needs_gp:
-                mix = interpolates(y, f)
-                loss = loss + penalty_at(D(x, mix).float(), mix, gp_weight)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+        with torch.no_grad():
+            fakes = torch.cat([G(px[i : i + 64]) for i in range(0, len(px), 64)])
+        for fam, names in families.items():
+            torch.manual_seed(seed)
+            D = make_d()
+            adv = get_adversarial(fam)
+            opt = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
+            gen = torch.Generator().manual_seed(seed)
+            objectives = {n: GeneratorObjective(n, content, lambda_adv, lambda_content) for n in names}
+            params = json.dumps({"d_objective": fam, "d_lr": lr, "d_batch": batch_size, "d_steps": steps,
+                                 "lambda_adv": lambda_adv, "lambda_content": lambda_content})
+            for k in tqdm(range(steps + 1), desc=f"D-optimality probe ({fam})", disable=not progress,
+                          dynamic_ncols=True, leave=False):
+                if k in checkpoints:  # measured after k discriminator updates
+                    for n, obj in objectives.items():
+                        rows += [{"step": k, "split": "d_probe", "metric": r["metric"], "value": r["value"],
+                                  "layer": n, "params": params}
+                                 for r in gradient_balance(G, D, obj, *probe, warn=False)
+                                 if r["layer"] == "" and r["metric"] in PROBE_METRICS]
+                if k < steps:
+                    idx = torch.randint(len(px), (batch_size,), generator=gen).to(px.device)
+                    _d_update(D, opt, adv, px[idx], py[idx], fakes[idx], gp_weight)
     return rows
+
+
+def _d_update(D: torch.nn.Module, opt: torch.optim.Optimizer, adv: Any, x: torch.Tensor, y: torch.Tensor,
+              fake: torch.Tensor, gp_weight: float) -> None:
+    """One discriminator step on real pairs (x, y) and fixed fake pairs (x, fake)."""
+    loss = adv.d_loss(D(x, y).float(), D(x, fake).float())
+    if adv.needs_gp:
+        mix = interpolates(y, fake)
+        loss = loss + penalty_at(D(x, mix).float(), mix, gp_weight)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
 
 
 def probe_summary(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
