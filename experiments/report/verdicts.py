@@ -102,13 +102,16 @@ def _grad_stat(met: pd.DataFrame, task: str, config: str, metric: str) -> tuple[
     return _ms(m.groupby("seed")["value"].median()) if len(m) else (math.nan, math.nan, 0)
 
 
-def _probe_stat(ana: pd.DataFrame, task: str, config: str, loss: str, key: str) -> tuple[float, float, int]:
-    """Per-seed D-optimality probe summary value (``retained``, ``final``, ``saturated``), mean ± sd."""
+_NO_PROBE = (math.nan, math.nan, 0)
+
+
+def _probe_stats(ana: pd.DataFrame, task: str, config: str, loss: str) -> dict[str, tuple[float, float, int]]:
+    """D-optimality probe summary (``retained``, ``final``, ``saturated``, …) per seed -> mean ± sd."""
     if not len(ana) or "split" not in ana:
-        return math.nan, math.nan, 0
+        return {}
     a = ana[(ana.task == task) & (ana.config == config) & (ana.split == "d_probe") & (ana.layer == loss)]
-    per_seed = [probe_summary(g.to_dict("records")).get(loss, {}).get(key, math.nan) for _, g in a.groupby("seed")]
-    return _ms(pd.Series(per_seed, dtype=float)) if per_seed else (math.nan, math.nan, 0)
+    per_seed = pd.DataFrame([probe_summary(g.to_dict("records")).get(loss, {}) for _, g in a.groupby("seed")])
+    return {k: _ms(per_seed[k]) for k in per_seed.columns}
 
 
 def _gradients(runs, met, ana, task, cfgs, threshold: float = 0.01, vanished: float = 0.1) -> dict[str, Any]:
@@ -118,10 +121,11 @@ def _gradients(runs, met, ana, task, cfgs, threshold: float = 0.01, vanished: fl
     loss_of = runs[runs.task == task].groupby("config")["adversarial"].first().to_dict()
     b = ratio["baseline"]
     base_loss = loss_of.get("baseline", "vanilla")
-    kept = {c: _probe_stat(ana, task, c, loss_of.get(c, ""), "retained") for c in cfgs}
-    final = {c: _probe_stat(ana, task, c, loss_of.get(c, ""), "final") for c in cfgs}
-    minimax = _probe_stat(ana, task, "baseline", "saturating", "retained")
-    probe_sat = _probe_stat(ana, task, "baseline", base_loss, "saturated")
+    own_probe = {c: _probe_stats(ana, task, c, loss_of.get(c, "")) for c in cfgs}
+    kept = {c: own_probe[c].get("retained", _NO_PROBE) for c in cfgs}
+    final = {c: own_probe[c].get("final", _NO_PROBE) for c in cfgs}
+    minimax = _probe_stats(ana, task, "baseline", "saturating").get("retained", _NO_PROBE)
+    probe_sat = own_probe["baseline"].get("saturated", _NO_PROBE)
     in_training = b[0] < threshold or sat["baseline"][0] > 0.5
     probed = not math.isnan(kept["baseline"][0])
     own = in_training or (probed and kept["baseline"][0] < vanished)  # the baseline's own objective
