@@ -1,6 +1,8 @@
 """The report's figures (matplotlib/seaborn), each a function of the tidy tables -> Figure or None."""
 from __future__ import annotations
 
+from typing import Any
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -26,6 +28,34 @@ def _facets(n: int, w: float = 4.0, h: float = 3.2):
     return fig, axes[0]
 
 
+def _rows(df: pd.DataFrame, split: str, metrics: list[str] | None = None) -> pd.DataFrame | None:
+    """A copy of the tidy rows of ``split`` (and ``metrics``), or None when there are none."""
+    if df.empty or "split" not in df:
+        return None
+    d = df[(df.split == split) & (df.metric.isin(metrics) if metrics else True)]
+    return None if d.empty else d.copy()
+
+
+def _ratio_and_saturation(d: pd.DataFrame, x: str, hue: str, errorbar: Any, xscale: str | None = None):
+    """Per task (columns): G's adversarial/content gradient ratio (log axis, 0.01 warning line) above
+    D's saturated fraction, both against ``x``."""
+    tasks = sorted(d.task.unique())
+    fig, axes = _grid(len(tasks), rows=2, h=3.0)
+    for j, task in enumerate(tasks):
+        for i, metric in enumerate(["grad_ratio_adv_content", "d_saturated_fraction"]):
+            ax = axes[i, j]
+            sns.lineplot(data=d[(d.task == task) & (d.metric == metric)], x=x, y="value", hue=hue,
+                         errorbar=errorbar, ax=ax)
+            ax.set(title=f"{task}: {metric}", ylabel=metric)
+            if xscale:
+                ax.set_xscale(xscale)
+            if i == 0:
+                ax.set_yscale("log")
+                ax.axhline(0.01, ls=":", color="grey")
+            ax.legend(fontsize=6)
+    return fig
+
+
 def psnr_vs_depth(runs: pd.DataFrame, metrics, analysis, uses) -> plt.Figure | None:
     cfgs = {c for t in uses.get("abstraction", {}).values() for c in t}
     r = runs[runs.config.isin(cfgs)]
@@ -48,10 +78,8 @@ def psnr_vs_depth(runs: pd.DataFrame, metrics, analysis, uses) -> plt.Figure | N
 
 
 def info_per_layer(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figure | None:
-    if analysis.empty or "split" not in analysis:
-        return None
-    a = analysis[(analysis.split == "abstraction") & (analysis.metric == "I(T;Y)")].copy()
-    if a.empty:
+    a = _rows(analysis, "abstraction", ["I(T;Y)"])
+    if a is None:
         return None
     a["layer_index"] = a.layer.str[3:].astype(int)
     tasks = sorted(a.task.unique())
@@ -79,10 +107,8 @@ def cost_vs_quality(runs: pd.DataFrame, metrics, analysis, uses) -> plt.Figure |
 
 
 def information_plane(runs, metrics: pd.DataFrame, analysis, uses) -> plt.Figure | None:
-    if metrics.empty or "split" not in metrics:
-        return None
-    m = metrics[metrics.split == "infoplane"]
-    if m.empty:
+    m = _rows(metrics, "infoplane")
+    if m is None:
         return None
     cfgs = [c for c in ("depth2", "baseline", "fix-sampling") if c in set(m.config)]
     m = m[m.config.isin(cfgs)]
@@ -118,10 +144,8 @@ def information_plane(runs, metrics: pd.DataFrame, analysis, uses) -> plt.Figure
 
 
 def detail_bands(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figure | None:
-    if analysis.empty or "split" not in analysis:
-        return None
-    a = analysis[(analysis.split == "detail") & analysis.metric.isin(["energy_retention", "detail_residual"])]
-    if a.empty:
+    a = _rows(analysis, "detail", ["energy_retention", "detail_residual"])
+    if a is None:
         return None
     tasks = sorted(a.task.unique())
     fig, axes = _grid(len(tasks), rows=2, h=3.0)
@@ -138,10 +162,8 @@ def detail_bands(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figure | No
 
 
 def detail_mi(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figure | None:
-    if analysis.empty or "split" not in analysis:
-        return None
-    a = analysis[(analysis.split == "detail") & analysis.metric.isin(["I(Y_b;Yhat_b)", "I(Y_b;X_b)"])]
-    if a.empty:
+    a = _rows(analysis, "detail", ["I(Y_b;Yhat_b)", "I(Y_b;X_b)"])
+    if a is None:
         return None
     tasks = sorted(a.task.unique())
     fig, axes = _facets(len(tasks), 4.5)
@@ -159,24 +181,11 @@ def detail_mi(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figure | None:
 
 
 def gradient_ratio(runs, metrics: pd.DataFrame, analysis, uses) -> plt.Figure | None:
-    if metrics.empty or "split" not in metrics:
-        return None
+    m = _rows(metrics, "gradients")
     cfgs = {c for t in uses.get("gradients", {}).values() for c in t}
-    m = metrics[(metrics.split == "gradients") & metrics.config.isin(cfgs)]
-    if m.empty:
+    if m is None or not m.config.isin(cfgs).any():
         return None
-    m = overall_rows(m)
-    tasks = sorted(m.task.unique())
-    fig, axes = _grid(len(tasks), rows=2, h=3.0)
-    for j, task in enumerate(tasks):
-        for i, metric in enumerate(["grad_ratio_adv_content", "d_saturated_fraction"]):
-            sns.lineplot(data=m[(m.task == task) & (m.metric == metric)], x="step", y="value", hue="config",
-                         errorbar="sd", ax=axes[i, j])
-            axes[i, j].set(title=f"{task}: {metric}", ylabel=metric)
-            if i == 0:
-                axes[i, j].set_yscale("log")
-                axes[i, j].axhline(0.01, ls=":", color="grey")
-            axes[i, j].legend(fontsize=6)
+    fig = _ratio_and_saturation(overall_rows(m[m.config.isin(cfgs)]), "step", "config", "sd")
     fig.suptitle("Adversarial / content gradient norm ratio of G, and saturated D outputs, over training")
     fig.tight_layout()
     return fig
@@ -184,26 +193,14 @@ def gradient_ratio(runs, metrics: pd.DataFrame, analysis, uses) -> plt.Figure | 
 
 def d_probe(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figure | None:
     """G's adversarial/content gradient ratio as a fresh D is trained against the frozen G."""
-    if analysis.empty or "split" not in analysis:
-        return None
-    a = analysis[analysis.split == "d_probe"].copy()
-    if a.empty:
+    a = _rows(analysis, "d_probe")
+    if a is None:
         return None
     a["D updates"] = a.step.astype(float) + 1  # log axis: the untrained D is plotted at 1
     a = a[(a.config == "baseline") | (a.layer.astype(str) == a.config)]  # the baseline's two forms + each loss
     a["loss"] = np.where(a.config == "baseline", "baseline: " + a.layer.astype(str), a.layer.astype(str))
     a["value"] = a["value"].astype(float).clip(lower=1e-5)  # a vanished gradient stays on the log axis
-    tasks = sorted(a.task.unique())
-    fig, axes = _grid(len(tasks), rows=2, h=3.0)
-    for j, task in enumerate(tasks):
-        for i, metric in enumerate(["grad_ratio_adv_content", "d_saturated_fraction"]):
-            d = a[(a.task == task) & (a.metric == metric)]
-            sns.lineplot(data=d, x="D updates", y="value", hue="loss", errorbar=("pi", 100), ax=axes[i, j])
-            axes[i, j].set(title=f"{task}: {metric}", ylabel=metric, xscale="log")
-            if i == 0:
-                axes[i, j].set_yscale("log")
-                axes[i, j].axhline(0.01, ls=":", color="grey")
-            axes[i, j].legend(fontsize=6)
+    fig = _ratio_and_saturation(a, "D updates", "loss", ("pi", 100), xscale="log")
     fig.suptitle("D-optimality probe: does G's adversarial gradient survive a discriminator that wins?")
     fig.tight_layout()
     return fig
