@@ -29,7 +29,8 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     from .arrays import load_array
 
     x, y = load_array(args.x), load_array(args.y)
-    est = estimate_mi(x, y, method=args.method, **parse_params(args.param))
+    discrete = {"auto": "auto", "both": True, "none": False, "x": (True, False), "y": (False, True)}[args.discrete]
+    est = estimate_mi(x, y, method=args.method, discrete=discrete, **parse_params(args.param))
     if args.json:
         print(est.to_json(indent=2))
     else:
@@ -119,11 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "mine, nwj, infonce, smile)")
     e.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="estimator parameter")
     e.add_argument("--json", action="store_true", help="print the full result as JSON")
+    e.add_argument("--discrete", default="auto", choices=["auto", "both", "none", "x", "y"],
+                   help="which inputs are labels (auto: integer = labels; integers with many values must be told)")
     e.set_defaults(func=_cmd_estimate)
 
     t = sub.add_parser("train", help="train a restoration GAN into a run folder")
     t.add_argument("--config", help="YAML config (keys: see experiments/config.py DEFAULTS)")
-    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. train.steps=200")
+    t.add_argument("--set", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="overrides, e.g. --set train.steps=200 optim.lr_g=1e-3 (repeatable)")
     t.add_argument("--device", default="auto", help="auto | cpu | cuda")
     t.add_argument("--out", help="run folder (default runs/<name>)")
     t.add_argument("--resume", action="store_true", help="continue an unfinished run from its last checkpoint")

@@ -9,7 +9,7 @@ import yaml
 
 from models.presets import get_preset
 
-__all__ = ["DEFAULTS", "TASKS", "resolve_config", "load_config", "apply_overrides", "ConfigError"]
+__all__ = ["DEFAULTS", "TASKS", "resolve_config", "load_config", "apply_overrides", "check_types", "ConfigError"]
 
 
 class ConfigError(ValueError):
@@ -23,7 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "model": {"depth": 6, "ngf": 32, "norm": "batch", "skips": True, "dropout": 0.5, "res_blocks": 0,
               "detail_branch": False, "detail_ch": 32, "detail_layers": 3, "global_residual": False},
-    "disc": {"ndf": 32, "n_layers": 3, "norm": "batch"},
+    "disc": {"ndf": 32, "n_layers": 3, "norm": "auto"},  # auto: batch; layer for WGAN-GP (no batch coupling)
     "loss": {"adversarial": "vanilla", "content": "l1", "lambda_adv": 1.0, "lambda_content": 100.0,
              "gp_weight": 10.0},
     "optim": {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999},
@@ -63,17 +63,65 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any], path: tuple[str, ...] 
 
 
 def apply_overrides(cfg: dict[str, Any], sets: Sequence[str]) -> dict[str, Any]:
-    """``["train.steps=200", "loss.adversarial=lsgan"]`` applied as nested overrides (YAML values)."""
+    """``["train.steps=200", "loss.adversarial=lsgan"]`` applied as nested overrides (YAML values;
+    numbers are read as a user means them: ``1e-3`` is a float, although YAML 1.1 says string)."""
     for item in sets:
         key, sep, val = item.partition("=")
-        if not sep:
+        if not sep or not key.strip():
             raise ConfigError(f"--set expects key=value, got {item!r}")
         parts = key.strip().split(".")
-        nested: Any = yaml.safe_load(val)
+        nested: Any = _number(yaml.safe_load(val)) if val.strip() else None
         for p in reversed(parts):
             nested = {p: nested}
         cfg = _merge(cfg, nested)
     return cfg
+
+
+def _number(v: Any) -> Any:
+    """'1e-3' -> 0.001, '5' -> 5; anything else unchanged."""
+    if isinstance(v, str):
+        for cast in (int, float):
+            try:
+                return cast(v)
+            except ValueError:
+                pass
+    return v
+
+
+# keys whose value may take more than the default's type
+_TYPES: dict[tuple[str, ...], tuple[type, ...]] = {
+    ("train", "amp"): (bool, str), ("diagnostics", "layers"): (str, list), ("data", "paired_root"): (str, type(None)),
+    ("name",): (str, int), ("data", "degradation"): (dict,), ("data", "test_crop"): (int, type(None)),
+}
+_TYPE_WORDS = {bool: "true/false", int: "an integer", float: "a number", str: "a string", list: "a list",
+               dict: "a mapping", type(None): "null"}
+
+
+def check_types(cfg: dict[str, Any], defaults: Mapping[str, Any] = DEFAULTS, path: tuple[str, ...] = ()) -> None:
+    """Every value has its key's type (the default's, or ``_TYPES``); numbers written as strings
+    (``"1e-3"`` from YAML) are converted in place, ints where floats are expected too. The error
+    names the key, the value and what it should be."""
+    for k, default in defaults.items():
+        where = (*path, k)
+        if k not in cfg or where in _FREE_FORM:
+            continue
+        v = cfg[k]
+        if isinstance(default, dict) and where not in _TYPES:
+            if not isinstance(v, dict):
+                raise ConfigError(f"{'.'.join(where)} must be a mapping, got {v!r}")
+            check_types(v, default, where)
+            continue
+        allowed = _TYPES.get(where, (type(default),))
+        if float in allowed and isinstance(v, str):
+            v = cfg[k] = _number(v)
+        if float in allowed and isinstance(v, int) and not isinstance(v, bool):
+            v = cfg[k] = float(v)
+        if int in allowed and isinstance(v, str) and isinstance(_number(v), int):
+            v = cfg[k] = _number(v)
+        ok = any(isinstance(v, t) and not (t in (int, float) and isinstance(v, bool)) for t in allowed)
+        if not ok:
+            want = " or ".join(_TYPE_WORDS.get(t, t.__name__) for t in allowed)
+            raise ConfigError(f"{'.'.join(where)} must be {want}, got {v!r} ({type(v).__name__})")
 
 
 def load_config(path: str | Path | None) -> dict[str, Any]:
@@ -107,9 +155,20 @@ def _check_values(cfg: dict[str, Any]) -> None:
     from experiments.data.degradations import Degradation
     from models.losses import ADVERSARIAL_LOSSES
 
+    check_types(cfg)
+
     if cfg["loss"]["adversarial"] not in ADVERSARIAL_LOSSES:
         raise ConfigError(f"loss.adversarial={cfg['loss']['adversarial']!r}; choose one of "
                           f"{sorted(ADVERSARIAL_LOSSES)}")
+    adv, dn = cfg["loss"]["adversarial"], cfg["disc"]["norm"]
+    if dn == "auto":  # the recorded config says what was used
+        cfg["disc"]["norm"] = "layer" if adv == "wgangp" else "batch"
+    elif adv == "wgangp" and dn == "batch":
+        raise ConfigError("loss.adversarial=wgangp with disc.norm=batch: the gradient penalty is per sample and "
+                          "BatchNorm couples the samples of a batch (Gulrajani et al. 2017 use no batch norm in the "
+                          "critic); set disc.norm to layer, instance or none (or auto)")
+    if cfg["disc"]["norm"] not in ("batch", "instance", "layer", "none"):
+        raise ConfigError(f"disc.norm={dn!r}; choose auto, batch, instance, layer or none")
     deg = cfg["data"]["degradation"]
     if not isinstance(deg, dict) or "kind" not in deg:
         raise ConfigError("data.degradation must be a mapping with 'kind' and 'params'")

@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 import torch
 from tqdm.auto import tqdm
 
-from infotheory.diagnostics import eval_mode, gradient_balance
+from infotheory.diagnostics import discriminator_call, eval_mode, gradient_balance, isolated
 from models.losses import GeneratorObjective, get_adversarial, interpolates, penalty_at
 
 __all__ = ["d_optimality_probe", "d_family", "probe_summary", "PROBE_METRICS"]
@@ -52,14 +52,15 @@ def d_optimality_probe(G: torch.nn.Module, make_d: Callable[[], torch.nn.Module]
                        pool: tuple[torch.Tensor, torch.Tensor], probe: tuple[torch.Tensor, torch.Tensor],
                        content: str = "l1", lambda_adv: float = 1.0, lambda_content: float = 100.0,
                        steps: int = 400, batch_size: int = 16, lr: float = 1e-3, gp_weight: float = 10.0,
-                       seed: int = 0, progress: bool = False) -> list[dict[str, Any]]:
+                       seed: int = 0, progress: bool = False, d_input: Any = "auto") -> list[dict[str, Any]]:
     """Train a fresh D against the frozen ``G`` and measure G's gradients as D approaches optimality.
 
     ``pool``: (x, y) training pairs (N, C, H, W) in [-1, 1] that D's batches are drawn from (G's
     outputs on them are computed once: G is frozen); ``probe``: (x, y) pairs the gradients are
     measured on. ``make_d`` builds a discriminator with fresh weights. G runs in eval mode
     throughout; its parameters, mode, stored gradients and the global RNG are left as they were.
-    ``progress`` shows a bar per discriminator objective. Returns tidy rows (module docstring).
+    ``progress`` shows a bar per discriminator objective. ``d_input``: how D takes (x, image), see
+    :func:`infotheory.diagnostics.discriminator_call`. Returns tidy rows (module docstring).
     """
     if not g_losses:
         raise ValueError("d_optimality_probe needs at least one generator loss")
@@ -77,12 +78,13 @@ def d_optimality_probe(G: torch.nn.Module, make_d: Callable[[], torch.nn.Module]
     checkpoints = set(_checkpoints(steps))
     rows: list[dict[str, Any]] = []
     cuda = [px.device] if px.device.type == "cuda" else []
-    with eval_mode(G), torch.random.fork_rng(devices=cuda):  # seeds D without touching the caller's RNG
+    with isolated(G), eval_mode(G), torch.random.fork_rng(devices=cuda):  # G and the caller's RNG untouched
         with torch.no_grad():
             fakes = torch.cat([G(px[i : i + 64]) for i in range(0, len(px), 64)])
         for fam, names in families.items():
             torch.manual_seed(seed)
             D = make_d()
+            score = discriminator_call(D, d_input)
             adv = get_adversarial(fam)
             opt = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
             gen = torch.Generator().manual_seed(seed)
@@ -95,21 +97,21 @@ def d_optimality_probe(G: torch.nn.Module, make_d: Callable[[], torch.nn.Module]
                     for n, obj in objectives.items():
                         rows += [{"step": k, "split": "d_probe", "metric": r["metric"], "value": r["value"],
                                   "layer": n, "params": params}
-                                 for r in gradient_balance(G, D, obj, *probe, warn=False)
+                                 for r in gradient_balance(G, D, obj, *probe, warn=False, d_input=d_input)
                                  if r["layer"] == "" and r["metric"] in PROBE_METRICS]
                 if k < steps:
                     idx = torch.randint(len(px), (batch_size,), generator=gen).to(px.device)
-                    _d_update(D, opt, adv, px[idx], py[idx], fakes[idx], gp_weight)
+                    _d_update(score, opt, adv, px[idx], py[idx], fakes[idx], gp_weight)
     return rows
 
 
-def _d_update(D: torch.nn.Module, opt: torch.optim.Optimizer, adv: Any, x: torch.Tensor, y: torch.Tensor,
-              fake: torch.Tensor, gp_weight: float) -> None:
-    """One discriminator step on real pairs (x, y) and fixed fake pairs (x, fake)."""
-    loss = adv.d_loss(D(x, y).float(), D(x, fake).float())
+def _d_update(score: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], opt: torch.optim.Optimizer, adv: Any,
+              x: torch.Tensor, y: torch.Tensor, fake: torch.Tensor, gp_weight: float) -> None:
+    """One discriminator step on real pairs (x, y) and fixed fake pairs (x, fake); ``score(x, img)``."""
+    loss = adv.d_loss(score(x, y).float(), score(x, fake).float())
     if adv.needs_gp:
         mix = interpolates(y, fake)
-        loss = loss + penalty_at(D(x, mix).float(), mix, gp_weight)
+        loss = loss + penalty_at(score(x, mix).float(), mix, gp_weight)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()

@@ -93,8 +93,24 @@ class RunFolder:
         if has_content and not resume:
             raise RunExistsError(f"{self.path} already holds an unfinished run; pass --resume to continue it "
                                  "or choose another --out")
+        self._fresh = not has_content
+        self._existed = self.path.exists()
         (self.path / "checkpoints").mkdir(parents=True, exist_ok=True)
         (self.path / "samples").mkdir(exist_ok=True)
+
+    def discard(self) -> bool:
+        """Undo :meth:`open` after a failed set-up: a folder this launch made and that holds no
+        checkpoint yet is removed (an existing empty folder is emptied). Returns True if it did."""
+        import shutil
+
+        if not getattr(self, "_fresh", False) or self.ckpt_path.exists() or self.done:
+            return False
+        if self._existed:
+            for child in self.path.iterdir():
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        else:
+            shutil.rmtree(self.path, ignore_errors=True)
+        return True
 
     def write_config(self, cfg: dict[str, Any]) -> None:
         atomic_write_text(self.path / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))

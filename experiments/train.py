@@ -84,39 +84,33 @@ def resolve_amp(amp: bool | str | None, device: torch.device) -> str | None:
 # ------------------------------------------------------------------------------------ the step
 def gan_step(G: torch.nn.Module, D: torch.nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
              x: torch.Tensor, y: torch.Tensor, objective: GeneratorObjective, gp_weight: float = 10.0,
-             autocast: Callable[[], Any] = contextlib.nullcontext, D_g: torch.nn.Module | None = None,
-             fused: bool = False, scaler: Any = None) -> dict[str, float]:
+             autocast: Callable[[], Any] = contextlib.nullcontext, scaler: Any = None,
+             sync_d: Callable[[], None] | None = None) -> dict[str, float]:
     """One conditional-GAN update on a batch (x degraded, y clean), both (B, C, H, W) in [-1, 1].
 
-    ``fused`` runs the discriminator once on [real; fake(; interpolates)] — required under
-    DistributedDataParallel (one forward per backward); otherwise real and fake pass separately,
-    as in pix2pix. ``D_g`` is the discriminator used in the generator step (the unwrapped module
-    under DDP, so that step does not all-reduce D's gradients). ``scaler``: fp16 GradScaler or None.
+    The discriminator scores real, fake (and WGAN-GP's interpolated) pairs in separate passes, as
+    in pix2pix, so batch-coupled layers never mix them. ``sync_d`` is called between D's backward
+    and its optimiser step: under DDP it averages D's gradients over ranks (D is not wrapped in
+    DistributedDataParallel, so the algorithm is the single-process one with averaged gradients).
+    ``scaler``: fp16 GradScaler or None.
     """
-    adv, D_g = objective.adv, D_g or D
-    b = x.shape[0]
+    adv = objective.adv
     # 1) discriminator: real pairs (x, y) up, fake pairs (x, G(x)) down
     with autocast():
         fake = G(x)
     mix = interpolates(y, fake) if adv.needs_gp else None  # WGAN-GP points, differentiated w.r.t. pixels
     with autocast():
-        if fused:
-            imgs = [y, fake.detach().to(y.dtype)] + ([mix] if mix is not None else [])
-            out = D(torch.cat([x] * len(imgs)), torch.cat(imgs)).float()
-            d_real, d_fake = out[:b], out[b : 2 * b]
-            d_mix = out[2 * b :] if mix is not None else None
-        else:
-            d_real, d_fake = D(x, y).float(), D(x, fake.detach()).float()
-            d_mix = D(x, mix).float() if mix is not None else None
+        d_real, d_fake = D(x, y).float(), D(x, fake.detach()).float()
+        d_mix = D(x, mix).float() if mix is not None else None
         loss_d = adv.d_loss(d_real, d_fake)
     if mix is not None:
         loss_d = loss_d + penalty_at(d_mix, mix, gp_weight, scaler)
     opt_d.zero_grad(set_to_none=True)
-    _backward_step(loss_d, opt_d, scaler)
+    _backward_step(loss_d, opt_d, scaler, sync_d)
     # 2) generator: fool the (updated) discriminator and stay close to the target
     with autocast():
-        g_fake = D_g(x, fake).float()
-        g_real = D_g(x, y).detach().float() if adv.name == "relativistic" else None
+        g_fake = D(x, fake).float()
+        g_real = D(x, y).detach().float() if adv.name == "relativistic" else None
         terms = objective.terms(g_fake, g_real, fake.float(), y)
         loss_g = terms["adversarial"] + terms["content"]
     opt_g.zero_grad(set_to_none=True)
@@ -131,13 +125,31 @@ def gan_step(G: torch.nn.Module, D: torch.nn.Module, opt_g: torch.optim.Optimize
     return stats
 
 
-def _backward_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler: Any) -> None:
+def _backward_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler: Any,
+                   sync: Callable[[], None] | None = None) -> None:
+    (loss if scaler is None else scaler.scale(loss)).backward()
+    if sync is not None:  # before the step: an fp16 Inf reaches every rank, so all skip the same step
+        sync()
     if scaler is None:
-        loss.backward()
         opt.step()
     else:
-        scaler.scale(loss).backward()
         scaler.step(opt)
+
+
+def average_gradients(module: torch.nn.Module, world: int) -> None:
+    """All-reduce the gradients of ``module`` and divide by ``world`` (what DDP does, in one
+    flattened collective); every rank must call it with the same parameters holding gradients."""
+    import torch.distributed as dist
+    from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if not grads:
+        return
+    flat = _flatten_dense_tensors(grads)
+    dist.all_reduce(flat)
+    flat /= world
+    for g, avg in zip(grads, _unflatten_dense_tensors(flat, grads)):
+        g.copy_(avg)
 
 
 # ------------------------------------------------------------------------------------ data
@@ -338,12 +350,13 @@ class Trainer:
             self.step = int(state["step"])
         elif self.world > 1:
             torch.manual_seed(cfg["seed"] * 1000 + self.rank)  # rank-seeded dropout / noise draws
-        self.G_train, self.D_train = self.G, self.D
-        if self.world > 1:
+        self.G_train, self._sync_d = self.G, None
+        if self.world > 1:  # G under DDP; D's gradients averaged explicitly (see gan_step)
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.G_train, self.D_train = DDP(self.G, device_ids=ids), DDP(self.D, device_ids=ids)
+            self.G_train = DDP(self.G, device_ids=ids)
+            self._sync_d = lambda: average_gradients(self.D, self.world)
         if t.get("compile"):
             self.G_train = torch.compile(self.G_train)
         if self.is_main:
@@ -400,27 +413,49 @@ class Trainer:
         return means
 
     def fit(self) -> dict[str, Any]:
-        """Train to ``train.steps``; returns the final test means. Writes DONE last (rank 0)."""
-        try:
-            return self._fit()
-        finally:
-            if self._own_pg:
-                import torch.distributed as dist
+        """Train to ``train.steps``; returns the final test means. Writes DONE last (rank 0).
 
-                dist.destroy_process_group()
-                self._own_pg = False
+        Under torchrun the ranks leave together: after rank 0 has written the run folder every rank
+        meets at a barrier, then drops every object that holds the process group (the DDP wrapper
+        and its reducer) and destroys it — so no rank's process exits, and tears down gloo's worker
+        threads, while another rank is still talking to it."""
+        ok = False
+        try:
+            out = self._fit()
+            ok = True
+            return out
+        finally:
+            self._teardown(ok)
+
+    def _teardown(self, ok: bool) -> None:
+        self.G_train, self._sync_d = getattr(self, "G", None), None
+        if not self._own_pg:
+            return
+        import gc
+
+        import torch.distributed as dist
+
+        if ok:
+            dist.barrier()
+        gc.collect()  # the DDP reducer held the process group; it must go before the group does
+        dist.destroy_process_group()
+        self._own_pg = False
 
     def _fit(self) -> dict[str, Any]:
-        self._setup()
+        try:
+            self._setup()
+        except BaseException:
+            if self.is_main:
+                self.run.discard()  # a failed set-up (corrupt image, bad config) leaves no half-made folder
+            raise
         t = self.cfg["train"]
         start, t0 = self.step, time.time()
         bar = tqdm(range(start + 1, t["steps"] + 1), initial=start, total=t["steps"], disable=not self.progress,
                    desc=self.cfg["name"], dynamic_ncols=True)
         for step in bar:
             x, y = self.batch(step)
-            stats = gan_step(self.G_train, self.D_train, self.opt_g, self.opt_d, x, y, self.objective,
-                             self.cfg["loss"]["gp_weight"], self.autocast, D_g=self.D, fused=self.world > 1,
-                             scaler=self.scaler)
+            stats = gan_step(self.G_train, self.D, self.opt_g, self.opt_d, x, y, self.objective,
+                             self.cfg["loss"]["gp_weight"], self.autocast, scaler=self.scaler, sync_d=self._sync_d)
             skipped = self._skipped = (self._skipped + 1) if stats.get("amp_skipped") else 0
             if skipped > MAX_SKIPPED_STEPS:
                 raise FloatingPointError(f"training diverged at step {step}: the fp16 scaler skipped {skipped} steps "

@@ -23,11 +23,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._isolate import eval_mode
+from ._isolate import eval_mode, isolated
 from .api import estimate_mi
 from .reductions import PatchSample, RandomProjection, Reduction
 from .result import MIEstimate
-from .taps import LayerTap, resolve_layers
+from .taps import LayerTap, first_tensor, resolve_layers
 
 __all__ = ["InformationPlane", "information_plane_rows", "CONVENTIONS"]
 
@@ -101,15 +101,24 @@ class InformationPlane:
         rank calls ``measure`` with it and only the rank with ``estimate=True`` computes the MI.
         """
         shapes: dict[str, torch.Size] = {}
-        hooks = [m.register_forward_hook(lambda mod, a, o, n=n: shapes.__setitem__(n, o.shape))
-                 for n, m in resolve_layers(model, self.layers).items()]
-        try:
+
+        def record(name: str) -> Callable[..., None]:
+            def hook(mod: nn.Module, args: Any, out: Any) -> None:
+                t = first_tensor(out)
+                if t is not None:
+                    shapes[name] = t.shape
+            return hook
+
+        with isolated(model):  # hooks, mode, buffers and RNG as they were, also on errors
+            for n, m in resolve_layers(model, self.layers).items():
+                m.register_forward_hook(record(n))
             with eval_mode(model), LayerTap(model, self.layers, reduce=self.reduction) as tap:
                 model(x)
-        finally:
-            for h in hooks:
-                h.remove()
         acts = tap.activations
+        missing = [n for n in resolve_layers(model, self.layers) if n not in acts]
+        if missing:
+            raise ValueError(f"layers {missing} produced no tensor output in the forward pass (not called, or "
+                             "they return no tensor); choose layers whose output is a tensor")
         if gather is not None:  # every rank contributes its probe samples (collective calls, fixed order)
             acts = {n: gather(acts[n]) for n in sorted(acts)}
             x, y = gather(x), gather(y)
@@ -131,8 +140,8 @@ class InformationPlane:
             xs, ys, labels = cache[key]
             try:
                 if self.estimator == "kde":
-                    ixt = estimate_mi(np.arange(len(tn)), tn, method="kde", **self.params)
-                    ity = estimate_mi(labels, tn, method="kde", **self.params)
+                    ixt = estimate_mi(np.arange(len(tn)), tn, method="kde", discrete=(True, False), **self.params)
+                    ity = estimate_mi(labels, tn, method="kde", discrete=(True, False), **self.params)
                 else:
                     ixt, ity = self._mi(xs, tn), self._mi(tn, ys)
             except ValueError as exc:  # e.g. too few samples at a 1×1 bottleneck: say so, keep going

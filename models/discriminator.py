@@ -17,8 +17,9 @@ class PatchDiscriminator(nn.Module):
     """
 
     def __init__(self, in_ch: int = 3, out_ch: int = 3, ndf: int = 64, n_layers: int = 3,
-                 norm: Norm = "batch", conditional: bool = True) -> None:
+                 norm: Norm | str = "batch", conditional: bool = True) -> None:
         super().__init__()
+        norm = "batch" if norm == "auto" else norm  # a config resolves auto per loss (layer norm for WGAN-GP)
         self.conditional, self.n_layers = conditional, n_layers
         c = in_ch + out_ch if conditional else out_ch
         layers: list[nn.Module] = [nn.Conv2d(c, ndf, 4, 2, 1), nn.LeakyReLU(0.2, True)]

@@ -17,10 +17,19 @@ __all__ = ["AdversarialLoss", "ADVERSARIAL_LOSSES", "content_loss", "gradient_pe
 
 
 class AdversarialLoss:
-    """Base: subclasses define ``d_loss`` and ``g_loss``; ``name`` for configs and tables."""
+    """Base: subclasses define ``d_loss`` and ``g_loss``; ``name`` for configs and tables.
+
+    ``saturated_fraction(real, fake)`` is the fraction of discriminator outputs in the region where
+    this family's loss is flat, with the rule in ``saturation_rule``; NaN where the family has no
+    such region (the statistic means nothing there).
+    """
 
     name = "base"
     needs_gp = False
+    saturation_rule = "undefined: the loss has no flat region"
+
+    def saturated_fraction(self, real: torch.Tensor, fake: torch.Tensor, logit: float = 4.0) -> float:
+        return float("nan")
 
     def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
@@ -33,6 +42,10 @@ class Vanilla(AdversarialLoss):
     """Non-saturating BCE-with-logits GAN (pix2pix): G minimises -log D(G(x))."""
 
     name = "vanilla"
+    saturation_rule = "|logit| > 4: sigmoid within 0.018 of 0 or 1, where the BCE is flat"
+
+    def saturated_fraction(self, real, fake, logit=4.0):
+        return float(torch.cat([real.flatten(), fake.flatten()]).abs().gt(logit).float().mean())
 
     def d_loss(self, real, fake):
         return (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
@@ -46,6 +59,10 @@ class Saturating(AdversarialLoss):
     """Original minimax GAN: G maximises log(1 - D(G(x))) — its gradient vanishes when D wins."""
 
     name = "saturating"
+    saturation_rule = Vanilla.saturation_rule
+
+    def saturated_fraction(self, real, fake, logit=4.0):
+        return Vanilla().saturated_fraction(real, fake, logit)
 
     def d_loss(self, real, fake):
         return Vanilla().d_loss(real, fake)
@@ -58,6 +75,7 @@ class LSGAN(AdversarialLoss):
     """Least squares (Mao et al. 2017): targets 1 (real) / 0 (fake)."""
 
     name = "lsgan"
+    saturation_rule = "undefined: the least-squares loss has no flat region (its gradient grows with the error)"
 
     def d_loss(self, real, fake):
         return 0.5 * (((real - 1) ** 2).mean() + (fake**2).mean())
@@ -71,6 +89,7 @@ class WGANGP(AdversarialLoss):
 
     name = "wgangp"
     needs_gp = True
+    saturation_rule = "undefined: the Wasserstein critic's loss is linear"
 
     def d_loss(self, real, fake):
         return fake.mean() - real.mean()
@@ -83,6 +102,10 @@ class Hinge(AdversarialLoss):
     """Hinge loss (Miyato et al. 2018; Lim & Ye 2017)."""
 
     name = "hinge"
+    saturation_rule = "outside the margin (real > 1, fake < -1), where D's hinge is flat; G's linear loss is not"
+
+    def saturated_fraction(self, real, fake, logit=4.0):
+        return float(torch.cat([real.flatten().gt(1), fake.flatten().lt(-1)]).float().mean())
 
     def d_loss(self, real, fake):
         return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
@@ -95,6 +118,11 @@ class RelativisticAverage(AdversarialLoss):
     """Relativistic average GAN (Jolicoeur-Martineau 2019), BCE form; G's loss needs D(real)."""
 
     name = "relativistic"
+    saturation_rule = "|relative logit| > 4 (D(real) - mean D(fake), D(fake) - mean D(real)), where the BCE is flat"
+
+    def saturated_fraction(self, real, fake, logit=4.0):
+        rel = torch.cat([(real - fake.mean()).flatten(), (fake - real.mean()).flatten()])
+        return float(rel.abs().gt(logit).float().mean())
 
     def d_loss(self, real, fake):
         return (F.binary_cross_entropy_with_logits(real - fake.mean(), torch.ones_like(real))

@@ -13,7 +13,8 @@ __all__ = ["PRESETS", "get_preset"]
 _PIX2PIX: dict[str, Any] = {
     "model": {"depth": 8, "ngf": 64, "norm": "batch", "skips": True, "dropout": 0.5, "res_blocks": 0,
               "detail_branch": False, "global_residual": False},
-    "disc": {"ndf": 64, "n_layers": 3, "norm": "batch"},
+    # "auto": BatchNorm as in pix2pix, layer norm for the WGAN-GP critic (its penalty is per sample)
+    "disc": {"ndf": 64, "n_layers": 3, "norm": "auto"},
     "loss": {"adversarial": "vanilla", "content": "l1", "lambda_adv": 1.0, "lambda_content": 100.0,
              "gp_weight": 10.0},
     "optim": {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999},

@@ -15,18 +15,21 @@ from torch import nn
 
 __all__ = ["UNetGenerator", "make_norm"]
 
-Norm = Literal["batch", "instance", "none"]
+Norm = Literal["batch", "instance", "layer", "none"]
 
 
 def make_norm(kind: Norm, ch: int) -> nn.Module:
-    """BatchNorm2d, InstanceNorm2d (affine, as in pix2pix/CycleGAN) or Identity."""
+    """BatchNorm2d, InstanceNorm2d (affine, as in pix2pix/CycleGAN), layer norm over (C, H, W) per
+    sample (GroupNorm with one group — the WGAN-GP critic's choice, Gulrajani et al. 2017) or Identity."""
     if kind == "batch":
         return nn.BatchNorm2d(ch)
+    if kind == "layer":
+        return nn.GroupNorm(1, ch)
     if kind == "instance":
         return nn.InstanceNorm2d(ch, affine=True)
     if kind == "none":
         return nn.Identity()
-    raise ValueError(f"norm={kind!r} is not valid; choose one of ['batch', 'instance', 'none']")
+    raise ValueError(f"norm={kind!r} is not valid; choose one of ['batch', 'instance', 'layer', 'none']")
 
 
 class ResBlock(nn.Module):

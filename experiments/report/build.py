@@ -126,6 +126,11 @@ def _html(root: Path, data: Any, summ: pd.DataFrame, vs: list[dict], imgs: dict[
                  "saturated, ceiling). Information-plane values use the KDE convention of Saxe et al. (T + "
                  "N(0, σ²I), X = identity of each probe sample, ceiling log N); per-layer and per-band values "
                  "use the linear-Gaussian estimator on seeded 8-dim random projections of receptive-field "
-                 "patches (a lower-bound-style proxy, comparable across configurations). Values in nats.</p>")
+                 "patches (a lower-bound-style proxy, comparable across configurations). Values in nats.</p>"
+                 "<p>Discriminators: pix2pix's PatchGAN with BatchNorm for every loss except WGAN-GP, whose critic "
+                 "uses layer normalisation (no batch coupling: the gradient penalty is per sample, as in "
+                 "Gulrajani et al. 2017). The saturated fraction of D's outputs is defined per loss family where "
+                 "its loss is flat (|logit| &gt; 4 for BCE, |relative logit| &gt; 4 for relativistic, beyond the "
+                 "±1 margin for hinge) and is not reported for LSGAN and WGAN-GP, which have no flat region.</p>")
     parts.append("</body></html>")
     return "\n".join(parts)

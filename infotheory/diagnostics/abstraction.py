@@ -8,41 +8,28 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from .._isolate import eval_mode, isolated
 from ..infoplane import InformationPlane
+from ..taps import resolve_layers
 
 __all__ = ["abstraction_profile", "layer_costs"]
 
 
 def layer_costs(model: nn.Module, x: torch.Tensor, layers: Sequence[str]) -> dict[str, dict[str, float]]:
-    """Parameters and forward FLOPs (2 × multiply-adds of conv/linear layers) inside each named layer."""
-    costs = {n: {"params": 0.0, "flops": 0.0} for n in layers}
-    hooks = []
+    """Parameters and forward FLOPs per image inside each named layer, from one eval-mode pass on
+    ``x[:1]``. FLOPs are counted by ``torch.utils.flop_counter`` (every operator it knows: conv,
+    transposed conv, matmul, attention…; 2 FLOPs per multiply-add), so any ``nn.Module`` works.
+    The model is left as it was found (:func:`~infotheory._isolate.isolated`)."""
+    from torch.utils.flop_counter import FlopCounterMode
 
-    def counter(name: str):
-        def hook(m: nn.Module, args: tuple, out: torch.Tensor) -> None:
-            kk = m.kernel_size[0] * m.kernel_size[1] if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) else 0
-            if isinstance(m, nn.Conv2d):  # every output position: in/groups × k² MACs per output channel
-                hw = out.shape[-2] * out.shape[-1]
-                costs[name]["flops"] += 2.0 * hw * m.out_channels * (m.in_channels // m.groups) * kk
-            elif isinstance(m, nn.ConvTranspose2d):  # every input position scatters out/groups × k² MACs
-                hw = args[0].shape[-2] * args[0].shape[-1]
-                costs[name]["flops"] += 2.0 * hw * m.in_channels * (m.out_channels // m.groups) * kk
-            elif isinstance(m, nn.Linear):
-                costs[name]["flops"] += 2.0 * m.in_features * m.out_features * out.shape[:-1].numel()
-        return hook
-
-    try:
-        for n in layers:
-            mod = model.get_submodule(n)
-            costs[n]["params"] = float(sum(p.numel() for p in mod.parameters()))
-            for sub in mod.modules():
-                hooks.append(sub.register_forward_hook(counter(n)))
-        with torch.no_grad():
-            model(x[:1])
-    finally:
-        for h in hooks:
-            h.remove()
-    return costs
+    mods = resolve_layers(model, list(layers))
+    counter = FlopCounterMode(display=False)
+    with isolated(model), eval_mode(model), torch.no_grad(), counter:
+        model(x[:1])
+    counts = counter.get_flop_counts()
+    prefix = type(model).__name__
+    return {n: {"params": float(sum(p.numel() for p in m.parameters())),
+                "flops": float(sum(counts.get(f"{prefix}.{n}", {}).values()))} for n, m in mods.items()}
 
 
 def abstraction_profile(model: nn.Module, x: torch.Tensor, y: torch.Tensor, layers: Sequence[str] | None = None,
@@ -57,7 +44,7 @@ def abstraction_profile(model: nn.Module, x: torch.Tensor, y: torch.Tensor, laye
             raise ValueError("pass layers=[...] for models that are not a UNetGenerator")
         layers = [f"enc{i}" for i in range(1, depth + 1)]
     plane = InformationPlane(layers, estimator, params, **plane_kw)
-    rows = plane.measure(model, x, y, step)
+    rows = plane.measure(model, x, y, step)  # both measurements leave the model as they found it
     costs = layer_costs(model, x, layers)
     ity = {r["layer"]: r["value"] for r in rows if r["metric"] == "I(T;Y)"}
     out = [{**r, "split": "abstraction"} for r in rows]

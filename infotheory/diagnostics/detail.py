@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._isolate import isolated
 from ..api import estimate_mi
 from ..bands import BAND_NAMES, laplacian_bands
 from ..reductions import patch_vectors
@@ -30,6 +31,11 @@ def detail_loss(x: torch.Tensor, y_hat: torch.Tensor, y: torch.Tensor, levels: i
     (split="detail", metric, value, layer=band name, estimator, params)."""
     if not (x.shape == y_hat.shape == y.shape):
         raise ValueError(f"x {tuple(x.shape)}, y_hat {tuple(y_hat.shape)} and y {tuple(y.shape)} must match")
+    with isolated():  # the global RNG is left as it was
+        return _detail_loss(x, y_hat, y, levels, patch, n_per_image, dim, estimator, seed, step, **params)
+
+
+def _detail_loss(x, y_hat, y, levels, patch, n_per_image, dim, estimator, seed, step, **params):
     bx, bo, by = (laplacian_bands(t.float(), levels) for t in (x, y_hat, y))
     rows: list[dict[str, Any]] = []
     pj = json.dumps({**params, "patch": patch, "n_per_image": n_per_image, "projection_dim": dim, "seed": seed,

@@ -7,18 +7,19 @@ warning when the adversarial gradient falls below ``threshold`` × the content g
 """
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import warnings
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
 
-from .._isolate import no_side_effects
+from .._isolate import isolated
 
-__all__ = ["gradient_balance", "GradientImbalanceWarning", "layer_groups"]
+__all__ = ["gradient_balance", "GradientImbalanceWarning", "layer_groups", "discriminator_call"]
 
 
 class GradientImbalanceWarning(UserWarning):
@@ -46,45 +47,117 @@ def _norms(grads: tuple[torch.Tensor | None, ...], groups: "OrderedDict[str, lis
     return out
 
 
+DInput = str | Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def discriminator_call(D: nn.Module, d_input: DInput = "auto") -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """How to score (condition x, image) with ``D``, as a function ``(x, img) -> logits``.
+
+    ``d_input``: ``"pair"`` calls ``D(x, img)`` (infoflow's PatchDiscriminator); ``"concat"`` calls
+    ``D(torch.cat([x, img], 1))`` (most pix2pix ports); ``"image"`` calls ``D(img)`` (unconditional);
+    a callable ``f(D, x, img)`` does anything else; ``"auto"`` picks ``pair`` when ``D.forward``
+    takes two inputs, else ``concat`` when D's first convolution takes x's and img's channels
+    together, else ``image``.
+    """
+    if callable(d_input):
+        return lambda x, img: d_input(D, x, img)
+    calls = {"pair": lambda x, img: D(x, img), "concat": lambda x, img: D(torch.cat([x, img], dim=1)),
+             "image": lambda x, img: D(img)}
+    if d_input == "auto":
+        return lambda x, img: calls[_infer_d_input(D, x, img)](x, img)
+    if d_input not in calls:
+        raise ValueError(f"d_input={d_input!r}; choose 'auto', 'pair', 'concat', 'image' or a callable f(D, x, img)")
+    return calls[d_input]
+
+
+def _infer_d_input(D: nn.Module, x: torch.Tensor, img: torch.Tensor) -> str:
+    params = inspect.signature(D.forward).parameters.values()
+    required = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
+    if len(required) >= 2 or (not required and any(p.kind == p.VAR_POSITIONAL for p in params)):
+        return "pair"
+    first = next((m for m in D.modules() if isinstance(m, nn.modules.conv._ConvNd)), None)
+    if first is not None and first.in_channels == img.shape[1] != x.shape[1] + img.shape[1]:
+        return "image"
+    return "concat"
+
+
+def _terms(objective: Any, d_fake: torch.Tensor, d_real: torch.Tensor, fake: torch.Tensor,
+           y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(adversarial, content) weighted scalar terms from ``objective.terms(...)`` (a dict with those
+    keys) or from a callable ``objective(d_fake, d_real, fake, y)`` returning the pair or the dict."""
+    out = objective.terms(d_fake, d_real, fake, y) if hasattr(objective, "terms") else objective(d_fake, d_real, fake, y)
+    if isinstance(out, dict):
+        if not {"adversarial", "content"} <= set(out):
+            raise ValueError(f"the objective returned keys {sorted(out)}; it must return 'adversarial' and 'content'")
+        out = (out["adversarial"], out["content"])
+    if not (isinstance(out, (tuple, list)) and len(out) == 2 and all(isinstance(t, torch.Tensor) and t.numel() == 1
+                                                                     for t in out)):
+        raise ValueError("the objective must give two scalar tensors: (adversarial term, content term)")
+    return out[0], out[1]
+
+
 def gradient_balance(G: nn.Module, D: nn.Module, objective: Any, x: torch.Tensor, y: torch.Tensor,
                      threshold: float = 0.01, saturation_logit: float = 4.0, step: int = 0,
-                     warn: bool = True) -> list[dict[str, Any]]:
-    """Measure on batch (x, y) without changing any parameter or stored gradient.
+                     warn: bool = True, d_input: DInput = "auto") -> list[dict[str, Any]]:
+    """Measure on batch (x, y) — (B, C, H, W) — leaving G and D as they were found.
 
-    ``objective``: a :class:`models.GeneratorObjective` (adversarial loss + weighted content loss).
-    A discriminator output is *saturated* when |logit| > ``saturation_logit`` (σ < 0.018 or > 0.982).
-    Returns tidy rows (split="gradients"); per-layer rows carry the layer name.
+    ``objective``: anything with separable adversarial and content terms — a
+    :class:`models.GeneratorObjective`, any object whose ``terms(d_fake, d_real, fake, y)`` returns
+    ``{"adversarial": ..., "content": ...}``, or a callable with that signature returning the two
+    weighted scalars. ``d_input`` says how D takes its inputs (:func:`discriminator_call`).
+
+    A discriminator output is *saturated* where the objective's loss family is flat
+    (``objective.adv.saturated_fraction``: |logit| > ``saturation_logit`` for BCE, outside the
+    margin for hinge); for families without a flat region (LSGAN, WGAN) and for objectives that do
+    not say, there is no ``d_saturated_fraction`` row (nor a ``loss_d`` row without ``objective.adv``). Returns tidy rows (split="gradients"); per-layer rows
+    carry the layer name. Example with a pix2pix-port discriminator that takes ``cat([x, y])``::
+
+        def objective(d_fake, d_real, fake, y):
+            adv = F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
+            return adv, 100 * F.l1_loss(fake, y)
+
+        rows = gradient_balance(G, D, objective, x, y, d_input="concat")
     """
-    with no_side_effects(G, D):
-        return _gradient_balance(G, D, objective, x, y, threshold, saturation_logit, step, warn)
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x {tuple(x.shape)} and y {tuple(y.shape)} must have the same batch size")
+    with isolated(G, D):
+        return _gradient_balance(G, D, objective, x, y, threshold, saturation_logit, step, warn,
+                                 discriminator_call(D, d_input))
 
 
-def _gradient_balance(G, D, objective, x, y, threshold, saturation_logit, step, warn):
+def _gradient_balance(G, D, objective, x, y, threshold, saturation_logit, step, warn, score):
     groups = layer_groups(G)
+    if not groups:
+        raise ValueError("G has no trainable parameters: there is no gradient to measure")
     params = [p for ps in groups.values() for p in ps]
-    fake = G(x)
-    d_fake, d_real = D(x, fake).float(), D(x, y).float()
-    terms = objective.terms(d_fake, d_real.detach(), fake.float(), y)
-    g_adv = torch.autograd.grad(terms["adversarial"], params, retain_graph=True, allow_unused=True)
-    g_con = torch.autograd.grad(terms["content"], params, allow_unused=True)
+    with torch.enable_grad():
+        fake = G(x)
+        d_fake, d_real = score(x, fake).float(), score(x, y).float()
+        t_adv, t_con = _terms(objective, d_fake, d_real.detach(), fake.float(), y)
+        g_adv = torch.autograd.grad(t_adv, params, retain_graph=True, allow_unused=True)
+        g_con = torch.autograd.grad(t_con, params, allow_unused=True)
     n_adv, n_con = _norms(g_adv, groups), _norms(g_con, groups)
     tot_adv = math.sqrt(sum(v**2 for v in n_adv.values()))
     tot_con = math.sqrt(sum(v**2 for v in n_con.values()))
     ratio = tot_adv / max(tot_con, 1e-30)
+    adv = getattr(objective, "adv", None)
     with torch.no_grad():
-        d_loss = float(objective.adv.d_loss(d_real, d_fake.detach()))
-        sat = float(torch.cat([d_real.flatten(), d_fake.flatten()]).abs().gt(saturation_logit).float().mean())
+        d_loss = float(adv.d_loss(d_real, d_fake.detach())) if hasattr(adv, "d_loss") else math.nan
+        sat = adv.saturated_fraction(d_real, d_fake.detach(), saturation_logit) \
+            if hasattr(adv, "saturated_fraction") else math.nan
         stats = {"D(real)": float(torch.sigmoid(d_real).mean()), "D(fake)": float(torch.sigmoid(d_fake).mean()),
                  "D(real)_logit_std": float(d_real.std()), "D(fake)_logit_std": float(d_fake.std()),
-                 "d_saturated_fraction": sat, "loss_d": d_loss, "loss_g_adv": float(terms["adversarial"]),
-                 "loss_g_content": float(terms["content"]),
+                 "d_saturated_fraction": sat, "loss_d": d_loss, "loss_g_adv": float(t_adv),
+                 "loss_g_content": float(t_con),
                  "grad_norm_adv": tot_adv, "grad_norm_content": tot_con, "grad_ratio_adv_content": ratio,
                  "vanishing_adv_gradient": float(ratio < threshold)}
     p = json.dumps({"threshold": threshold, "saturation_logit": saturation_logit,
-                    "adversarial": objective.adv.name, "lambda_adv": objective.lambda_adv,
-                    "lambda_content": objective.lambda_content})
+                    "saturation_rule": getattr(adv, "saturation_rule", "not given by the objective"),
+                    "adversarial": getattr(adv, "name", type(objective).__name__),
+                    "lambda_adv": getattr(objective, "lambda_adv", None),
+                    "lambda_content": getattr(objective, "lambda_content", None)})
     rows = [{"step": step, "split": "gradients", "metric": k, "value": v, "layer": "", "params": p}
-            for k, v in stats.items()]
+            for k, v in stats.items() if math.isfinite(v)]  # undefined statistics are absent, never NaN
     for name in groups:
         rows.append({"step": step, "split": "gradients", "metric": "grad_norm_adv", "value": n_adv[name],
                      "layer": name, "params": p})
@@ -93,7 +166,8 @@ def _gradient_balance(G, D, objective, x, y, threshold, saturation_logit, step, 
         rows.append({"step": step, "split": "gradients", "metric": "grad_ratio_adv_content",
                      "value": n_adv[name] / max(n_con[name], 1e-30), "layer": name, "params": p})
     if warn and ratio < threshold:
+        sat_txt = f"D saturated on {sat:.0%} of patches" if math.isfinite(sat) else "saturation undefined for this loss"
         warnings.warn(f"step {step}: adversarial gradient is {ratio:.2e} of the content gradient (< {threshold}); "
-                      f"D saturated on {sat:.0%} of patches — the adversarial term is vanishing or drowned",
+                      f"{sat_txt} — the adversarial term is vanishing or drowned",
                       GradientImbalanceWarning, stacklevel=3)
     return rows

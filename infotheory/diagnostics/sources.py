@@ -25,7 +25,8 @@ from torch import nn
 
 from ..api import estimate_mi
 from ..bands import laplacian_bands
-from .._isolate import eval_mode
+from .._isolate import eval_mode, isolated
+from ..taps import resolve_layers
 from ..reductions import patch_vectors
 
 __all__ = ["ablate", "information_sources", "detail_energy"]
@@ -38,11 +39,18 @@ def ablate(model: nn.Module, layers: Sequence[str], mode: str = "zero") -> Itera
     if mode not in ("zero", "mean"):
         raise ValueError(f"ablation mode={mode!r}; choose 'zero' or 'mean'")
 
-    def hook(m: nn.Module, args: Any, out: torch.Tensor) -> torch.Tensor:
+    def replace(out: Any) -> Any:
+        if isinstance(out, (tuple, list)):  # layers returning several tensors: each one is ablated
+            return type(out)(replace(o) for o in out)
+        if not isinstance(out, torch.Tensor) or not out.is_floating_point():
+            return out
         if mode == "zero":
             return torch.zeros_like(out)
         dims = [d for d in range(out.dim()) if d != 1]
         return out.mean(dim=dims, keepdim=True).expand_as(out).clone()
+
+    def hook(m: nn.Module, args: Any, out: Any) -> Any:
+        return replace(out)
 
     handles = []
     try:
@@ -76,7 +84,18 @@ def information_sources(model: nn.Module, x: torch.Tensor, y: torch.Tensor, path
     """x, y: (B, C, H, W) in [-1, 1]; ``paths`` name -> module names (default ``model.paths()``).
     Tidy rows (split="sources"): per ablation the PSNR and I(Ŷ;Y) and their drops; the external
     gains; per path the captum attribution and its convergence delta."""
-    paths = paths or model.paths()
+    if paths is None:
+        if not callable(getattr(model, "paths", None)):
+            raise ValueError("pass paths={'name': [module names], ...} for models without a paths() method")
+        paths = model.paths()
+    for name, mods in paths.items():
+        resolve_layers(model, list(mods))  # unknown module names are named, with the valid ones
+    with isolated(model):
+        return _information_sources(model, x, y, paths, estimator, mode, attribution, target, n_steps, seed, step,
+                                    **params)
+
+
+def _information_sources(model, x, y, paths, estimator, mode, attribution, target, n_steps, seed, step, **params):
     rows: list[dict[str, Any]] = []
     pj = json.dumps({"mode": mode, "estimator_params": params, "reduction": "4x4 patches x64/image -> 8 dims"})
 
@@ -140,7 +159,11 @@ def _captum_rows(model: nn.Module, x: torch.Tensor, paths: dict[str, list[str]],
             continue
         layers = [model.get_submodule(m) for m in mods]
         lig = LayerIntegratedGradients(f, layers if len(layers) > 1 else layers[0])
-        attr, delta = lig.attribute(x, baselines=base, n_steps=n_steps, return_convergence_delta=True)
+        try:
+            attr, delta = lig.attribute(x, baselines=base, n_steps=n_steps, return_convergence_delta=True)
+        except RuntimeError as exc:
+            raise ValueError(f"captum could not attribute path {name!r} ({mods}): {exc}. A path's modules must not "
+                             "feed each other only; name the last one, or pass attribution=False") from exc
         attrs = attr if isinstance(attr, (list, tuple)) else [attr]
         total = sum(a.flatten(1).sum(1) for a in attrs)
         with torch.no_grad():

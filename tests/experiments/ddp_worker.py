@@ -1,22 +1,33 @@
 """Launched by test_ddp.py under ``torchrun --nproc_per_node=2``: trains a tiny GAN with DDP (gloo)
-and saves this rank's final generator weights next to (not inside) the run folder."""
+and saves this rank's final generator and discriminator weights next to (not inside) the run folder.
+
+argv: out loss gather amp [same]. ``same``: every rank trains on rank 0's batches with dropout off,
+so two ranks must give exactly the single-process result (the equivalence test)."""
 import sys
 from pathlib import Path
 
 import torch
 
-from experiments.config import resolve_config
 from experiments.train import Trainer
+
+sys.path.insert(0, str(Path(__file__).parent))
+from ddp_config import tiny_config  # noqa: E402
 
 out = Path(sys.argv[1])
 torch.set_num_threads(1)
-cfg = resolve_config({"task": "denoise"}, [
-    "model.depth=2", "model.ngf=4", "disc.ndf=4", "disc.n_layers=2", "data.crop=16", "data.batch_size=2",
-    "data.train_patches=32", "data.test_images=1", "data.test_crop=32", "train.steps=6", "train.log_every=1",
-    "train.eval_every=3", "train.ckpt_every=3", "train.sample_every=6", "train.diagnostics_every=3",
-    "loss.adversarial=" + (sys.argv[2] if len(sys.argv) > 2 else "vanilla"),
-    "diagnostics.gather_ranks=" + (sys.argv[3] if len(sys.argv) > 3 else "false"), "diagnostics.probe_size=4",
-    "diagnostics.n_per_image=4", "train.amp=" + (sys.argv[4] if len(sys.argv) > 4 else "false")])
-tr = Trainer(cfg, out / "run", device="cpu", progress=False)
+same = len(sys.argv) > 5 and sys.argv[5] == "same"
+cfg = tiny_config(*sys.argv[2:5], same=same)
+
+
+class SameData(Trainer):
+    def batch(self, step):
+        rank, self.rank, world, self.world = self.rank, 0, self.world, 1
+        try:
+            return super().batch(step)
+        finally:
+            self.rank, self.world = rank, world
+
+
+tr = (SameData if same else Trainer)(cfg, out / "run", device="cpu", progress=False)
 tr.fit()
-torch.save(tr.G.state_dict(), out / f"rank{tr.rank}.pt")
+torch.save({"G": tr.G.state_dict(), "D": tr.D.state_dict()}, out / f"rank{tr.rank}.pt")

@@ -233,3 +233,53 @@ def test_cli_analyse_merges_analyses(tmp_path, capsys):
     assert "[d_probe]" in txt and "retained" in txt and "[detail]" in txt
     assert main(["analyse", str(out), "--what", "probe"]) == 2
     assert "unknown analysis ['probe']" in capsys.readouterr().err
+
+
+def test_config_values_are_read_as_meant_and_type_checked():
+    cfg = resolve_config({}, ["optim.lr_g=1e-3", "loss.lambda_content=10"])
+    assert cfg["optim"]["lr_g"] == 0.001 and isinstance(cfg["loss"]["lambda_content"], float)
+    cfg = resolve_config({"optim": {"lr_d": "5e-4"}})  # a YAML file's 5e-4 is a string to YAML 1.1
+    assert cfg["optim"]["lr_d"] == 0.0005
+    with pytest.raises(ConfigError, match=r"model.ngf must be an integer, got 'abc'"):
+        resolve_config({}, ["model.ngf=abc"])
+    with pytest.raises(ConfigError, match=r"optim.beta1 must be a number, got 'fast'"):
+        resolve_config({}, ["optim.beta1=fast"])
+    with pytest.raises(ConfigError, match=r"model.skips must be true/false"):
+        resolve_config({}, ["model.skips=3"])
+    with pytest.raises(ConfigError, match=r"train must be a mapping"):
+        resolve_config({"train": 5})
+
+
+def test_wgangp_gets_a_critic_without_batch_coupling():
+    assert resolve_config({}, ["loss.adversarial=wgangp"])["disc"]["norm"] == "layer"
+    assert resolve_config({}, [])["disc"]["norm"] == "batch"  # pix2pix's PatchGAN otherwise
+    assert resolve_config({}, ["loss.adversarial=wgangp", "disc.norm=instance"])["disc"]["norm"] == "instance"
+    with pytest.raises(ConfigError, match="per sample"):
+        resolve_config({}, ["loss.adversarial=wgangp", "disc.norm=batch"])
+    from experiments.train import build_discriminator
+
+    D = build_discriminator(resolve_config({}, ["loss.adversarial=wgangp"]))
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in D.modules())
+
+
+def test_cli_set_takes_several_pairs(tmp_path):
+    out = tmp_path / "cli"
+    assert main(["train", "--out", str(out), "--device", "cpu", "--no-progress", "--set", *TINY,
+                 "--set", "train.steps=2", "optim.lr_g=1e-3"]) == 0
+    cfg = yaml.safe_load((out / "config.yaml").read_text())
+    assert cfg["train"]["steps"] == 2 and cfg["optim"]["lr_g"] == 0.001 and cfg["model"]["depth"] == 2
+
+
+def test_failed_setup_leaves_no_half_made_run_folder(tmp_path):
+    data = tmp_path / "pairs"
+    for sub in ("input", "target"):
+        (data / sub).mkdir(parents=True)
+        (data / sub / "a.png").write_bytes(b"not a png")  # corrupt
+    out = tmp_path / "run"
+    with pytest.raises(Exception, match="a.png"):
+        Trainer(tiny(f"data.paired_root={data}"), out, device="cpu", progress=False).fit()
+    assert not out.exists()
+    out.mkdir()  # an empty folder the user made stays, empty
+    with pytest.raises(Exception, match="a.png"):
+        Trainer(tiny(f"data.paired_root={data}"), out, device="cpu", progress=False).fit()
+    assert out.is_dir() and not any(out.iterdir())
