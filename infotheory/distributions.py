@@ -13,7 +13,7 @@ import numpy as np
 from .estimators.copula import t_mi_correction
 
 __all__ = ["GroundTruth", "correlated_gaussian", "sparse_gaussian", "student_t", "uniform_noise", "warp",
-           "shear", "WARPS", "rho_for_mi"]
+           "shear", "WARPS", "rho_for_mi", "labelled_gaussians"]
 
 
 @dataclass
@@ -113,3 +113,25 @@ def shear(gt: GroundTruth, strength: float = 1.0, which: str = "both") -> Ground
     x = f(gt.x) if which in ("x", "both") else gt.x
     y = f(gt.y) if which in ("y", "both") else gt.y
     return GroundTruth(x, y, gt.mi, f"shear({gt.name})")
+
+
+def labelled_gaussians(n: int, dx: int, mu: float, n_classes: int = 2, seed: int = 0) -> GroundTruth:
+    """Class labels y (n,) int64, uniform over ``n_classes``; x (n, dx) standard normal with the class
+    mean ``mu · c`` on coordinate 0 only. I(X; Y) = h(X_0) − ½ log(2πe), h of the equal-weight
+    Gaussian mixture by numerical integration (0 for mu = 0; → log n_classes as mu grows)."""
+    from scipy import integrate, stats
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, n_classes, n)
+    x = rng.standard_normal((n, dx))
+    x[:, 0] += mu * y
+    means = mu * np.arange(n_classes)
+
+    def p(t: float) -> float:
+        return float(np.mean(stats.norm.pdf(t, means)))
+
+    lo, hi = means.min() - 12, means.max() + 12
+    pts = list(means) if n_classes < 50 else None
+    h = integrate.quad(lambda t: -p(t) * math.log(max(p(t), 1e-300)), lo, hi, points=pts, limit=200)[0]
+    mi = max(0.0, h - 0.5 * math.log(2 * math.pi * math.e))
+    return GroundTruth(x, y.astype(np.int64), mi, f"labelled-gaussians(d={dx}, mu={mu}, K={n_classes})")

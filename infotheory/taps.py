@@ -16,7 +16,20 @@ from torch import nn
 
 from .reductions import Reduction, as_reduction
 
-__all__ = ["LayerTap", "resolve_layers"]
+__all__ = ["LayerTap", "resolve_layers", "first_tensor"]
+
+
+def first_tensor(output: Any) -> torch.Tensor | None:
+    """The tensor a layer's output stands for: the output itself, or the first tensor of a tuple,
+    list or dict (layers such as attention blocks or LSTMs return several); None if there is none."""
+    if isinstance(output, torch.Tensor):
+        return output
+    items = output.values() if isinstance(output, dict) else output if isinstance(output, (tuple, list)) else ()
+    for item in items:
+        t = first_tensor(item)
+        if t is not None:
+            return t
+    return None
 
 
 def resolve_layers(model: nn.Module, layers: str | nn.Module | Sequence[str | nn.Module]) -> dict[str, nn.Module]:
@@ -54,7 +67,9 @@ class LayerTap:
         max_samples: keep at most this many rows per layer (after reduction) — memory bound.
 
     After the block: ``tap.activations[name]`` and ``tap.gradients[name]`` are tensors (N, ...) with
-    all recorded calls concatenated; ``tap.reductions[name]`` describes the reduction.
+    all recorded calls concatenated in call order (gradients aligned with activations);
+    ``tap.reductions[name]`` describes the reduction. Gradients are recorded only for backward
+    passes run inside the block: every hook, tensor hooks included, is removed on exit.
     """
 
     def __init__(self, model: nn.Module, layers: str | nn.Module | Sequence[str | nn.Module],
@@ -65,33 +80,46 @@ class LayerTap:
                         for n in self.layers}
         self.grads, self.device, self.max_samples = grads, device, max_samples
         self._acts: dict[str, list[torch.Tensor]] = defaultdict(list)
-        self._grads: dict[str, list[torch.Tensor]] = defaultdict(list)
+        self._grads: dict[str, dict[int, torch.Tensor]] = defaultdict(dict)
+        self._calls: dict[str, int] = defaultdict(int)
         self._handles: list[Any] = []
+        self._tensor_handles: list[Any] = []
         self.enabled = True
 
     @property
     def reductions(self) -> dict[str, dict[str, Any]]:
         return {n: r.describe() for n, r in self._reduce.items()}
 
-    def _store(self, bucket: list[torch.Tensor], t: torch.Tensor, name: str) -> None:
+    def _reduce_copy(self, t: torch.Tensor, name: str) -> torch.Tensor:
         r = self._reduce[name](t.detach())
+        return r.clone() if self.device is None else r.to(self.device, copy=True)
+
+    def _store(self, bucket: list[torch.Tensor], t: torch.Tensor, name: str) -> None:
         have = sum(x.shape[0] for x in bucket)
+        if self.max_samples is not None and have >= self.max_samples:
+            return
+        r = self._reduce_copy(t, name)
         if self.max_samples is not None:
-            r = r[: max(0, self.max_samples - have)]
+            r = r[: self.max_samples - have]
         if r.shape[0]:
-            r = r.clone() if self.device is None else r.to(self.device, copy=True)
             bucket.append(r)
 
     def _hook(self, name: str):
         def fwd(module: nn.Module, args: Any, output: Any) -> None:
             if not self.enabled:
                 return
-            out = output[0] if isinstance(output, (tuple, list)) else output
-            if not isinstance(out, torch.Tensor):
+            out = first_tensor(output)
+            if out is None:
                 return
             self._store(self._acts[name], out, name)
             if self.grads and out.requires_grad:
-                out.register_hook(lambda g: self._store(self._grads[name], g, name))
+                call = self._calls[name]  # the gradient of call i lands in slot i: aligned with activations
+                self._calls[name] += 1
+
+                def bwd(g: torch.Tensor, call: int = call) -> None:
+                    self._grads[name][call] = self._reduce_copy(g, name)
+
+                self._tensor_handles.append(out.register_hook(bwd))
 
         return fwd
 
@@ -108,14 +136,17 @@ class LayerTap:
         self.remove()
 
     def remove(self) -> None:
-        """Remove every hook this tap registered (idempotent)."""
-        for h in self._handles:
+        """Remove every hook this tap registered, module and tensor hooks (idempotent). Run the
+        backward pass inside the block: after it, the activations' gradient hooks are gone."""
+        for h in (*self._handles, *self._tensor_handles):
             h.remove()
         self._handles.clear()
+        self._tensor_handles.clear()
 
     def clear(self) -> None:
         self._acts.clear()
         self._grads.clear()
+        self._calls.clear()
 
     @property
     def activations(self) -> dict[str, torch.Tensor]:
@@ -123,4 +154,10 @@ class LayerTap:
 
     @property
     def gradients(self) -> dict[str, torch.Tensor]:
-        return {n: torch.cat(v) for n, v in self._grads.items() if v}
+        """d(loss)/d(output) per layer, in the order of the forward calls (row i ↔ activation row i)."""
+        out = {}
+        for n, slots in self._grads.items():
+            if slots:
+                g = torch.cat([slots[i] for i in sorted(slots)])
+                out[n] = g[: self.max_samples] if self.max_samples is not None else g
+        return out

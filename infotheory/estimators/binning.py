@@ -84,7 +84,9 @@ class BinningEstimator(MIEstimator):
         correction: ``"miller_madow"`` adds (m-1)/(2N) to each entropy (m = occupied bins), or ``"none"``.
 
     Integer (label) inputs are used as bins directly. The result is ``saturated`` when ≥ 90 % of
-    samples sit in a joint bin of their own: the value then measures log N, not the data.
+    samples sit in a joint bin of their own: the value then measures log N, not the data. The
+    corrected value never exceeds the ceiling log N (``details["clipped_at_ceiling"]`` says when the
+    correction had to be cut back).
     """
 
     n_bins: int = 30
@@ -138,13 +140,16 @@ class BinningEstimator(MIEstimator):
         if self.correction == "miller_madow":
             value += (mx + my - mxy - 1) / (2.0 * n)
         saturated = mxy >= 0.9 * n
+        ceiling = math.log(n)
+        clipped = value > ceiling  # the correction must not claim more than N samples can show
+        value = min(value, ceiling)
         return MIEstimate(
             value=float(value),
             method=self.name,
             params=self.params,
             n_samples=n,
             saturated=bool(saturated),
-            ceiling=math.log(n),
-            details={"H_x": hx, "H_y": hy, "H_xy": hxy, "plugin": plugin,
+            ceiling=ceiling,
+            details={"H_x": hx, "H_y": hy, "H_xy": hxy, "plugin": plugin, "clipped_at_ceiling": bool(clipped),
                      "occupied_bins": {"x": mx, "y": my, "xy": mxy}},
         )

@@ -105,7 +105,9 @@ class KDEEstimator(MIEstimator):
                 raise TypeError("kde needs a continuous (float) layer y; both x and y are integer labels")
             X, Y = Y, X  # labels given second: I is symmetric
         n = Y.shape[0]
-        Y = Y.to(getattr(torch, self.dtype))
+        # centre in float64 first: distances are shift-invariant, but ||a||² + ||b||² − 2a·b in float32
+        # loses every digit of a small spread on a large offset
+        Y = (Y.double() - Y.double().mean(dim=0)).to(getattr(torch, self.dtype))
         groups = _group_ids(X.to(Y.device))
         n_groups = int(groups.max()) + 1
         s2 = float(self.noise_variance)

@@ -32,7 +32,17 @@ def count_within(a: np.ndarray, radius: np.ndarray, workers: int = -1) -> np.nda
     if a.shape[1] == 1:
         col = a[:, 0]
         s = np.sort(col)
-        return np.searchsorted(s, col + radius, side="left") - np.searchsorted(s, col - radius, side="right")
+        n = len(s)
+        # col ± radius rounds, so the binary search can land one place off: settle each end on the
+        # distances themselves (|s_j − col| < radius exactly, as the tree path counts)
+        hi = np.searchsorted(s, col + radius, side="left")
+        lo = np.searchsorted(s, col - radius, side="right")
+        for _ in range(2):
+            hi += (hi < n) & (np.abs(s[np.minimum(hi, n - 1)] - col) < radius)
+            hi -= (hi > 0) & ~(np.abs(s[np.maximum(hi - 1, 0)] - col) < radius)
+            lo -= (lo > 0) & (np.abs(s[np.maximum(lo - 1, 0)] - col) < radius)
+            lo += (lo < n) & ~(np.abs(s[np.minimum(lo, n - 1)] - col) < radius)
+        return hi - lo
     r = np.nextafter(radius, 0.0)
     tree = KDTree(a, leaf_size=30, metric="chebyshev")
     n_threads = min(_n_threads(workers), max(1, a.shape[0] // 2000))
@@ -135,5 +145,7 @@ class KSGEstimator(MIEstimator):
             idx = np.flatnonzero(inv == c)
             d, _ = cKDTree(X[idx]).query(X[idx], k=[self.k + 1], p=np.inf, workers=self.workers)
             radius[idx] = d[:, 0]
-        m = count_within(X, np.nextafter(radius, np.inf), self.workers)  # count <= radius, self included
+        # Ross (2014): m_i = points of the whole sample within distance d_i (the k-th neighbour
+        # included), i itself excluded — so in-class m_i = k and the ψ(k) − ψ(m) terms balance.
+        m = count_within(X, np.nextafter(radius, np.inf), self.workers) - 1
         return digamma(n) - digamma(counts[inv]) + digamma(self.k) - digamma(m)

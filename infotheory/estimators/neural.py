@@ -149,11 +149,19 @@ class NeuralEstimator(MIEstimator):
 
     # ----------------------------------------------------------------------------------------
     def estimate(self, x: ArrayLike, y: ArrayLike) -> MIEstimate:
-        """x: (n, dx), y: (n, dy) floats or integer labels (one-hot encoded). Returns nats."""
+        """x: (n, dx), y: (n, dy) floats or integer labels (one-hot encoded). Returns nats.
+
+        Seeded by ``seed`` alone: the critic's initialisation runs inside a forked RNG and batches
+        come from a local generator, so the caller's global torch RNG (a training run's) is untouched."""
         X, Y, xd, yd = check_pair(x, y, method=self.name, min_samples=self.min_samples, backend="torch")
         dev = resolve_device(self.device) if self.device != "auto" else (
             X.device if X.device.type != "cpu" else resolve_device("auto")
         )
+        cuda = [dev.index or 0] if dev.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            return self._fit(X, Y, xd, yd, dev)
+
+    def _fit(self, X: torch.Tensor, Y: torch.Tensor, xd: bool, yd: bool, dev: torch.device) -> MIEstimate:
         X, Y = (self._encode(a, d).to(dev) for a, d in ((X, xd), (Y, yd)))
         n = X.shape[0]
         gen = torch.Generator().manual_seed(self.seed)

@@ -63,7 +63,7 @@ GOOD = np.random.default_rng(0).standard_normal((100, 2))
         (GOOD, GOOD, {"method": "mine"}, ValueError, "too few samples for method 'mine'"),
         (GOOD, GOOD, {"method": "gaussian"}, None, None),
         (GOOD[:4], GOOD[:4], {"method": "gaussian"}, ValueError, "too few samples"),
-        (np.arange(100), np.arange(100) % 3, {"method": "copula"}, TypeError, "integer labels"),
+        (np.arange(100) % 5, np.arange(100) % 3, {"method": "copula"}, TypeError, "integer labels"),
         (GOOD, GOOD, {"method": "ksg", "k": 2.5}, TypeError, "k must be an int"),
     ],
 )
