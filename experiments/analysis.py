@@ -5,7 +5,8 @@
 (:mod:`experiments.probe`) with the run's own generator loss, plus the minimax ``saturating`` form
 when that loss is the BCE one (the same discriminator serves both). For the deraining task the real Rain12 pairs are
 scored too when ``../shared/data`` has them. All MI numbers use the ``gaussian`` estimator on
-seeded random projections of receptive-field patches (stated in every row's params).
+seeded random projections (stated in every row's params): of whole probe crops and whole layer maps
+for ``abstraction`` (the depth measurement, infotheory/depth.py), of receptive-field patches elsewhere.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ __all__ = ["analyse_run", "ANALYSES"]
 ANALYSES = ("abstraction", "detail", "sources", "d_probe")
 
 ESTIMATOR = "gaussian"
-PROBE_CROPS = 64  # test crops per analysis: enough samples even at a 1×1 bottleneck
+PROBE_CROPS = 256  # test crops per analysis: the depth measurement takes one sample per crop (>= 200)
 PROBE_POOL = 256  # training pairs the D-optimality probe's discriminator is trained on
 PROBE_EVAL = 16  # other training pairs the probe measures the generator's gradients on
 
@@ -55,7 +56,7 @@ def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "aut
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if "abstraction" in analyses:
-            rows += abstraction_profile(G, x, y, estimator=ESTIMATOR, step=step)
+            rows += abstraction_profile(G, x, y, estimator=ESTIMATOR, step=step, bootstrap=10)
         if "detail" in analyses:
             with torch.no_grad():
                 y_hat = G(x)

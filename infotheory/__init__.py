@@ -10,6 +10,7 @@ from .estimators import (
 from .result import MIEstimate
 from . import diagnostics, distributions
 from .bands import laplacian_bands
+from .depth import chain_information, information_along_depth
 from .infoplane import InformationPlane, information_plane_rows
 from .reductions import Chain, Flatten, GlobalPool, PatchSample, RandomProjection, Reduction
 from .taps import LayerTap, resolve_layers
@@ -20,4 +21,5 @@ __all__ = [
     "KDEEstimator", "KSGEstimator", "MINEEstimator", "NWJEstimator", "SMILEEstimator",
     "diagnostics", "laplacian_bands", "InformationPlane", "information_plane_rows", "Chain", "Flatten",
     "GlobalPool", "PatchSample", "RandomProjection", "Reduction", "LayerTap", "resolve_layers",
+    "chain_information", "information_along_depth",
 ]

@@ -56,8 +56,10 @@ def as_2d(a: ArrayLike, name: str) -> np.ndarray | torch.Tensor:
     if not is_discrete(a):
         if isinstance(a, torch.Tensor):
             finite = bool(torch.isfinite(a).all())
-        else:  # fast path: a finite column sum proves every entry finite (NaN/Inf propagate)
-            finite = bool(np.isfinite(a.sum(axis=0)).all()) or bool(np.isfinite(a).all())
+        else:  # fast path: a finite total proves every entry finite (NaN/Inf propagate; an overflowing
+            # total of finite values falls through to the exact check). The total, not per-column sums:
+            # a strided axis-0 reduce is ~20× slower on (n, few) arrays
+            finite = bool(np.isfinite(a.sum())) or bool(np.isfinite(a).all())
         if not finite:
             bad = torch.isnan(a).any().item() if isinstance(a, torch.Tensor) else np.isnan(a).any()
             raise ValueError(f"{name}: contains {'NaN' if bad else 'Inf'} values")

@@ -49,12 +49,14 @@ def _abstraction(runs, ana, task, cfgs) -> dict[str, Any]:
     reduced = d_fix > 0
     info = ""
     if len(ana):
-        a = ana[(ana.task == task) & (ana.config == "baseline") & (ana.metric == "I(T;Y)")]
+        a = ana[(ana.task == task) & (ana.config == "baseline") & (ana.metric == "I(T;Y)")
+                & (ana.split == "abstraction") & ana.layer.astype(str).str.startswith("enc")]
         if len(a):
             per = a.groupby("layer")["value"].mean()
             layers = sorted(per.index, key=lambda n: int(n[3:]))
-            info = (f" Target information I(T;Y) along the baseline encoder (gaussian estimator on projected "
-                    f"receptive-field patches): {', '.join(f'{n} {per[n]:.2f}' for n in layers)} nats.")
+            info = (f" Target information I(T;Y) along the baseline encoder (depth measurement: the same X and Y "
+                    f"at every layer, one sample per whole probe crop, gaussian estimator on projected maps): "
+                    f"{', '.join(f'{n} {per[n]:.2f}' for n in layers)} nats.")
     text = (f"{'PRESENT' if present else 'NOT SEEN'}: the deepest U-Net ({int(runs[(runs.task == task) & (runs.config == 'baseline')].depth.iloc[0])} "
             f"down-samplings, {p.get('baseline', 0) / 1e6:.2f} M params) reaches PSNR {fmt_pm(*base[:2])} dB while "
             f"{best} ({p.get(best, 0) / 1e6:.2f} M params) reaches {fmt_pm(*shallow[best][:2]) if best else '—'} dB "

@@ -34,17 +34,34 @@ def layer_costs(model: nn.Module, x: torch.Tensor, layers: Sequence[str]) -> dic
 
 def abstraction_profile(model: nn.Module, x: torch.Tensor, y: torch.Tensor, layers: Sequence[str] | None = None,
                         estimator: str = "kde", params: dict[str, Any] | None = None, step: int = 0,
-                        **plane_kw: Any) -> list[dict[str, Any]]:
+                        measure: str = "depth", **plane_kw: Any) -> list[dict[str, Any]]:
     """Per encoder layer (default ``enc1 … enc{depth}`` of a UNetGenerator): I(X;T_l), I(T_l;Y),
     the gain ΔI(T_l;Y) over the previous layer, and the layer's parameters and FLOPs per image
-    (cumulative too). Tidy rows with split="abstraction", layer=name."""
+    (cumulative too). Tidy rows with split="abstraction", layer=name.
+
+    ``measure="depth"`` (default): :func:`infotheory.depth.information_along_depth` — X and Y are
+    the same variables at every layer (one sample per whole probe crop, so x needs at least
+    ``depth.MIN_SAMPLES`` crops), T_l the layer's whole map, every rise of I(T;Y) reported with its
+    size (``plane_kw``: ``dim``, ``bootstrap``, ``min_samples``). ``measure="local"``: the
+    information plane on receptive-field patches (each layer against its own footprint — a local
+    view, not a depth ordering; ``plane_kw`` go to :class:`InformationPlane`)."""
     if layers is None:
         depth = getattr(model, "depth", None)
         if depth is None:
             raise ValueError("pass layers=[...] for models that are not a UNetGenerator")
         layers = [f"enc{i}" for i in range(1, depth + 1)]
-    plane = InformationPlane(layers, estimator, params, **plane_kw)
-    rows = plane.measure(model, x, y, step)  # both measurements leave the model as they found it
+    if measure == "depth":
+        from ..depth import information_along_depth
+
+        est = "gaussian" if estimator == "kde" else estimator  # no noise convention: see depth.py
+        rows = information_along_depth(model, x, y, list(layers), est, params, step=step, **plane_kw)
+        estimator, pj = est, rows[0]["params"]
+    elif measure == "local":
+        plane = InformationPlane(layers, estimator, params, **plane_kw)
+        rows = plane.measure(model, x, y, step)  # both measurements leave the model as they found it
+        pj = json.dumps(plane.params)
+    else:
+        raise ValueError(f"measure={measure!r}; choose 'depth' (fixed X and Y) or 'local' (receptive-field patches)")
     costs = layer_costs(model, x, layers)
     ity = {r["layer"]: r["value"] for r in rows if r["metric"] == "I(T;Y)"}
     out = [{**r, "split": "abstraction"} for r in rows]
@@ -58,5 +75,5 @@ def abstraction_profile(model: nn.Module, x: torch.Tensor, y: torch.Tensor, laye
         prev = ity[name]
         for k, v in extra.items():
             out.append({"step": step, "split": "abstraction", "metric": k, "value": float(v), "layer": name,
-                        "estimator": estimator, "params": json.dumps(plane.params)})
+                        "estimator": estimator, "params": pj})
     return out

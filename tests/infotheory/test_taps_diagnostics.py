@@ -159,8 +159,11 @@ def test_gradient_balance_has_no_side_effects():
 def test_abstraction_profile_costs_and_information():
     torch.manual_seed(0)
     G = UNetGenerator(1, 1, depth=3, ngf=4)
-    x = torch.randn(16, 1, 32, 32)
-    rows = abstraction_profile(G, x, x, estimator="gaussian")
+    x = torch.randn(256, 1, 32, 32)
+    rows = abstraction_profile(G, x, x + 0.5 * torch.randn_like(x), estimator="gaussian", bootstrap=4)
+    assert all(r["n"] == 256 for r in rows if r["metric"] in ("I(X;T)", "I(T;Y)"))
+    with pytest.raises(ValueError, match="at least 200"):
+        abstraction_profile(G, x[:16], x[:16])  # one sample per crop: 16 crops are refused
     by = {(r["layer"], r["metric"]): r["value"] for r in rows}
     assert [k for k in ("enc1", "enc2", "enc3") if (k, "I(T;Y)") in by] == ["enc1", "enc2", "enc3"]
     assert by[("enc1", "flops")] == 2 * 16 * 16 * 4 * 1 * 16  # 16×16 outputs × 4 ch × (1 in × 4×4 kernel) × 2
