@@ -81,6 +81,9 @@ def info_per_layer(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figure | 
     a = _rows(analysis, "abstraction", ["I(T;Y)"])
     if a is None:
         return None
+    a = a[a.layer.astype(str).str.match(r"enc\d+$")].copy()
+    if a.empty:
+        return None
     a["layer_index"] = a.layer.str[3:].astype(int)
     tasks = sorted(a.task.unique())
     fig, axes = _facets(len(tasks))
@@ -88,8 +91,8 @@ def info_per_layer(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figure | 
         sns.lineplot(data=a[a.task == task], x="layer_index", y="value", hue="config", marker="o", errorbar="sd", ax=ax)
         ax.set(title=task, xlabel="encoder layer (down-samplings so far)", ylabel="I(T_l;Y) (nats)")
         ax.legend(fontsize=7)
-    fig.suptitle("Target information kept by each encoder layer (gaussian estimator, 8-dim projections "
-                 "of receptive-field patches)", fontsize=9)
+    fig.suptitle("Target information kept along depth: the same X and Y at every layer, one sample per whole "
+                 "probe crop (gaussian estimator, 16-dim projections; n ≥ 200; the truth cannot rise)", fontsize=8)
     return fig
 
 
@@ -138,8 +141,9 @@ def information_plane(runs, metrics: pd.DataFrame, analysis, uses) -> plt.Figure
         ax.plot([], [], "kx", label="saturated (log N)")
         ax.set(title=task, xlabel="I(X;T) (nats)", ylabel="I(T;Y) (nats)")
         ax.legend(fontsize=7)
-    fig.suptitle("Information plane of the bottleneck during training (kde: T + N(0, 0.1·I), X = probe identity, "
-                 "Y k-means-quantised; ceiling log N)", fontsize=8)
+    fig.suptitle("Local information plane of the bottleneck during training — receptive-field patches, each layer "
+                 "against its own footprint (kde: T + N(0, 0.1·I), X = probe identity, Y k-means-quantised; "
+                 "ceiling log N)", fontsize=7)
     return fig
 
 
