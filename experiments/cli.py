@@ -53,9 +53,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate_run
+    from .evaluate import evaluate_classical, evaluate_run
 
-    df = evaluate_run(args.run, args.dataset, limit=args.limit, device=args.device, crop=args.crop)
+    if args.method:
+        if args.run or not args.dataset:
+            raise ValueError("--method scores a classical restorer: give --dataset (and --task), not a run folder")
+        df = evaluate_classical(args.method, args.dataset, args.task, args.set, limit=args.limit, crop=args.crop,
+                                out=args.out)
+    elif not args.run:
+        raise ValueError("give a run folder to evaluate, or --method NAME for a classical restorer")
+    else:
+        df = evaluate_run(args.run, args.dataset, limit=args.limit, device=args.device, crop=args.crop)
     with_cols = [c for c in ("image", "psnr_input", "psnr", "ssim_input", "ssim", "psnr_y", "ssim_y") if c in df]
     print(df[with_cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0
@@ -136,11 +144,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=_cmd_train)
 
     v = sub.add_parser("evaluate", help="PSNR/SSIM of a run on a dataset, per image and mean")
-    v.add_argument("run", help="run folder")
+    v.add_argument("run", nargs="?", help="run folder (or use --method for a classical restorer)")
     v.add_argument("--dataset", help="embedded | Set12 | BSD68 | CBSD68 | Rain12 | folder (default: the run's)")
     v.add_argument("--limit", type=int, default=0, help="first N images (0 = all)")
     v.add_argument("--crop", type=int, default=None, help="centre crop size (default: full images)")
     v.add_argument("--device", default="auto")
+    v.add_argument("--method", help="a classical restorer instead of a run: bm3d | nlm | wavelet | dcp")
+    v.add_argument("--task", default="denoise", help="with --method: denoise | dehaze (the degradation applied)")
+    v.add_argument("--set", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="with --method: degradation overrides, e.g. data.degradation.params.sigma=50")
+    v.add_argument("--out", help="with --method: CSV path (default eval_<method>_<dataset>.csv)")
     v.set_defaults(func=_cmd_evaluate)
 
     a = sub.add_parser("analyse", help="post-run analyses of a finished run into its analysis.csv")

@@ -7,10 +7,11 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from .data import pair_metrics
 from .runfolder import RunFolder, atomic_write_text
 from .train import build_generator, build_test_pairs, evaluate_pairs, resolve_device
 
-__all__ = ["evaluate_run", "load_run_generator"]
+__all__ = ["evaluate_run", "load_run_generator", "evaluate_classical"]
 
 
 def load_run_generator(run_dir: str | Path, device: str = "auto") -> tuple[dict[str, Any], Any, dict[str, Any], Any]:
@@ -46,4 +47,30 @@ def evaluate_run(run_dir: str | Path, dataset: str | None = None, limit: int | N
     df.insert(0, "step", int(state["step"]))
     df.insert(1, "dataset", Path(name).name)
     atomic_write_text(run.path / f"eval_{Path(name).name}.csv", df.to_csv(index=False))
+    return df
+
+
+def evaluate_classical(method: str, dataset: str, task: str = "denoise", sets: tuple[str, ...] | list[str] = (),
+                       limit: int | None = 0, crop: int | None = None, out: str | Path | None = None) -> pd.DataFrame:
+    """Score a classical restorer (:data:`experiments.classical.CLASSICAL`) on ``dataset`` exactly as
+    runs are scored: the task's degradation (``sets`` override it, e.g. ``data.degradation.params.sigma=50``)
+    with the fixed per-image seeds of :func:`build_test_pairs`, or a folder's ``input/`` + ``target/``
+    pairs. Writes ``out`` (default ``eval_<method>_<dataset>.csv`` in the working directory)."""
+    from .classical import CLASSICAL, restore_classical
+    from .config import resolve_config
+
+    if method not in CLASSICAL:
+        raise ValueError(f"unknown classical method {method!r}; choose one of {sorted(CLASSICAL)}")
+    if CLASSICAL[method].task != task:
+        raise ValueError(f"{method} is a {CLASSICAL[method].task} method; the task is {task}")
+    cfg = resolve_config({"task": task}, list(sets) + ["model.depth=1"])  # depth 1: no size multiple to crop to
+    params = cfg["data"]["degradation"]["params"]
+    pairs = build_test_pairs(cfg, dataset, limit=limit, crop=crop)
+    rows = [pair_metrics(name, restore_classical(method, x, **params), x, y) for name, x, y in pairs]
+    df = pd.DataFrame(rows)
+    df = pd.concat([df, pd.DataFrame([{"image": "mean", **df.drop(columns="image").mean().to_dict()}])],
+                   ignore_index=True)
+    df.insert(0, "method", method)
+    df.insert(1, "dataset", Path(dataset).name)
+    atomic_write_text(Path(out or f"eval_{method}_{Path(dataset).name}.csv"), df.to_csv(index=False))
     return df

@@ -19,7 +19,7 @@ from infotheory.diagnostics import eval_mode
 from models import GeneratorObjective, PatchDiscriminator, UNetGenerator
 from models.losses import interpolates, penalty_at
 
-from .data import Degradation, PairedFolder, SyntheticPairs, get_images, psnr, ssim, to_image, to_tensor
+from .data import Degradation, PairedFolder, SyntheticPairs, get_images, pair_metrics, to_image, to_tensor
 from .runfolder import RunFolder
 
 __all__ = ["Trainer", "gan_step", "build_generator", "build_test_pairs", "restore", "resolve_device",
@@ -217,17 +217,8 @@ def restore(G: torch.nn.Module, degraded: np.ndarray, device: torch.device, mult
 def evaluate_pairs(G: torch.nn.Module, pairs: Sequence[tuple[str, np.ndarray, np.ndarray]], device: torch.device,
                    multiple: int) -> list[dict[str, Any]]:
     """Per-image PSNR/SSIM of the input and of the restored output (Y channel too for RGB)."""
-    rows = []
     with eval_mode(G):
-        for name, x, y in pairs:
-            out = restore(G, x, device, multiple)
-            r = {"image": name, "psnr": psnr(out, y), "ssim": ssim(out, y), "psnr_input": psnr(x, y),
-                 "ssim_input": ssim(x, y)}
-            if y.ndim == 3:
-                r.update(psnr_y=psnr(out, y, y_channel=True), ssim_y=ssim(out, y, y_channel=True),
-                         psnr_y_input=psnr(x, y, y_channel=True))
-            rows.append(r)
-    return rows
+        return [pair_metrics(name, restore(G, x, device, multiple), x, y) for name, x, y in pairs]
 
 
 def sample_grid(G: torch.nn.Module, pairs, device: torch.device, multiple: int) -> np.ndarray:

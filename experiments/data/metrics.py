@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-__all__ = ["rgb_to_y", "psnr", "ssim"]
+__all__ = ["rgb_to_y", "psnr", "ssim", "pair_metrics"]
 
 
 def rgb_to_y(img: np.ndarray) -> np.ndarray:
@@ -46,3 +46,14 @@ def ssim(pred: np.ndarray, target: np.ndarray, y_channel: bool = False, crop_bor
     p, t = _prep(pred, target, y_channel, crop_border, quantize)
     return float(structural_similarity(t, p, data_range=1.0, gaussian_weights=True, sigma=1.5,
                                        use_sample_covariance=False, channel_axis=-1 if p.ndim == 3 else None))
+
+
+def pair_metrics(name: str, out: np.ndarray, degraded: np.ndarray, clean: np.ndarray) -> dict:
+    """One image's row: PSNR/SSIM of the restored ``out`` and of the ``degraded`` input against
+    ``clean`` (Y channel too for RGB), all in [0, 1]."""
+    r = {"image": name, "psnr": psnr(out, clean), "ssim": ssim(out, clean), "psnr_input": psnr(degraded, clean),
+         "ssim_input": ssim(degraded, clean)}
+    if clean.ndim == 3:
+        r.update(psnr_y=psnr(out, clean, y_channel=True), ssim_y=ssim(out, clean, y_channel=True),
+                 psnr_y_input=psnr(degraded, clean, y_channel=True))
+    return r
