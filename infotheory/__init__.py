@@ -11,6 +11,7 @@ from .result import MIEstimate
 from . import diagnostics, distributions
 from .bands import laplacian_bands
 from .depth import chain_information, information_along_depth
+from .monitor import Monitor, resolution_layers
 from .infoplane import InformationPlane, information_plane_rows
 from .reductions import Chain, Flatten, GlobalPool, PatchSample, RandomProjection, Reduction
 from .taps import LayerTap, resolve_layers
@@ -21,5 +22,5 @@ __all__ = [
     "KDEEstimator", "KSGEstimator", "MINEEstimator", "NWJEstimator", "SMILEEstimator",
     "diagnostics", "laplacian_bands", "InformationPlane", "information_plane_rows", "Chain", "Flatten",
     "GlobalPool", "PatchSample", "RandomProjection", "Reduction", "LayerTap", "resolve_layers",
-    "chain_information", "information_along_depth",
+    "chain_information", "information_along_depth", "Monitor", "resolution_layers",
 ]
