@@ -193,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ValueError, TypeError, KeyError, FileNotFoundError, RuntimeError) as exc:
+    except (ValueError, TypeError, KeyError, FileNotFoundError, RuntimeError, ImportError) as exc:
         print(f"infoflow {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

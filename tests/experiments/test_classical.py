@@ -72,6 +72,9 @@ def test_unknown_method_and_missing_package_are_named(monkeypatch):
     assert not CLASSICAL["bm3d"].available
     with pytest.raises(ImportError, match=r"\.\[classical\]"):
         restore_classical("bm3d", np.zeros((8, 8)), sigma=25)
+    from experiments.cli import main
+
+    assert main(["evaluate", "--method", "bm3d", "--dataset", "embedded", "--limit", "1"]) == 2  # named, no traceback
 
 
 def _protocol(name: str) -> float:
