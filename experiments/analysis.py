@@ -56,7 +56,7 @@ def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "aut
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if "abstraction" in analyses:
-            rows += abstraction_profile(G, x, y, estimator=ESTIMATOR, step=step, bootstrap=10)
+            rows += abstraction_profile(G, x, y, estimator=ESTIMATOR, step=step)  # gaussian's own s.e.
         if "detail" in analyses:
             with torch.no_grad():
                 y_hat = G(x)

@@ -43,6 +43,17 @@ __all__ = ["information_along_depth", "chain_information", "MIN_SAMPLES"]
 MIN_SAMPLES = 200  # samples (probe crops) every depth number rests on, at least
 
 
+def _mi_std(a: np.ndarray, b: np.ndarray, estimator: str, params: dict[str, Any], reps: int,
+            seed: int) -> tuple[float, float]:
+    """(estimate, standard error): the estimator's own ``std`` when ``reps`` is 0 and it reports one
+    (``gaussian``: delta method), else the std over ``reps`` bootstrap resamples (20 if 0 was asked
+    of an estimator that reports none)."""
+    est = estimate_mi(a, b, method=estimator, **params)
+    if reps == 0 and est.std is not None:
+        return est.value, float(est.std)
+    return est.value, _bootstrap_std(a, b, estimator, params, reps or 20, seed)
+
+
 def _bootstrap_std(a: np.ndarray, b: np.ndarray, estimator: str, params: dict[str, Any], reps: int,
                    seed: int) -> float:
     rng = np.random.default_rng(seed)
@@ -54,11 +65,12 @@ def _bootstrap_std(a: np.ndarray, b: np.ndarray, estimator: str, params: dict[st
 
 
 def chain_information(x: np.ndarray, y: np.ndarray, layers: Sequence[tuple[str, np.ndarray]],
-                      estimator: str = "gaussian", params: dict[str, Any] | None = None, bootstrap: int = 20,
+                      estimator: str = "gaussian", params: dict[str, Any] | None = None, bootstrap: int = 0,
                       seed: int = 0, step: int = 0, extra: dict[str, Any] | None = None,
                       min_samples: int = MIN_SAMPLES, ixt: bool = True) -> list[dict[str, Any]]:
     """Tidy rows (split="depth") for a chain X → T_1 → … → T_L with target Y: per layer I(X;T),
-    I(T;Y) (nats) with bootstrap ``std`` and ``n``; ``I(X;Y)`` as the reference (layer "input");
+    I(T;Y) (nats) with ``std`` (the estimator's own standard error when ``bootstrap`` is 0 and it
+    reports one, else a bootstrap over ``bootstrap`` resamples) and ``n``; ``I(X;Y)`` as the reference (layer "input");
     and per layer ``increase_I(T;Y)`` over the layer before (the input for the first; nats, ≥ 0) and
     ``dpi_violation`` (1 when the increase exceeds 2 standard errors of the difference). x, y, each T: (n, d) float arrays.
     ``ixt=False`` skips I(X;T) (infinite when each T is a deterministic function of continuous X)."""
@@ -76,16 +88,14 @@ def chain_information(x: np.ndarray, y: np.ndarray, layers: Sequence[tuple[str, 
                      "estimator": estimator, "params": meta, "n": n,
                      **({"std": float(std)} if std is not None else {})})
 
-    ixy = estimate_mi(x, y, method=estimator, **params).value
-    s_xy = _bootstrap_std(x, y, estimator, params, bootstrap, seed) if bootstrap else 0.0
-    add("I(X;Y)", ixy, "input", s_xy if bootstrap else None)
+    ixy, s_xy = _mi_std(x, y, estimator, params, bootstrap, seed)
+    add("I(X;Y)", ixy, "input", s_xy)
     prev: tuple[float, float] | None = (ixy, s_xy)  # the first layer is compared with the input
     for name, t in layers:
         if ixt:
-            s_xt = _bootstrap_std(x, t, estimator, params, bootstrap, seed) if bootstrap else None
-            add("I(X;T)", estimate_mi(x, t, method=estimator, **params).value, name, s_xt)
-        ity = estimate_mi(t, y, method=estimator, **params).value
-        s_ty = _bootstrap_std(t, y, estimator, params, bootstrap, seed) if bootstrap else 0.0
+            v_xt, s_xt = _mi_std(x, t, estimator, params, bootstrap, seed)
+            add("I(X;T)", v_xt, name, s_xt)
+        ity, s_ty = _mi_std(t, y, estimator, params, bootstrap, seed)
         add("I(T;Y)", ity, name, s_ty)
         if prev is not None:
             inc = max(0.0, ity - prev[0])
@@ -98,7 +108,7 @@ def chain_information(x: np.ndarray, y: np.ndarray, layers: Sequence[tuple[str, 
 @torch.no_grad()
 def information_along_depth(model: nn.Module, x: torch.Tensor, y: torch.Tensor, layers: Sequence[str],
                             estimator: str = "gaussian", params: dict[str, Any] | None = None, dim: int = 16,
-                            bootstrap: int = 20, seed: int = 0, step: int = 0,
+                            bootstrap: int = 0, seed: int = 0, step: int = 0,
                             min_samples: int = MIN_SAMPLES) -> list[dict[str, Any]]:
     """The depth measurement of ``layers`` of ``model`` on probe crops x (degraded), y (clean), both
     (N, C, H, W), N ≥ ``min_samples``: every crop is one sample (see the module docstring). Runs
