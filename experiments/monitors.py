@@ -10,9 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from infotheory.diagnostics import detail_loss, eval_mode, gradient_balance, no_side_effects
-from infotheory.bands import default_levels
-from infotheory.infoplane import InformationPlane
+from infotheory.monitor import Monitor
 
 if TYPE_CHECKING:  # pragma: no cover
     from .train import Trainer
@@ -26,16 +24,16 @@ def auto_layers(depth: int) -> list[str]:
 
 
 class DiagnosticsMonitor:
-    """A Trainer callback: ``monitor(trainer, step) -> tidy rows``."""
+    """A Trainer callback: ``monitor(trainer, step) -> tidy rows``, measured by an
+    :class:`infotheory.Monitor` on the trainer's G, D and objective (built at the first call)."""
 
     def __init__(self, cfg: dict[str, Any]) -> None:
         d = cfg["diagnostics"]
         self.cfg, self.d = cfg, d
-        layers = auto_layers(cfg["model"]["depth"]) if d["layers"] == "auto" else list(d["layers"])
-        self.plane = InformationPlane(layers, d["estimator"], dict(d["estimator_params"] or {}),
-                                      n_per_image=d["n_per_image"], seed=cfg["seed"]) if d["infoplane"] else None
+        self.layers = (auto_layers(cfg["model"]["depth"]) if d["layers"] == "auto" else list(d["layers"])) \
+            if d["infoplane"] else []
         self.probe: tuple[torch.Tensor, torch.Tensor] | None = None
-        self._warned = False
+        self._monitor: Monitor | None = None
 
     def _probe(self, trainer: "Trainer") -> tuple[torch.Tensor, torch.Tensor]:
         if self.probe is None:
@@ -47,9 +45,19 @@ class DiagnosticsMonitor:
             self.probe = (torch.stack(xs).to(trainer.device), torch.stack(ys).to(trainer.device))
         return self.probe
 
+    def monitor(self, trainer: "Trainer") -> Monitor:
+        if self._monitor is None:
+            d, grads = self.d, self.d["gradients"]
+            self._monitor = Monitor(trainer.G, self._probe(trainer), D=trainer.D if grads else None,
+                                    objective=trainer.objective if grads else None, every=1, layers=self.layers,
+                                    estimator=d["estimator"], estimator_params=dict(d["estimator_params"] or {}),
+                                    detail=d["detail"], n_per_image=d["n_per_image"], threshold=d["threshold"],
+                                    seed=self.cfg["seed"], detail_estimator=d["detail_estimator"])
+        return self._monitor
+
     def gathers(self, trainer: "Trainer") -> bool:
         """True when the information plane pools probe activations from every rank."""
-        return bool(self.d.get("gather_ranks")) and trainer.world > 1 and self.plane is not None
+        return bool(self.d.get("gather_ranks")) and trainer.world > 1 and bool(self.layers)
 
     def collective(self, trainer: "Trainer", step: int) -> list[dict[str, Any]]:
         """Called on *every* rank at diagnostic steps when activations are gathered across ranks."""
@@ -63,20 +71,7 @@ class DiagnosticsMonitor:
             return torch.cat(parts).cpu()
 
         x, y = self._probe(trainer)
-        return self.plane.measure(trainer.G, x, y, step, gather=gather, estimate=trainer.is_main)
+        return self.monitor(trainer).plane.measure(trainer.G, x, y, step, gather=gather, estimate=trainer.is_main)
 
     def __call__(self, trainer: "Trainer", step: int) -> list[dict[str, Any]]:
-        x, y = self._probe(trainer)
-        rows: list[dict[str, Any]] = []
-        if self.plane is not None and not self.gathers(trainer):
-            rows += self.plane.measure(trainer.G, x, y, step)
-        if self.d["gradients"]:
-            rows += gradient_balance(trainer.G, trainer.D, trainer.objective, x, y, threshold=self.d["threshold"],
-                                     step=step, warn=not self._warned)
-            self._warned = self._warned or any(r["metric"] == "vanishing_adv_gradient" and r["value"] == 1.0
-                                               for r in rows)  # warn once per run; every step is in the table
-        if self.d["detail"]:
-            with no_side_effects(trainer.G), eval_mode(trainer.G), torch.no_grad():
-                y_hat = trainer.G(x)
-            rows += detail_loss(x, y_hat, y, levels=default_levels(x.shape[-1]), estimator=self.d["detail_estimator"], step=step)
-        return rows
+        return self.monitor(trainer).measure(step, infoplane=not self.gathers(trainer))

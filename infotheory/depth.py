@@ -122,10 +122,8 @@ def information_along_depth(model: nn.Module, x: torch.Tensor, y: torch.Tensor, 
     with isolated(model), eval_mode(model), LayerTap(model, list(layers), reduce=proj_t) as tap:
         for i in range(0, x.shape[0], 64):
             model(x[i : i + 64])
+    tap.require_outputs()
     acts = tap.activations
-    missing = [n for n in layers if n not in acts]
-    if missing:
-        raise ValueError(f"layers {missing} produced no tensor output in the forward pass")
     xs = RandomProjection(dim, seed)(x.double()).cpu().numpy()
     ys = RandomProjection(dim, seed + 1)(y.double()).cpu().numpy()
     ts = [(n, acts[n].double().numpy()) for n in layers]

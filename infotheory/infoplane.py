@@ -27,7 +27,7 @@ from ._isolate import eval_mode, isolated
 from .api import estimate_mi
 from .reductions import PatchSample, RandomProjection, Reduction
 from .result import MIEstimate
-from .taps import LayerTap, first_tensor, resolve_layers
+from .taps import LayerTap
 
 __all__ = ["InformationPlane", "information_plane_rows", "CONVENTIONS"]
 
@@ -100,25 +100,11 @@ class InformationPlane:
         ``gather`` (distributed use): maps a local tensor to the concatenation over all ranks; every
         rank calls ``measure`` with it and only the rank with ``estimate=True`` computes the MI.
         """
-        shapes: dict[str, torch.Size] = {}
-
-        def record(name: str) -> Callable[..., None]:
-            def hook(mod: nn.Module, args: Any, out: Any) -> None:
-                t = first_tensor(out)
-                if t is not None:
-                    shapes[name] = t.shape
-            return hook
-
-        with isolated(model):  # hooks, mode, buffers and RNG as they were, also on errors
-            for n, m in resolve_layers(model, self.layers).items():
-                m.register_forward_hook(record(n))
+        with isolated(model):  # mode, buffers and RNG as they were, also on errors
             with eval_mode(model), LayerTap(model, self.layers, reduce=self.reduction) as tap:
                 model(x)
-        acts = tap.activations
-        missing = [n for n in resolve_layers(model, self.layers) if n not in acts]
-        if missing:
-            raise ValueError(f"layers {missing} produced no tensor output in the forward pass (not called, or "
-                             "they return no tensor); choose layers whose output is a tensor")
+        tap.require_outputs()
+        acts, shapes = tap.activations, tap.shapes
         if gather is not None:  # every rank contributes its probe samples (collective calls, fixed order)
             acts = {n: gather(acts[n]) for n in sorted(acts)}
             x, y = gather(x), gather(y)

@@ -71,13 +71,16 @@ class Monitor:
         layers: information-plane layers (default: :func:`resolution_layers`).
         estimator, estimator_params: the information plane's estimator (default KDE, σ² = 0.1).
         detail: measure the detail loss per band.
-        n_per_image: receptive-field patches per probe image for the information plane.
+        n_per_image, seed: receptive-field patches per probe image, and their seed, for the
+            information plane.
+        detail_estimator: the detail loss's MI estimator.
     """
 
     def __init__(self, G: nn.Module, probe: tuple[torch.Tensor, torch.Tensor], D: nn.Module | None = None,
                  objective: Any = None, every: int = 50, layers: Sequence[str] | None = None,
                  estimator: str = "kde", estimator_params: dict[str, Any] | None = None, detail: bool = True,
-                 d_input: Any = "auto", n_per_image: int = 16, threshold: float = 0.01) -> None:
+                 d_input: Any = "auto", n_per_image: int = 16, threshold: float = 0.01, seed: int = 0,
+                 detail_estimator: str = "gaussian") -> None:
         x, y = probe
         if x.shape != y.shape or x.dim() != 4:
             raise ValueError(f"probe must be two (B, C, H, W) batches of one shape, got {tuple(x.shape)} and "
@@ -88,9 +91,10 @@ class Monitor:
             raise ValueError("the gradient balance needs both D and objective (or neither)")
         self.G, self.D, self.objective, self.probe = G, D, objective, (x.detach(), y.detach())
         self.every, self.detail, self.d_input, self.threshold = every, detail, d_input, threshold
+        self.detail_estimator = detail_estimator
         self.layers = list(layers) if layers is not None else resolution_layers(G, x)
-        self.plane = InformationPlane(self.layers, estimator, estimator_params, n_per_image=n_per_image) \
-            if self.layers else None
+        self.plane = InformationPlane(self.layers, estimator, estimator_params, n_per_image=n_per_image,
+                                      seed=seed) if self.layers else None
         self.rows: list[dict[str, Any]] = []
         self._warned = False
 
@@ -98,9 +102,16 @@ class Monitor:
         """Measure if ``step`` is a multiple of ``every``; returns this call's rows (also kept)."""
         if step % self.every:
             return []
+        rows = self.measure(step)
+        self.rows += rows
+        return rows
+
+    def measure(self, step: int, infoplane: bool = True) -> list[dict[str, Any]]:
+        """Every diagnostic now, on the probe batch (``infoplane=False`` leaves the information plane
+        out, e.g. when a caller measures it across ranks); tidy rows, not kept."""
         x, y = self.probe
         rows: list[dict[str, Any]] = []
-        if self.plane is not None:
+        if infoplane and self.plane is not None:
             rows += self.plane.measure(self.G, x, y, step)
         if self.D is not None:
             rows += gradient_balance(self.G, self.D, self.objective, x, y, threshold=self.threshold, step=step,
@@ -110,8 +121,8 @@ class Monitor:
         if self.detail:
             with isolated(self.G), eval_mode(self.G), torch.no_grad():
                 y_hat = self.G(x)
-            rows += detail_loss(x, y_hat, y, levels=default_levels(min(x.shape[-2:])), step=step)
-        self.rows += rows
+            rows += detail_loss(x, y_hat, y, levels=default_levels(min(x.shape[-2:])), estimator=self.detail_estimator,
+                                step=step)
         return rows
 
     def table(self):

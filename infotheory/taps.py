@@ -84,6 +84,7 @@ class LayerTap:
         self._calls: dict[str, int] = defaultdict(int)
         self._handles: list[Any] = []
         self._tensor_handles: list[Any] = []
+        self.shapes: dict[str, torch.Size] = {}  # each layer's output shape (before reduction), last call
         self.enabled = True
 
     @property
@@ -111,6 +112,7 @@ class LayerTap:
             out = first_tensor(output)
             if out is None:
                 return
+            self.shapes[name] = out.shape
             self._store(self._acts[name], out, name)
             if self.grads and out.requires_grad:
                 call = self._calls[name]  # the gradient of call i lands in slot i: aligned with activations
@@ -147,6 +149,15 @@ class LayerTap:
         self._acts.clear()
         self._grads.clear()
         self._calls.clear()
+        self.shapes.clear()
+
+    def require_outputs(self) -> None:
+        """Raise naming every tapped layer that produced no tensor output (not called, or it returns
+        no tensor) — a measurement of it would otherwise be silently missing."""
+        missing = [n for n in self.layers if n not in self.shapes]
+        if missing:
+            raise ValueError(f"layers {missing} produced no tensor output in the forward pass (not called, or "
+                             "they return no tensor); choose layers whose output is a tensor")
 
     @property
     def activations(self) -> dict[str, torch.Tensor]:
