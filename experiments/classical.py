@@ -18,25 +18,22 @@ from typing import Any, Callable
 import numpy as np
 from scipy import ndimage
 
+from .data.metrics import check_image
+
 __all__ = ["CLASSICAL", "ClassicalMethod", "bm3d_available", "bm3d_denoise", "nlm_denoise", "wavelet_denoise",
            "dark_channel", "guided_filter", "dark_channel_dehaze", "restore_classical"]
 
 
-def bm3d_available() -> bool:
+def _importable(package: str) -> bool:
     try:
-        import bm3d  # noqa: F401
+        __import__(package)
     except ImportError:
         return False
     return True
 
 
-def _check(img: np.ndarray) -> np.ndarray:
-    a = np.asarray(img, dtype=np.float64)
-    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (1, 3)):
-        raise ValueError(f"images must be (H, W) or (H, W, 3), got shape {a.shape}")
-    if not np.isfinite(a).all():
-        raise ValueError("image contains NaN or Inf")
-    return a
+def bm3d_available() -> bool:
+    return _importable("bm3d")
 
 
 def bm3d_denoise(img: np.ndarray, sigma: float) -> np.ndarray:
@@ -45,7 +42,7 @@ def bm3d_denoise(img: np.ndarray, sigma: float) -> np.ndarray:
         import bm3d
     except ImportError:
         raise ImportError("BM3D needs the optional 'bm3d' package: pip install -e .[classical]") from None
-    a = _check(img)
+    a = check_image(img)
     if a.ndim == 3 and a.shape[2] == 3:
         return np.asarray(bm3d.bm3d_rgb(a, sigma / 255.0), dtype=np.float64)
     return np.asarray(bm3d.bm3d(a, sigma / 255.0), dtype=np.float64).reshape(a.shape)
@@ -55,7 +52,7 @@ def nlm_denoise(img: np.ndarray, sigma: float) -> np.ndarray:
     """Non-local means (scikit-image, fast mode; h = 0.8σ, 5×5 patches, 13×13 search)."""
     from skimage.restoration import denoise_nl_means
 
-    a = _check(img)
+    a = check_image(img)
     s = sigma / 255.0
     return denoise_nl_means(a, h=0.8 * s, sigma=s, patch_size=5, patch_distance=6, fast_mode=True,
                             channel_axis=-1 if a.ndim == 3 else None)
@@ -65,14 +62,14 @@ def wavelet_denoise(img: np.ndarray, sigma: float) -> np.ndarray:
     """Wavelet shrinkage (scikit-image, BayesShrink, soft thresholds, known σ)."""
     from skimage.restoration import denoise_wavelet
 
-    a = _check(img)
+    a = check_image(img)
     return denoise_wavelet(a, sigma=sigma / 255.0, method="BayesShrink", mode="soft", rescale_sigma=True,
                            channel_axis=-1 if a.ndim == 3 else None)
 
 
 def dark_channel(img: np.ndarray, patch: int = 15) -> np.ndarray:
     """min over channels, then over a patch×patch window: (H, W)."""
-    a = _check(img)
+    a = check_image(img)
     m = a.min(axis=2) if a.ndim == 3 else a
     return ndimage.minimum_filter(m, size=patch, mode="nearest")
 
@@ -100,7 +97,7 @@ def dark_channel_dehaze(img: np.ndarray, patch: int = 15, omega: float = 0.95, t
     Airlight A: among the ``top`` fraction of pixels with the brightest dark channel, the input
     pixel of highest intensity. Transmission t = 1 − ω·dark(I / A), refined by the guided filter
     (grey input as guide), floored at ``t0``. Returns (J in [0, 1], refined t (H, W), A (3,))."""
-    a = _check(img)
+    a = check_image(img)
     if a.ndim != 3 or a.shape[2] != 3:
         raise ValueError(f"dark channel dehazing needs an RGB (H, W, 3) image, got shape {a.shape}")
     dark = dark_channel(a, patch)
@@ -126,7 +123,7 @@ class ClassicalMethod:
 
     @property
     def available(self) -> bool:
-        return self.needs != "bm3d" or bm3d_available()
+        return self.needs is None or _importable(self.needs)
 
 
 CLASSICAL: dict[str, ClassicalMethod] = {

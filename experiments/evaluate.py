@@ -40,13 +40,19 @@ def evaluate_run(run_dir: str | Path, dataset: str | None = None, limit: int | N
     cfg, G, state, dev = load_run_generator(run_dir, device)
     name = dataset or cfg["data"]["test"]
     pairs = build_test_pairs(cfg, name, limit=limit, crop=crop)
-    rows: list[dict[str, Any]] = evaluate_pairs(G, pairs, dev, 2 ** cfg["model"]["depth"])
+    return _scored(evaluate_pairs(G, pairs, dev, 2 ** cfg["model"]["depth"]), ("step", int(state["step"])), name,
+                   run.path / f"eval_{Path(name).name}.csv")
+
+
+def _scored(rows: list[dict[str, Any]], first: tuple[str, Any], dataset: str, path: Path) -> pd.DataFrame:
+    """Per-image rows plus a ``mean`` row, led by the ``first`` (column, value) and the dataset's
+    name, written atomically to ``path`` as CSV."""
     df = pd.DataFrame(rows)
-    mean = df.drop(columns="image").mean().to_dict()
-    df = pd.concat([df, pd.DataFrame([{"image": "mean", **mean}])], ignore_index=True)
-    df.insert(0, "step", int(state["step"]))
-    df.insert(1, "dataset", Path(name).name)
-    atomic_write_text(run.path / f"eval_{Path(name).name}.csv", df.to_csv(index=False))
+    df = pd.concat([df, pd.DataFrame([{"image": "mean", **df.drop(columns="image").mean().to_dict()}])],
+                   ignore_index=True)
+    df.insert(0, *first)
+    df.insert(1, "dataset", Path(dataset).name)
+    atomic_write_text(path, df.to_csv(index=False))
     return df
 
 
@@ -67,10 +73,4 @@ def evaluate_classical(method: str, dataset: str, task: str = "denoise", sets: t
     params = cfg["data"]["degradation"]["params"]
     pairs = build_test_pairs(cfg, dataset, limit=limit, crop=crop)
     rows = [pair_metrics(name, restore_classical(method, x, **params), x, y) for name, x, y in pairs]
-    df = pd.DataFrame(rows)
-    df = pd.concat([df, pd.DataFrame([{"image": "mean", **df.drop(columns="image").mean().to_dict()}])],
-                   ignore_index=True)
-    df.insert(0, "method", method)
-    df.insert(1, "dataset", Path(dataset).name)
-    atomic_write_text(Path(out or f"eval_{method}_{Path(dataset).name}.csv"), df.to_csv(index=False))
-    return df
+    return _scored(rows, ("method", method), dataset, Path(out or f"eval_{method}_{Path(dataset).name}.csv"))

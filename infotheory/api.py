@@ -60,8 +60,7 @@ def as_kind(a: ArrayLike, discrete: str | bool, name: str = "x") -> ArrayLike:
         return a
     k = len(torch.unique(a2, dim=0)) if tensor else len(np.unique(np.asarray(a2), axis=0))
     if k > MAX_AUTO_CLASSES:
-        dtype = a2.dtype
-        raise ValueError(f"{name} is integer ({dtype}) with {k} distinct values: is it labels or a quantised "
+        raise ValueError(f"{name} is integer ({a2.dtype}) with {k} distinct values: is it labels or a quantised "
                          f"continuous signal (e.g. uint8 pixels)? Say which: discrete=False to treat it as "
                          f"continuous, discrete=True to treat it as {k} classes")
     return a

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-__all__ = ["rgb_to_y", "psnr", "ssim", "pair_metrics"]
+__all__ = ["rgb_to_y", "psnr", "ssim", "pair_metrics", "check_image"]
 
 
 def rgb_to_y(img: np.ndarray) -> np.ndarray:
@@ -57,3 +57,13 @@ def pair_metrics(name: str, out: np.ndarray, degraded: np.ndarray, clean: np.nda
         r.update(psnr_y=psnr(out, clean, y_channel=True), ssim_y=ssim(out, clean, y_channel=True),
                  psnr_y_input=psnr(degraded, clean, y_channel=True))
     return r
+
+
+def check_image(img: np.ndarray) -> np.ndarray:
+    """An (H, W), (H, W, 1) or (H, W, 3) image as float64; other shapes and NaN/Inf are named errors."""
+    a = np.asarray(img, dtype=np.float64)
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (1, 3)):
+        raise ValueError(f"images must be (H, W) or (H, W, 3), got shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError("image contains NaN or Inf")
+    return a

@@ -20,6 +20,8 @@ import torch
 
 from infotheory.bands import laplacian_bands
 
+from .metrics import check_image
+
 __all__ = ["sliced_wasserstein", "pyramid_patches", "swd_realism"]
 
 
@@ -41,15 +43,8 @@ def sliced_wasserstein(a: np.ndarray, b: np.ndarray, n_dirs: int = 512, seed: in
 
 
 def _to_batch(img: np.ndarray) -> torch.Tensor:
-    a = np.asarray(img, dtype=np.float64)
-    if a.ndim == 2:
-        a = a[None]
-    elif a.ndim == 3 and a.shape[2] in (1, 3):
-        a = a.transpose(2, 0, 1)
-    else:
-        raise ValueError(f"images must be (H, W) or (H, W, 3), got shape {a.shape}")
-    if not np.isfinite(a).all():
-        raise ValueError("images contain NaN or Inf")
+    a = check_image(img)
+    a = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
     return torch.from_numpy(np.ascontiguousarray(a))[None]
 
 

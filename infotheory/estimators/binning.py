@@ -44,17 +44,22 @@ def bin_codes(
     return codes
 
 
+def _countable(space: float, n: int) -> bool:
+    """A label space small enough to count with ``np.bincount`` (no sort): ≤ max(2²², 8·n) cells."""
+    return space <= max(2**22, 8 * n)
+
+
 def joint_labels(codes: np.ndarray, radix: int, dense: bool = True) -> tuple[np.ndarray, int]:
     """Label of each row of ``codes`` (n, d) with entries < ``radix``; returns (labels, m).
 
-    When the label space radix**d is small (at most ``max(2**22, 8·n)``) the mixed-radix number
+    When the label space radix**d is small (:func:`_countable`) the mixed-radix number
     itself is the label and m = radix**d — counted with ``np.bincount``, no sort (``dense=False``).
     Otherwise rows are densified to 0..m-1 with ``np.unique`` (column by column when radix**d would
     overflow int64), m = the number of distinct rows.
     """
     n, d = codes.shape
     space = float(radix) ** d
-    if not dense and space <= max(2**22, 8 * n):
+    if not dense and _countable(space, n):
         lab = codes[:, d - 1].astype(np.int64, copy=True)
         for j in range(d - 2, -1, -1):
             lab *= radix
@@ -139,13 +144,13 @@ class BinningEstimator(MIEstimator):
         lx, sx = self._labels(X, xd, "x")  # labels and the size of their label space
         ly, sy = self._labels(Y, yd, "y")
         cx, cy = np.bincount(lx, minlength=sx), np.bincount(ly, minlength=sy)
-        if sx * sy <= max(2**22, 8 * n):
+        if _countable(sx * sy, n):
             counts_xy = np.bincount(lx * sy + ly, minlength=sx * sy)
         else:  # a large joint space: densify the occupied marginal bins first, then sort if still large
             (ox,), (oy,) = np.nonzero(cx), np.nonzero(cy)
             rx, ry = np.searchsorted(ox, lx), np.searchsorted(oy, ly)
             j = rx * len(oy) + ry
-            counts_xy = np.bincount(j) if len(ox) * len(oy) <= max(2**22, 8 * n) else np.unique(
+            counts_xy = np.bincount(j) if _countable(len(ox) * len(oy), n) else np.unique(
                 j, return_counts=True)[1]
         hx, hy, hxy = _entropy(cx, n), _entropy(cy, n), _entropy(counts_xy, n)
         mx, my, mxy = int((cx > 0).sum()), int((cy > 0).sum()), int((counts_xy > 0).sum())
