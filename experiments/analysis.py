@@ -63,7 +63,7 @@ def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "aut
             rows += detail_loss(x, y_hat, y, levels=default_levels(x.shape[-1]), estimator=ESTIMATOR, step=step)
         if "sources" in analyses:
             rows += information_sources(G, x, y, estimator=ESTIMATOR, n_steps=8, step=step)
-        if "d_probe" in analyses:
+        if "d_probe" in analyses and cfg["loss"]["lambda_adv"] > 0:  # the L1-only control has no adversarial term
             rows += _d_probe(cfg, G, dev, progress)
     if cfg["task"] == "derain" and have_shared("Rain12"):
         for r in evaluate_pairs(G, build_test_pairs(cfg, "Rain12", limit=0, crop=None), dev, 2 ** cfg["model"]["depth"]):

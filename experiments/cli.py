@@ -105,7 +105,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         print(f"submitted {len(jobs)} jobs: {', '.join(str(j.job_id) for j in jobs)} (logs in {args.out}/submitit)")
         return 0
     counts = reproduce(args.preset, args.tasks or TASKS, args.problems or tuple(PROBLEMS), args.seeds, args.device,
-                       args.out, args.shard, report=not args.no_report, progress=not args.no_progress)
+                       args.out, args.shard, report=not args.no_report, progress=not args.no_progress,
+                       jobs=args.jobs, classical=not args.no_classical)
     print(f"reproduce: {counts['trained']} trained, {counts['skipped']} already done, {counts['failed']} failed "
           f"(of {counts['total']}); report: {args.out}/report/report.html")
     return 1 if counts["failed"] else 0
@@ -165,13 +166,16 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(func=_cmd_analyse)
 
     r = sub.add_parser("reproduce", help="reproduce each problem before and after its fix, then the report")
-    r.add_argument("--preset", default="quick", help="tiny (seconds) | quick (CPU, ~15 min) | full (GPU)")
+    r.add_argument("--preset", default="quick", help="tiny (seconds) | quick (CPU, ~15 min, illustration) | standard (converged, 3 seeds, "
+                   "~2.5 h on 2 CPU cores with --jobs 2) | full (GPU)")
     r.add_argument("--tasks", nargs="+", help="denoise derain dehaze (default: all)")
     r.add_argument("--problems", nargs="+", help="abstraction detail gradients (default: all)")
     r.add_argument("--seeds", type=int, help="seeds per configuration (default: preset's)")
     r.add_argument("--device", default="auto")
     r.add_argument("--out", default="runs", help="sweep folder (default runs/)")
     r.add_argument("--shard", help="i/N: run every N-th configuration starting at i (for clusters)")
+    r.add_argument("--jobs", type=int, default=1, help="runs trained at once, as processes (threads split)")
+    r.add_argument("--no-classical", action="store_true", help="skip the classical references")
     r.add_argument("--no-report", action="store_true")
     r.add_argument("--submit", type=int, metavar="N", help="submit N shard jobs with submitit instead of running here")
     r.add_argument("--cluster", default="slurm", help="submitit cluster: slurm | local | auto")

@@ -26,12 +26,15 @@ DEFAULTS: dict[str, Any] = {
     "disc": {"ndf": 32, "n_layers": 3, "norm": "auto"},  # auto: batch; layer for WGAN-GP (no batch coupling)
     "loss": {"adversarial": "vanilla", "content": "l1", "lambda_adv": 1.0, "lambda_content": 100.0,
              "gp_weight": 10.0},
-    "optim": {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999},
+    # decay_start: fraction of train.steps after which both step sizes fall linearly to 0 (pix2pix's
+    # n_epochs / n_epochs_decay schedule); 1.0 = constant
+    "optim": {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999, "decay_start": 1.0},
     "data": {"train": "embedded", "test": "embedded", "mode": "rgb", "crop": 64, "batch_size": 8,
              "train_patches": 4000, "test_images": 4, "test_crop": 128, "paired_root": None,
              "degradation": {"kind": "awgn", "params": {"sigma": 25}}},
     "train": {"steps": 1000, "log_every": 25, "eval_every": 250, "ckpt_every": 250, "sample_every": 250,
-              "amp": True, "diagnostics_every": 50, "channels_last": False, "compile": False},
+              "amp": True, "diagnostics_every": 50, "channels_last": False, "compile": False,
+              "ema": 0.0},  # ema: decay of an exponential moving average of G used for evaluation (0 = off)
     # measured every train.diagnostics_every steps (0 = off) on a fixed probe batch of training patches
     "diagnostics": {"infoplane": True, "layers": "auto", "estimator": "kde",
                     "estimator_params": {"noise_variance": 0.1}, "n_per_image": 16, "probe_size": 16,
@@ -173,6 +176,12 @@ def _check_values(cfg: dict[str, Any]) -> None:
     if not isinstance(deg, dict) or "kind" not in deg:
         raise ConfigError("data.degradation must be a mapping with 'kind' and 'params'")
     Degradation.from_spec(deg)
+    if not 0.0 <= cfg["optim"]["decay_start"] <= 1.0:
+        raise ConfigError(f"optim.decay_start must be a fraction in [0, 1], got {cfg['optim']['decay_start']!r}")
+    if not 0.0 <= cfg["train"]["ema"] < 1.0:
+        raise ConfigError(f"train.ema must be a decay in [0, 1) (0 = off, e.g. 0.999), got {cfg['train']['ema']!r}")
+    if cfg["loss"]["lambda_adv"] < 0 or cfg["loss"]["lambda_content"] < 0:
+        raise ConfigError("loss.lambda_adv and loss.lambda_content must be >= 0")
     for sec, key in [("train", "steps"), ("data", "batch_size"), ("data", "crop"), ("model", "depth")]:
         v = cfg[sec][key]
         if not isinstance(v, int) or v < 1:

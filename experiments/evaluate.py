@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
+
+import numpy as np
 
 import pandas as pd
 import yaml
@@ -11,7 +13,16 @@ from .data import pair_metrics
 from .runfolder import RunFolder, atomic_write_text
 from .train import build_generator, build_test_pairs, evaluate_pairs, resolve_device
 
-__all__ = ["evaluate_run", "load_run_generator", "evaluate_classical"]
+__all__ = ["evaluate_run", "load_run_generator", "evaluate_classical", "score_restorer"]
+
+
+def generator_weights(state: dict[str, Any]) -> dict[str, Any]:
+    """The evaluated generator's state dict from a checkpoint: the EMA of G when the run kept one
+    (``train.ema``; its buffers are the live model's), else G."""
+    if "G_ema" not in state:
+        return state["G"]
+    ema = {k[len("module."):]: v for k, v in state["G_ema"].items() if k.startswith("module.")}
+    return {**ema, **{k: v for k, v in state["G"].items() if k not in ema}}
 
 
 def load_run_generator(run_dir: str | Path, device: str = "auto") -> tuple[dict[str, Any], Any, dict[str, Any], Any]:
@@ -27,7 +38,7 @@ def load_run_generator(run_dir: str | Path, device: str = "auto") -> tuple[dict[
     if state is None:
         raise FileNotFoundError(f"{run.ckpt_path} not found: the run has no checkpoint yet")
     G = build_generator(cfg).to(dev)
-    G.load_state_dict(state["G"])
+    G.load_state_dict(generator_weights(state))
     return cfg, G.eval(), state, dev
 
 
@@ -42,6 +53,21 @@ def evaluate_run(run_dir: str | Path, dataset: str | None = None, limit: int | N
     pairs = build_test_pairs(cfg, name, limit=limit, crop=crop)
     return _scored(evaluate_pairs(G, pairs, dev, 2 ** cfg["model"]["depth"]), ("step", int(state["step"])), name,
                    run.path / f"eval_{Path(name).name}.csv")
+
+
+def score_restorer(restore_fn: Callable[[np.ndarray], np.ndarray], pairs: Sequence[tuple[str, np.ndarray, np.ndarray]],
+                   realism: bool = True) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """Per-image PSNR/SSIM rows of ``restore_fn`` (degraded [0, 1] image -> restored) on ``pairs``,
+    and the set's means plus its realism: SWD ×10³ between the restored and the clean images
+    (``swd``, needs >= 2 images; lower is more realistic)."""
+    from .data import swd_realism
+
+    outs = [restore_fn(x) for _, x, _ in pairs]
+    rows = [pair_metrics(name, o, x, y) for (name, x, y), o in zip(pairs, outs)]
+    means = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "image"}
+    if realism and len(pairs) >= 2:
+        means["swd"] = swd_realism(outs, [y for _, _, y in pairs])["swd"]
+    return rows, means
 
 
 def _scored(rows: list[dict[str, Any]], first: tuple[str, Any], dataset: str, path: Path) -> pd.DataFrame:

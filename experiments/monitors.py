@@ -47,7 +47,8 @@ class DiagnosticsMonitor:
 
     def monitor(self, trainer: "Trainer") -> Monitor:
         if self._monitor is None:
-            d, grads = self.d, self.d["gradients"]
+            d = self.d  # no adversarial term (the L1-only control): no gradient balance to measure
+            grads = d["gradients"] and trainer.objective.lambda_adv > 0
             self._monitor = Monitor(trainer.G, self._probe(trainer), D=trainer.D if grads else None,
                                     objective=trainer.objective if grads else None, every=1, layers=self.layers,
                                     estimator=d["estimator"], estimator_params=dict(d["estimator_params"] or {}),

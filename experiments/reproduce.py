@@ -3,13 +3,18 @@
 One run folder per (task, configuration, seed) under ``OUT/<task>/<config>/seed<k>``;
 configurations shared between problems (the baseline) are trained once. Finished runs (DONE and
 analysed) are skipped, interrupted ones resumed, failed ones recorded in ``FAILED`` with the error
-and retried next time — the sweep goes on. ``--shard i/N`` takes every N-th run of the grid.
+and retried next time — the sweep goes on. ``--shard i/N`` takes every N-th run of the grid; ``--jobs N`` trains N runs at once as processes
+(threads split between them). The classical references of each task are scored once and cached
+in ``OUT/<task>/classical/``.
 """
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
+import os
 import time
 import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -19,7 +24,7 @@ from .config import resolve_config
 from .problems import PRESET_OVERRIDES, PROBLEMS, SEEDS, TASKS, RunSpec, task_overrides
 from .runfolder import atomic_write_text
 
-__all__ = ["build_grid", "reproduce", "parse_shard"]
+__all__ = ["build_grid", "reproduce", "parse_shard", "run_one"]
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
@@ -72,48 +77,108 @@ def _analyses_for(spec: RunSpec, uses: dict[str, dict[str, list[str]]]) -> list[
     return out
 
 
-def reproduce(preset: str = "quick", tasks: Sequence[str] = TASKS, problems: Sequence[str] = tuple(PROBLEMS),
-              seeds: int | None = None, device: str = "auto", out: str | Path = "runs", shard: str | None = None,
-              report: bool = True, progress: bool = True) -> dict[str, Any]:
-    """Run (or continue) the sweep; returns counts of done/skipped/failed runs."""
+def _thread_split(jobs: int) -> int:
+    """Torch threads per concurrent run: the cores shared evenly (at least 1)."""
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def run_one(spec: RunSpec, path: Path, analyses: list[str], device: str) -> tuple[str, str, float]:
+    """Train (or resume) and analyse one run; on error write ``FAILED`` (error, traceback) and go
+    on. Returns (key, 'trained' | 'failed', seconds). Used in-process and by ``--jobs`` workers."""
     from .analysis import analyse_run
     from .train import Trainer
 
+    t0 = time.time()
+    try:
+        if not (path / "DONE").exists():
+            cfg = resolve_config({}, spec.sets())
+            Trainer(cfg, path, device=device, resume=path.exists(), progress=False).fit()
+        analyse_run(path, analyses, device=device)
+        (path / "FAILED").unlink(missing_ok=True)
+        return spec.key, "trained", time.time() - t0
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # record and go on: one broken configuration must not stop the sweep
+        path.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path / "FAILED", json.dumps(
+            {"run": spec.key, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(),
+             "seconds": time.time() - t0}, indent=2))
+        return spec.key, f"failed: {type(exc).__name__}: {exc}", time.time() - t0
+
+
+def reproduce(preset: str = "quick", tasks: Sequence[str] = TASKS, problems: Sequence[str] = tuple(PROBLEMS),
+              seeds: int | None = None, device: str = "auto", out: str | Path = "runs", shard: str | None = None,
+              report: bool = True, progress: bool = True, jobs: int = 1, classical: bool = True) -> dict[str, Any]:
+    """Run (or continue) the sweep; returns counts of done/skipped/failed runs.
+
+    ``jobs``: runs trained at once as separate processes, the CPU threads split between them (on a
+    GPU they share the device). ``classical``: score the task's classical references once per
+    (method, test set, degradation) into ``OUT/<task>/classical/`` (kept when present)."""
     out = Path(out)
+    if jobs < 1:
+        raise ValueError(f"--jobs must be >= 1, got {jobs}")
     grid, uses = build_grid(preset, tasks, problems, seeds)
     i, n = parse_shard(shard)
     mine = grid[i::n]
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "sweep.json", json.dumps({"preset": preset, "tasks": list(tasks), "problems": list(problems),
                                                       "seeds": seeds or SEEDS[preset], "uses": uses}, indent=2))
-    counts = {"trained": 0, "skipped": 0, "failed": 0, "total": len(mine)}
-    bar = tqdm(mine, desc=f"reproduce {preset}", disable=not progress, dynamic_ncols=True)
-    for spec in bar:
+    counts: dict[str, Any] = {"trained": 0, "skipped": 0, "failed": 0, "total": len(mine)}
+    todo = []
+    for spec in mine:
         path = out / spec.task / spec.config / f"seed{spec.seed}"
-        bar.set_postfix_str(spec.key)
-        analysed = (path / "analysis.csv").exists()
-        if (path / "DONE").exists() and analysed:
+        if (path / "DONE").exists() and (path / "analysis.csv").exists():
             counts["skipped"] += 1
-            continue
-        t0 = time.time()
-        try:
-            if not (path / "DONE").exists():
-                cfg = resolve_config({}, spec.sets())
-                Trainer(cfg, path, device=device, resume=path.exists(), progress=False).fit()
-            analyse_run(path, _analyses_for(spec, uses), device=device)
-            (path / "FAILED").unlink(missing_ok=True)
+        else:
+            todo.append((spec, path, _analyses_for(spec, uses)))
+    bar = tqdm(total=len(mine), initial=counts["skipped"], desc=f"reproduce {preset}", disable=not progress,
+               dynamic_ncols=True)
+
+    def done(key: str, status: str) -> None:
+        bar.update(1)
+        bar.set_postfix_str(key)
+        if status == "trained":
             counts["trained"] += 1
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:  # record and go on: one broken configuration must not stop the sweep
+        else:
             counts["failed"] += 1
-            path.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(path / "FAILED", json.dumps(
-                {"run": spec.key, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(),
-                 "seconds": time.time() - t0}, indent=2))
-            tqdm.write(f"FAILED {spec.key}: {type(exc).__name__}: {exc}")
+            tqdm.write(f"FAILED {key}: {status[len('failed: '):]}")
+
+    if jobs == 1:
+        for spec, path, analyses in todo:
+            key, status, _ = run_one(spec, path, analyses, device)
+            done(key, status)
+    else:
+        ctx = mp.get_context("spawn")  # fresh interpreters: no forked torch thread pools
+        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(_thread_split(jobs),)) as pool:
+            futures = [pool.submit(run_one, spec, path, analyses, device) for spec, path, analyses in todo]
+            try:
+                for f in as_completed(futures):
+                    key, status, _ = f.result()
+                    done(key, status)
+            except KeyboardInterrupt:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    bar.close()
+    if classical and n == 1:
+        from .classical_refs import score_references
+
+        for task in tasks:
+            score_references(task, _task_config(preset, task), out / task / "classical", progress=progress)
     if report and n == 1:
         from .report import build_report
 
         build_report(out)
     return counts
+
+
+def _task_config(preset: str, task: str) -> dict[str, Any]:
+    """The resolved config a task's runs share (test set, degradation, test-image limit)."""
+    over = {**PRESET_OVERRIDES[preset], **task_overrides(task), "model.depth": 1}  # no model: no size multiple
+    return resolve_config({}, [f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in over.items()])

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from infotheory.diagnostics import eval_mode
 from models import GeneratorObjective, PatchDiscriminator, UNetGenerator
-from models.losses import interpolates, penalty_at
+from models.losses import content_loss, interpolates, penalty_at
 
 from .data import Degradation, PairedFolder, SyntheticPairs, get_images, pair_metrics, to_image, to_tensor
 from .runfolder import RunFolder
@@ -95,9 +95,11 @@ def gan_step(G: torch.nn.Module, D: torch.nn.Module, opt_g: torch.optim.Optimize
     ``scaler``: fp16 GradScaler or None.
     """
     adv = objective.adv
-    # 1) discriminator: real pairs (x, y) up, fake pairs (x, G(x)) down
     with autocast():
         fake = G(x)
+    if objective.lambda_adv == 0:  # the content-only control (no adversarial term): D is not trained
+        return _content_step(fake, y, objective, opt_g, scaler)
+    # 1) discriminator: real pairs (x, y) up, fake pairs (x, G(x)) down
     mix = interpolates(y, fake) if adv.needs_gp else None  # WGAN-GP points, differentiated w.r.t. pixels
     with autocast():
         d_real, d_fake = D(x, y).float(), D(x, fake.detach()).float()
@@ -121,6 +123,20 @@ def gan_step(G: torch.nn.Module, D: torch.nn.Module, opt_g: torch.optim.Optimize
     if scaler is not None:
         scale = scaler.get_scale()
         scaler.update()  # an Inf/NaN gradient skipped an optimizer step and lowers the scale
+        stats["amp_scale"], stats["amp_skipped"] = scale, float(scaler.get_scale() < scale)
+    return stats
+
+
+def _content_step(fake: torch.Tensor, y: torch.Tensor, objective: GeneratorObjective, opt_g: torch.optim.Optimizer,
+                  scaler: Any) -> dict[str, float]:
+    """G's update without an adversarial term (λ_adv = 0): the L1-only control of every task."""
+    loss_g = objective.lambda_content * content_loss(objective.content, fake.float(), y)
+    opt_g.zero_grad(set_to_none=True)
+    _backward_step(loss_g, opt_g, scaler)
+    stats = {"loss_g": loss_g.item(), "loss_g_content": loss_g.item()}
+    if scaler is not None:
+        scale = scaler.get_scale()
+        scaler.update()
         stats["amp_scale"], stats["amp_skipped"] = scale, float(scaler.get_scale() < scale)
     return stats
 
@@ -154,8 +170,12 @@ def average_gradients(module: torch.nn.Module, world: int) -> None:
 
 # ------------------------------------------------------------------------------------ data
 def _center_crop(img: np.ndarray, size: int | None, multiple: int) -> np.ndarray:
+    """The centre ``size``² crop, trimmed to a multiple of the model's factor; ``size=None``: the
+    whole image, untrimmed (:func:`restore` pads it), so every model is scored on the same pixels."""
+    if not size:
+        return img
     h, w = img.shape[:2]
-    th, tw = (min(h, size), min(w, size)) if size else (h, w)
+    th, tw = min(h, size), min(w, size)
     th, tw = th - th % multiple, tw - tw % multiple
     y0, x0 = (h - th) // 2, (w - tw) // 2
     return img[y0 : y0 + th, x0 : x0 + tw]
@@ -230,6 +250,19 @@ def sample_grid(G: torch.nn.Module, pairs, device: torch.device, multiple: int) 
     w = max(r.shape[1] for r in rows)
     rows = [np.pad(r, [(0, 0), (0, w - r.shape[1])] + [(0, 0)] * (r.ndim - 2)) for r in rows]
     return (np.concatenate(rows, axis=0) * 255).round().astype(np.uint8)
+
+
+def ema_warmup(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor], torch.Tensor], None]:
+    """An ``AveragedModel`` update with the usual warm-up (TensorFlow's ExponentialMovingAverage
+    ``num_updates`` rule): decay min(decay, (1 + n)/(10 + n)) after n updates, so the average does
+    not drag the random initialisation through a short run."""
+
+    def update(ema: list[torch.Tensor], current: list[torch.Tensor], n: torch.Tensor) -> None:
+        k = float(n)
+        d = min(decay, (1.0 + k) / (10.0 + k))
+        torch._foreach_lerp_(ema, current, 1.0 - d)
+
+    return update
 
 
 # ------------------------------------------------------------------------------------ trainer
@@ -341,6 +374,13 @@ class Trainer:
             self.step = int(state["step"])
         elif self.world > 1:
             torch.manual_seed(cfg["seed"] * 1000 + self.rank)  # rank-seeded dropout / noise draws
+        self.G_ema = None
+        if t["ema"]:  # evaluated, sampled and analysed in place of G (BasicSR / StyleGAN practice)
+            from torch.optim.swa_utils import AveragedModel
+
+            self.G_ema = AveragedModel(self.G, multi_avg_fn=ema_warmup(t["ema"]))
+            if state is not None and "G_ema" in state:
+                self.G_ema.load_state_dict(state["G_ema"])
         self.G_train, self._sync_d = self.G, None
         if self.world > 1:  # G under DDP; D's gradients averaged explicitly (see gan_step)
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -358,6 +398,32 @@ class Trainer:
                 "generator_params": sum(p.numel() for p in self.G.parameters()),
                 "amp": amp or False, "channels_last": bool(t.get("channels_last")),
                 "compile": bool(t.get("compile"))})
+
+    @property
+    def G_eval(self) -> torch.nn.Module:
+        """The generator that is evaluated: the EMA of G when ``train.ema`` is on, else G."""
+        return self.G_ema.module if self.G_ema is not None else self.G
+
+    def update_ema(self) -> None:
+        """Average G's parameters; BatchNorm statistics are the live model's (copied)."""
+        if self.G_ema is None:
+            return
+        self.G_ema.update_parameters(self.G)
+        with torch.no_grad():
+            for mine, live in zip(self.G_ema.module.buffers(), self.G.buffers()):
+                mine.copy_(live)
+
+    def lr_factor(self, step: int) -> float:
+        """pix2pix's schedule: 1 until ``optim.decay_start``·steps, then linear towards 0 (positive at
+        the last step). A pure function of the step, so a resumed run follows the same schedule."""
+        total, start = self.cfg["train"]["steps"], self.cfg["optim"]["decay_start"] * self.cfg["train"]["steps"]
+        return 1.0 if step <= start else 1.0 - (step - start) / (total - start + 1)
+
+    def set_lr(self, step: int) -> None:
+        f, o = self.lr_factor(step), self.cfg["optim"]
+        for opt, base in ((self.opt_g, o["lr_g"]), (self.opt_d, o["lr_d"])):
+            for group in opt.param_groups:
+                group["lr"] = base * f
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The batch of ``step``: a pure function of (seed, step[, rank]), so resume sees the same data."""
@@ -392,15 +458,40 @@ class Trainer:
                  "rng_cpu_ranks": rngs}
         if self.scaler is not None:
             state["scaler"] = self.scaler.state_dict()
+        if self.G_ema is not None:
+            state["G_ema"] = self.G_ema.state_dict()
         if self.device.type == "cuda":
             state["rng_cuda"] = torch.cuda.get_rng_state()
         self.run.save_checkpoint(state)
 
     def evaluate(self) -> dict[str, float]:
-        rows = evaluate_pairs(self.G, self.test_pairs, self.device, self.multiple)
+        rows = evaluate_pairs(self.G_eval, self.test_pairs, self.device, self.multiple)
         means = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "image"}
         for k, v in means.items():
             self.run.log(self.step, "test", k, v)
+        return means
+
+    def log_convergence(self) -> dict[str, Any]:
+        """The plateau rule (:mod:`experiments.convergence`) on the held-out PSNR curve, logged as
+        split ``convergence`` (``gain_db``; ``converged`` 1/0, NaN when it cannot be judged)."""
+        from .convergence import plateau
+
+        curve = sorted((r["step"], r["value"]) for r in self.run.rows if r["split"] == "test" and r["metric"] == "psnr")
+        conv = plateau([c[0] for c in curve], [c[1] for c in curve], total=self.cfg["train"]["steps"])
+        self.run.log(self.step, "convergence", "gain_db", conv["gain_db"])
+        self.run.log(self.step, "convergence", "converged", math.nan if conv["converged"] is None else conv["converged"])
+        return conv
+
+    def score_full_size(self) -> dict[str, float]:
+        """The final generator on the whole test images (no crops; split ``test_full``): mean PSNR/SSIM
+        and the set's realism (SWD ×10³, :func:`experiments.data.swd_realism`)."""
+        from .evaluate import score_restorer
+
+        pairs = build_test_pairs(self.cfg, crop=None)
+        with eval_mode(self.G_eval):
+            means = score_restorer(lambda x: restore(self.G_eval, x, self.device, self.multiple), pairs)[1]
+        for k, v in means.items():
+            self.run.log(self.step, "test_full", k, v)
         return means
 
     def fit(self) -> dict[str, Any]:
@@ -444,9 +535,11 @@ class Trainer:
         bar = tqdm(range(start + 1, t["steps"] + 1), initial=start, total=t["steps"], disable=not self.progress,
                    desc=self.cfg["name"], dynamic_ncols=True)
         for step in bar:
+            self.set_lr(step)
             x, y = self.batch(step)
             stats = gan_step(self.G_train, self.D, self.opt_g, self.opt_d, x, y, self.objective,
                              self.cfg["loss"]["gp_weight"], self.autocast, scaler=self.scaler, sync_d=self._sync_d)
+            self.update_ema()
             skipped = self._skipped = (self._skipped + 1) if stats.get("amp_skipped") else 0
             if skipped > MAX_SKIPPED_STEPS:
                 raise FloatingPointError(f"training diverged at step {step}: the fp16 scaler skipped {skipped} steps "
@@ -467,7 +560,7 @@ class Trainer:
                 for k, v in stats.items():
                     if math.isfinite(v):  # a step the fp16 scaler skipped logs amp_skipped=1, not NaN losses
                         self.run.log(step, "train", k, v)
-                bar.set_postfix({k: f"{stats[k]:.3f}" for k in ("loss_d", "loss_g_adv", "loss_g_content")})
+                bar.set_postfix({k: f"{stats[k]:.3f}" for k in ("loss_d", "loss_g_adv", "loss_g_content") if k in stats})
             if diag:
                 for cb in self.callbacks:
                     self.run.log_many(cb(self, step))
@@ -477,7 +570,7 @@ class Trainer:
                 from skimage.io import imsave
 
                 imsave(self.run.path / "samples" / f"step_{step:06d}.png",
-                       sample_grid(self.G, self.test_pairs, self.device, self.multiple), check_contrast=False)
+                       sample_grid(self.G_eval, self.test_pairs, self.device, self.multiple), check_contrast=False)
             if ckpt:  # diagnostics, eval and samples leave the RNG untouched: rngs is still current
                 self.checkpoint(rngs)
         if self.world > 1:  # DDP syncs buffers at each forward; make the final BN statistics rank 0's too
@@ -490,5 +583,7 @@ class Trainer:
         if self.is_main:
             summary["test"] = {r["metric"]: r["value"] for r in self.run.rows
                                if r["split"] == "test" and r["step"] == self.step}
+            summary["convergence"] = self.log_convergence()
+            summary["test_full"] = self.score_full_size()
             self.run.finish(summary)
         return summary

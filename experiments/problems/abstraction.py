@@ -10,13 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from .base import MAX_DEPTH, Problem
+from .decision import Comparison
 
 __all__ = ["PROBLEM"]
 
 
 def configs(preset: str) -> dict[str, dict[str, Any]]:
     dmax = MAX_DEPTH[preset]
-    depths = [2, 3] if preset != "full" else list(range(2, dmax))  # quick: CPU budget
+    depths = {"full": list(range(2, dmax)), "standard": [2, 3, 4]}.get(preset, [2, 3])  # quick: CPU budget
     out = {f"depth{d}": {"model.depth": d} for d in depths}
     out["baseline"] = {"model.depth": dmax}
     out["fix-sampling"] = {"model.depth": 2, "model.res_blocks": 2 if preset != "full" else 6}
@@ -30,4 +31,10 @@ PROBLEM = Problem(
     baseline="baseline",
     fixes=["fix-sampling"],
     analysis=["abstraction"],
+    # decided before any run: the fix's own sampling structure (2 down-samplings) without its residual
+    # blocks against the deepest U-Net — one named depth, not the best of the sweep
+    present=Comparison("Does the deepest U-Net spend down-samplings restoration does not need (does the fix's "
+                       "2-down-sampling structure alone restore better)?", "psnr", a="depth2", b="baseline"),
+    fix=Comparison("Does the fix (2 down-samplings + residual blocks) restore better than the baseline?", "psnr",
+                   a="fix-sampling", b="baseline"),
 )

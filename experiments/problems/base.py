@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ..data.sources import shared_data_root
+from .decision import Comparison
 
 __all__ = ["PRESET_OVERRIDES", "task_overrides", "Problem", "RunSpec", "probe_batch", "have_shared"]
 
@@ -25,13 +26,21 @@ PRESET_OVERRIDES: dict[str, dict[str, Any]] = {
               "train.diagnostics_every": 50, "diagnostics.probe_size": 16,
               # 300 steps fit the CPU budget only with a larger step size than pix2pix's 2e-4 (full keeps 2e-4)
               "optim.lr_g": 1e-3, "optim.lr_d": 1e-3},
+    # converged by the plateau rule (experiments/convergence.py) within the 2-core CPU budget: batch 16
+    # (the step costs little more than batch 8 at this size), pix2pix's linear decay over the second
+    # half, an EMA of G (warm-up) for evaluation, held-out crops every 100 steps for the curve
+    "standard": {"model.ngf": 16, "disc.ndf": 16, "disc.n_layers": 2, "data.crop": 32, "data.batch_size": 16,
+                 "data.train_patches": 4000, "data.test_images": 12, "data.test_crop": 64, "train.steps": 2000,
+                 "train.log_every": 25, "train.eval_every": 100, "train.ckpt_every": 500,
+                 "train.sample_every": 2000, "train.diagnostics_every": 200, "diagnostics.probe_size": 16,
+                 "optim.lr_g": 1e-3, "optim.lr_d": 1e-3, "optim.decay_start": 0.5, "train.ema": 0.999},
     "full": {"model.ngf": 64, "disc.ndf": 64, "disc.n_layers": 3, "data.crop": 128, "data.batch_size": 16,
              "data.train_patches": 100000, "data.test_images": 12, "data.test_crop": 256, "train.steps": 20000,
              "train.log_every": 50, "train.eval_every": 2000, "train.ckpt_every": 1000, "train.sample_every": 2000,
              "train.diagnostics_every": 250, "diagnostics.probe_size": 32, "diagnostics.d_probe_steps": 2000},
 }
-MAX_DEPTH = {"tiny": 5, "quick": 5, "full": 7}  # down-samplings that reach a 1×1 bottleneck
-SEEDS = {"tiny": 1, "quick": 2, "full": 3}
+MAX_DEPTH = {"tiny": 5, "quick": 5, "standard": 5, "full": 7}  # down-samplings that reach a 1×1 bottleneck
+SEEDS = {"tiny": 1, "quick": 2, "standard": 3, "full": 3}
 
 
 def have_shared(name: str) -> bool:
@@ -80,6 +89,9 @@ class Problem:
     baseline: str
     fixes: list[str]
     analysis: list[str] = field(default_factory=list)  # analyses to run on each finished run
+    present: Comparison | None = None  # pre-registered: is the problem present in the baseline?
+    fix: Comparison | None = None  # pre-registered: does the named fix reduce it?
+    controls: list[Comparison] = field(default_factory=list)  # reported beside the verdict, never decide it
 
 
 def probe_batch(pairs: list[tuple[str, np.ndarray, np.ndarray]], crop: int, n: int, seed: int = 0,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import MAX_DEPTH, Problem
+from .decision import Comparison
 
 __all__ = ["PROBLEM"]
 
@@ -29,4 +30,12 @@ PROBLEM = Problem(
     baseline="baseline",
     fixes=["detail-branch"],
     analysis=["detail", "sources"],
+    # decided before any run: the same-depth U-Net with and without the full-resolution path — not
+    # the no-skip model, whose loss of detail is certain (it is the positive control)
+    present=Comparison("Does the baseline lose finest-band detail that a full-resolution path keeps?",
+                       "band0_residual", a="baseline", b="detail-branch", unit=""),
+    fix=Comparison("Does the fix (full-resolution detail branch) restore better than the baseline?", "psnr",
+                   a="detail-branch", b="baseline"),
+    controls=[Comparison("positive control: without skips more finest-band detail is lost", "band0_residual",
+                         a="no-skip", b="baseline", unit="")],
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import MAX_DEPTH, Problem
+from .decision import Comparison
 
 __all__ = ["PROBLEM"]
 
@@ -22,6 +23,7 @@ def configs(preset: str) -> dict[str, dict[str, Any]]:
     for loss in ("lsgan", "hinge", "wgangp", "relativistic"):
         out[loss] = {"model.depth": d, "loss.adversarial": loss}
     out["rebalanced"] = {"model.depth": d, "loss.lambda_content": 10.0}
+    out["l1-only"] = {"model.depth": d, "loss.lambda_adv": 0.0}  # control: what does the GAN term add?
     return out
 
 
@@ -30,6 +32,19 @@ PROBLEM = Problem(
     title="Vanishing gradients and imbalanced optimisation",
     configs=configs,
     baseline="baseline",
-    fixes=["lsgan", "hinge", "wgangp", "relativistic", "rebalanced"],
+    fixes=["lsgan", "hinge", "wgangp", "relativistic", "rebalanced"],  # l1-only is a control, not a fix
     analysis=["d_probe"],
+    # decided before any run: the baseline's own objective, in its own training run (not the minimax
+    # form in the probe, whose vanishing is a textbook fact: that is the positive control), against
+    # the diagnostics' warning threshold 0.01 = 10^-2
+    present=Comparison("Is the baseline's adversarial gradient drowned by its content gradient (median over "
+                       "training of ‖∇adv‖/‖∇content‖ below 0.01)?", "log10_grad_ratio", a="baseline",
+                       threshold=-2.0, yes_if="less", unit="log10"),
+    fix=Comparison("Does LSGAN (the one pre-registered alternative) raise the adversarial/content gradient "
+                   "ratio over the baseline's?", "log10_grad_ratio", a="lsgan", b="baseline", unit="log10"),
+    controls=[Comparison("positive control: the minimax BCE form vanishes against a winning D (retained "
+                         "fraction of its peak gradient < 0.1)", "probe_retained_minimax", a="baseline",
+                         threshold=0.1, yes_if="less", unit=""),
+              *(Comparison(f"secondary: does {c} raise the gradient ratio over the baseline's?", "log10_grad_ratio",
+                           a=c, b="baseline", unit="log10") for c in ("hinge", "wgangp", "relativistic", "rebalanced"))],
 )

@@ -15,13 +15,33 @@ def overall_rows(df: pd.DataFrame) -> pd.DataFrame:
     return df[df.layer.isna() | (df.layer.astype(str) == "")] if "layer" in df else df
 
 
+def _last(m: pd.DataFrame, split: str) -> dict:
+    """{metric: value} of ``split``'s last logged step ({} when the split is absent)."""
+    if not len(m) or "split" not in m:
+        return {}
+    rows = m[m.split == split]
+    return rows[rows.step == rows.step.max()].set_index("metric")["value"].to_dict() if len(rows) else {}
+
+
+def _flag(v: object) -> bool | None:
+    """1/0 -> True/False; NaN or missing -> None (cannot be judged)."""
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return None if f != f else bool(f)
+
+
 class Runs:
     """All runs under a sweep folder: ``runs`` (one row per run), ``metrics`` (tidy training rows),
-    ``analysis`` (tidy post-run rows), ``failed`` (run, error), ``uses`` (problem -> task -> configs)."""
+    ``analysis`` (tidy post-run rows), ``failed`` (run, error), ``uses`` (problem -> task -> configs),
+    ``classical`` (one row per task and classical reference), ``sweep`` (sweep.json)."""
 
     def __init__(self, runs: pd.DataFrame, metrics: pd.DataFrame, analysis: pd.DataFrame, failed: pd.DataFrame,
-                 uses: dict) -> None:
+                 uses: dict, classical: pd.DataFrame | None = None, sweep: dict | None = None) -> None:
         self.runs, self.metrics, self.analysis, self.failed, self.uses = runs, metrics, analysis, failed, uses
+        self.classical = classical if classical is not None else pd.DataFrame()
+        self.sweep = sweep or {}
 
 
 def collect(root: str | Path) -> Runs:
@@ -42,17 +62,24 @@ def collect(root: str | Path) -> Runs:
         cfg = yaml.safe_load(cfg_path.read_text())
         m = pd.read_csv(d / "metrics.csv", low_memory=False) if (d / "metrics.csv").exists() else pd.DataFrame()
         a = pd.read_csv(d / "analysis.csv", low_memory=False) if (d / "analysis.csv").exists() else pd.DataFrame()
-        last = m[(m.split == "test")] if len(m) else m
-        final = last[last.step == last.step.max()].set_index("metric")["value"].to_dict() if len(last) else {}
+        final = _last(m, "test_full") or _last(m, "test")  # whole test images when the run scored them
+        heldout = _last(m, "test")  # the periodic held-out evaluation (crops in the presets)
+        conv = _last(m, "convergence")
         manifest = json.loads((d / "manifest.json").read_text()) if (d / "manifest.json").exists() else {}
         params = manifest.get("generator_params", 0)  # counted once at training time, not rebuilt here
         runs.append({**ident, "path": str(d), "depth": cfg["model"]["depth"], "adversarial": cfg["loss"]["adversarial"],
                      "lambda_content": cfg["loss"]["lambda_content"], "skips": cfg["model"]["skips"],
                      "detail_branch": cfg["model"]["detail_branch"], "res_blocks": cfg["model"]["res_blocks"],
                      "params": params, "data_train": cfg["data"]["train"], "data_test": cfg["data"]["test"],
-                     "steps": int(m.step.max()) if len(m) else 0, **{f"final_{k}": v for k, v in final.items()}})
+                     "steps": int(m.step.max()) if len(m) else 0, "scored_on": "whole images" if _last(m, "test_full")
+                     else "crops", "heldout_psnr": heldout.get("psnr", float("nan")),
+                     "converged": _flag(conv.get("converged")), "last_quarter_gain_db": conv.get("gain_db", float("nan")),
+                     **{f"final_{k}": v for k, v in final.items()}})
         for df, bucket in ((m, mets), (a, anas)):
             if len(df):
                 bucket.append(df.assign(**ident))
     cat = lambda xs: pd.concat(xs, ignore_index=True) if xs else pd.DataFrame()  # noqa: E731
-    return Runs(pd.DataFrame(runs), cat(mets), cat(anas), pd.DataFrame(failed), sweep.get("uses", {}))
+    from ..classical_refs import read_references
+
+    return Runs(pd.DataFrame(runs), cat(mets), cat(anas), pd.DataFrame(failed), sweep.get("uses", {}),
+                read_references(root), sweep)

@@ -1,0 +1,128 @@
+"""Pre-registered decisions: one named comparison per question, decided over paired seeds.
+
+Each problem module declares, before any run, a :class:`Comparison` for "is the problem present in
+the baseline?" and one for "does the fix reduce it?". The comparison is paired by seed (seed k of
+every configuration shares its training batches, test images and degradation draws), so the
+statistic is the mean of the per-seed differences d_k = f(a, k) − f(b, k) (or f(a, k) − threshold
+for a one-configuration test), with a two-sided 95 % Student-t interval over the n seeds.
+
+The rule, three-valued:
+
+* ``yes``  — the whole interval lies beyond the threshold on the side the comparison names;
+* ``no``   — the whole interval lies on the other side;
+* ``inconclusive`` — the interval contains the threshold, or fewer than :data:`MIN_SEEDS` seeds,
+  or a run in the comparison did not converge by the plateau rule (``inconclusive (unconverged)``).
+
+Controls are computed the same way and reported beside the verdict; they never decide it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["Comparison", "Decision", "decide", "paired_interval", "MIN_SEEDS", "LEVEL"]
+
+MIN_SEEDS = 3
+LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``quantity`` of configuration ``a`` minus that of ``b`` (or minus ``threshold`` when ``b`` is
+    None), per seed. ``yes_if``: 'greater' — the answer is yes when the difference is above the
+    threshold; 'less' — when below. ``quantity`` names a per-run number (see
+    :mod:`experiments.report.quantities`)."""
+
+    question: str
+    quantity: str
+    a: str
+    b: str | None = None
+    threshold: float = 0.0
+    yes_if: str = "greater"
+    unit: str = "dB"
+
+    def __post_init__(self) -> None:
+        if self.yes_if not in ("greater", "less"):
+            raise ValueError(f"yes_if must be 'greater' or 'less', got {self.yes_if!r}")
+
+    def describe(self) -> str:
+        sign = ">" if self.yes_if == "greater" else "<"
+        lhs = f"{self.quantity}({self.a}) − {self.quantity}({self.b})" if self.b else f"{self.quantity}({self.a})"
+        how = "paired over seeds" if self.b else "over seeds"
+        return (f"yes when the 95 % t-interval of {lhs} ({how}) lies wholly {sign} {self.threshold:g} {self.unit}; "
+                f"no when it lies wholly on the other side; else inconclusive")
+
+
+@dataclass
+class Decision:
+    """The outcome of one comparison: ``answer`` yes / no / inconclusive and its numbers."""
+
+    comparison: Comparison
+    answer: str
+    reason: str
+    mean: float = math.nan
+    low: float = math.nan
+    high: float = math.nan
+    n: int = 0
+    per_seed: dict[int, float] = field(default_factory=dict)
+
+    def interval(self, digits: int = 2) -> str:
+        if self.n == 0 or math.isnan(self.mean):
+            return "not measured"
+        ci = "—" if math.isnan(self.low) else f"[{self.low:+.{digits}f}, {self.high:+.{digits}f}]"
+        return f"{self.mean:+.{digits}f} {self.comparison.unit} (95 % CI {ci}, n = {self.n})"
+
+    def as_dict(self) -> dict[str, Any]:
+        c = self.comparison
+        return {"question": c.question, "rule": c.describe(), "answer": self.answer, "reason": self.reason,
+                "mean": self.mean, "ci_low": self.low, "ci_high": self.high, "n_seeds": self.n,
+                "per_seed": {str(k): v for k, v in self.per_seed.items()}}
+
+
+def paired_interval(d: np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:
+    """(mean, low, high) of the Student-t interval for the mean of ``d`` (NaN bounds for n < 2)."""
+    d = np.asarray(d, dtype=float)
+    if d.size == 0:
+        return math.nan, math.nan, math.nan
+    m = float(d.mean())
+    if d.size < 2:
+        return m, math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + level / 2, d.size - 1) * d.std(ddof=1) / math.sqrt(d.size))
+    return m, m - half, m + half
+
+
+def decide(comparison: Comparison, value: Callable[[str], Mapping[int, float]],
+           converged: Callable[[str], Mapping[int, bool | None]] | None = None,
+           min_seeds: int = MIN_SEEDS) -> Decision:
+    """Decide ``comparison``. ``value(config) -> {seed: number}`` gives the per-run quantity;
+    ``converged(config) -> {seed: bool | None}`` the plateau rule's outcome per run (None: cannot be
+    judged, treated as unconverged)."""
+    c = comparison
+    va = {k: v for k, v in value(c.a).items() if v is not None and math.isfinite(v)}
+    vb = {k: v for k, v in value(c.b).items() if v is not None and math.isfinite(v)} if c.b else None
+    seeds = sorted(set(va) & set(vb)) if vb is not None else sorted(va)
+    # paired: the per-seed differences; one configuration: the quantity itself (against the threshold)
+    per = {k: va[k] - vb[k] if vb is not None else va[k] for k in seeds}
+    m, lo, hi = paired_interval(np.array(list(per.values())))
+    dec = Decision(c, "inconclusive", "", m, lo, hi, len(per), per)
+    if len(per) < min_seeds:
+        dec.reason = f"fewer than {min_seeds} paired seeds ({len(per)})"
+        return dec
+    if converged is not None:
+        bad = [f"{cfg}/seed{k}" for cfg in filter(None, (c.a, c.b)) for k, ok in converged(cfg).items()
+               if k in per and ok is not True]
+        if bad:
+            dec.answer, dec.reason = "inconclusive (unconverged)", f"not converged: {', '.join(bad)}"
+            return dec
+    above, below = lo > c.threshold, hi < c.threshold
+    if (above and c.yes_if == "greater") or (below and c.yes_if == "less"):
+        dec.answer, dec.reason = "yes", "the whole interval is beyond the threshold"
+    elif above or below:
+        dec.answer, dec.reason = "no", "the whole interval is on the other side of the threshold"
+    else:
+        dec.reason = "the interval contains the threshold"
+    return dec
