@@ -13,7 +13,7 @@ import seaborn as sns  # noqa: E402
 
 from .collect import overall_rows  # noqa: E402
 
-__all__ = ["FIGURES"]
+__all__ = ["FIGURES", "WITH_CLASSICAL"]
 
 sns.set_theme(style="whitegrid", context="paper")
 
@@ -210,15 +210,60 @@ def d_probe(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figure | None:
     return fig
 
 
-def psnr_bars(runs: pd.DataFrame, metrics, analysis, uses) -> plt.Figure | None:
+def _classical_for(classical: pd.DataFrame | None, task: str) -> pd.DataFrame:
+    if classical is None or classical.empty or "status" not in classical:
+        return pd.DataFrame()
+    return classical[(classical.task == task) & (classical.status == "scored")]
+
+
+def psnr_by_task(runs: pd.DataFrame, metrics, analysis, uses, classical: pd.DataFrame | None = None
+                 ) -> plt.Figure | None:
+    """Per task: every configuration's PSNR on the whole test images (mean ± sd, seeds as dots),
+    the classical references as dashed lines, the degraded input as a dotted line."""
     if runs.empty:
         return None
-    fig, ax = plt.subplots(figsize=(max(6, 0.5 * runs.config.nunique() * runs.task.nunique()), 3.5))
-    sns.barplot(data=runs, x="config", y="final_psnr", hue="task", errorbar="sd", ax=ax)
-    ax.set(ylabel="PSNR (dB)", xlabel="", title="Final PSNR of every configuration (mean ± sd over seeds)")
-    ax.tick_params(axis="x", rotation=45, labelsize=7)
-    lo = np.nanmin(runs.final_psnr) - 2
-    ax.set_ylim(bottom=max(0, lo))
+    tasks = sorted(runs.task.unique())
+    fig, axes = _facets(len(tasks), w=4.6, h=0.28 * runs.config.nunique() + 1.6)
+    for ax, task in zip(axes, tasks):
+        r = runs[runs.task == task]
+        order = r.groupby("config")["final_psnr"].mean().sort_values().index.tolist()
+        sns.barplot(data=r, y="config", x="final_psnr", order=order, errorbar="sd", color="C0", alpha=0.6, ax=ax)
+        sns.stripplot(data=r, y="config", x="final_psnr", order=order, color="k", size=3, ax=ax)
+        for i, c in enumerate(_classical_for(classical, task).itertuples()):
+            ax.axvline(c.final_psnr, ls="--", color=f"C{i + 1}", label=f"classical: {c.method}")
+        ax.axvline(r.final_psnr_input.mean(), ls=":", color="grey", label="degraded input")
+        lo = min(r.final_psnr.min(), r.final_psnr_input.mean()) - 1
+        ax.set_xlim(left=max(0, lo))
+        ax.set(title=task, xlabel="PSNR (dB), whole test images", ylabel="")
+        ax.legend(fontsize=6, loc="lower right")
+    fig.suptitle("Every configuration against the classical references (mean ± sd over seeds; dots: seeds)")
+    return fig
+
+
+def perception_distortion(runs: pd.DataFrame, metrics, analysis, uses, classical: pd.DataFrame | None = None
+                          ) -> plt.Figure | None:
+    """Per task: PSNR (distortion) against SWD ×10³ (realism, lower is more realistic), one point per
+    configuration (mean, error bars = seed sd on both axes); classical references as black diamonds."""
+    if runs.empty or "final_swd" not in runs:
+        return None
+    tasks = sorted(runs.task.unique())
+    fig, axes = _facets(len(tasks), w=4.4, h=3.6)
+    for ax, task in zip(axes, tasks):
+        g = runs[runs.task == task].groupby("config").agg(
+            psnr=("final_psnr", "mean"), psnr_sd=("final_psnr", "std"), swd=("final_swd", "mean"),
+            swd_sd=("final_swd", "std")).reset_index()
+        for i, r in enumerate(g.itertuples()):
+            ax.errorbar(r.swd, r.psnr, xerr=r.swd_sd if r.swd_sd == r.swd_sd else None,
+                        yerr=r.psnr_sd if r.psnr_sd == r.psnr_sd else None, fmt="o", ms=5, capsize=2,
+                        color=f"C{i % 10}", label=r.config)
+        for c in _classical_for(classical, task).itertuples():
+            if "final_swd" in c._fields and c.final_swd == c.final_swd:
+                ax.plot(c.final_swd, c.final_psnr, "D", color="k", ms=7)
+                ax.annotate(f"classical: {c.method}", (c.final_swd, c.final_psnr), fontsize=6,
+                            xytext=(4, 4), textcoords="offset points")
+        ax.set(title=task, xlabel="SWD ×10³ (realism; lower = more realistic)", ylabel="PSNR (dB)")
+        ax.legend(fontsize=5, ncol=2)
+    fig.suptitle("Perception–distortion: each configuration (mean ± sd over seeds) and the classical references")
     return fig
 
 
@@ -231,5 +276,7 @@ FIGURES = {
     "detail_band_mi": detail_mi,
     "gradients_ratio_and_saturation": gradient_ratio,
     "gradients_d_probe": d_probe,
-    "psnr_all_configs": psnr_bars,
+    "psnr_all_configs": psnr_by_task,
+    "perception_distortion": perception_distortion,
 }
+WITH_CLASSICAL = {"psnr_all_configs", "perception_distortion"}  # take the classical references too
