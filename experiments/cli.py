@@ -119,6 +119,22 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_diagnose(args: argparse.Namespace) -> int:
+    from .diagnose import diagnose
+
+    paths = {}
+    for item in args.paths:
+        name, sep, mods = item.partition("=")
+        if not sep or not name or not mods:
+            raise ValueError(f"--paths expects NAME=MODULE[,MODULE], got {item!r}")
+        paths[name] = mods.split(",")
+    page = diagnose(args.model, args.out, args.weights, args.disc, args.disc_weights, args.data, args.images,
+                    args.degradation, args.set, args.layers, paths or None, args.value_range, limit=args.limit,
+                    probe=args.probe, crop=args.crop, device=args.device, classical=not args.no_classical)
+    print(f"diagnosis: {page} and {page.parent / 'diagnosis.csv'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="infoflow", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -186,6 +202,28 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--wait", action="store_true", help="wait for the jobs, then build the report")
     r.add_argument("--no-progress", action="store_true")
     r.set_defaults(func=_cmd_reproduce)
+
+    dg = sub.add_parser("diagnose", help="diagnose your own restoration model: report.html + diagnosis.csv")
+    dg.add_argument("--model", required=True, help="FILE.py:FACTORY or package.module:FACTORY (called with no args)")
+    dg.add_argument("--weights", help="state dict for the model (.pt, read with weights_only=True)")
+    dg.add_argument("--disc", help="FILE.py:FACTORY of a discriminator D(x, image) (enables the gradient diagnostics)")
+    dg.add_argument("--disc-weights", help="state dict for the discriminator")
+    dg.add_argument("--data", help="folder with input/ + target/ pairs")
+    dg.add_argument("--images", help="folder of clean images, degraded with --degradation and fixed seeds")
+    dg.add_argument("--degradation", default="awgn", help="awgn (denoise) | rain (derain) | haze (dehaze)")
+    dg.add_argument("--set", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+                    help="degradation parameters, e.g. sigma=25")
+    dg.add_argument("--layers", nargs="+", help="layer names (default: every module that changes resolution)")
+    dg.add_argument("--paths", nargs="+", default=[], metavar="NAME=MOD[,MOD]",
+                    help="information paths to ablate, e.g. skips=dec1.skip,dec2.skip")
+    dg.add_argument("--range", default="-1,1", dest="value_range", help="the model's image range: -1,1 or 0,1")
+    dg.add_argument("--limit", type=int, default=12, help="test images used (default 12)")
+    dg.add_argument("--probe", type=int, default=256, help="probe crops (>= 200 for the depth measurement)")
+    dg.add_argument("--crop", type=int, default=64, help="probe crop side")
+    dg.add_argument("--device", default="auto")
+    dg.add_argument("--no-classical", action="store_true", help="skip the classical reference")
+    dg.add_argument("--out", required=True, help="output folder (report.html, diagnosis.csv)")
+    dg.set_defaults(func=_cmd_diagnose)
 
     rp = sub.add_parser("report", help="build report.html, figures and tables from a sweep folder")
     rp.add_argument("runs", help="sweep folder written by reproduce")

@@ -43,8 +43,13 @@ def main() -> None:
     import json
     from pathlib import Path
 
-    for v in json.loads((Path(args.out) / "report" / "verdicts.json").read_text()):
-        print(f"\n[{v['problem']} / {v['task']}] {v['text']}")
+    vs = json.loads((Path(args.out) / "report" / "verdicts.json").read_text())
+    if args.preset in ("tiny", "quick"):
+        print("\nThese verdicts are ILLUSTRATIONS, not evidence: the quick preset trains 2 seeds for 300 steps, far "
+              "from convergence, so every verdict is 'inconclusive' by the pre-registered rule (>= 3 paired seeds of "
+              "converged runs). The evidence is `infoflow reproduce --preset standard --jobs 2` (results/standard/).")
+    for v in vs:
+        print(f"\n[{v['problem']} / {v['task']}] {v['verdict']} · fix {v['fix']}\n  {v['text']}")
     print(f"\n{counts['trained']} runs trained, {counts['skipped']} reused, {counts['failed']} failed; "
           f"{time.time() - t0:.0f} s. Report: {args.out}/report/report.html (figures/ and tables/ beside it)")
 

@@ -15,7 +15,7 @@ import pandas as pd
 from ..runfolder import atomic_write_text
 from .collect import collect
 from .figures import FIGURES, WITH_CLASSICAL
-from .tables import fmt_pm, summary_table
+from .tables import classical_sentences, fmt_pm, summary_table
 from .verdicts import verdicts
 
 __all__ = ["build_report"]
@@ -167,6 +167,9 @@ def _html(root: Path, data: Any, summ: pd.DataFrame, vs: list[dict], imgs: dict[
               "(lower = more realistic) and how many runs converged by the plateau rule (&lt; 0.05 dB fitted gain over "
               "the last quarter of training); classical references scored on the same images and degradations.</p>",
               _df_html(pivot_table(data.runs, data.classical)),
+              "".join(f"<p>{html.escape(t)}</p>" for t in classical_sentences(data.runs, data.classical).values()),
+              "<p>Deraining has no classical reference: no maintained implementation of a classical rain-streak "
+              "layer-separation method exists (see the README).</p>" if "derain" in set(data.runs.task) else "",
               _fig(imgs, "psnr_all_configs"), _fig(imgs, "perception_distortion")]
     for problem, names in SECTIONS.items():
         pv = [v for v in vs if v["problem"] == problem]

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["summary_table", "fmt_pm"]
+__all__ = ["summary_table", "fmt_pm", "classical_sentences"]
 
-FINAL = ["final_psnr", "final_ssim", "final_psnr_input", "final_psnr_y", "final_ssim_y"]
+FINAL = ["final_psnr", "final_ssim", "final_swd", "final_psnr_input", "final_psnr_y", "final_ssim_y", "heldout_psnr"]
 
 
 def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -24,3 +24,28 @@ def fmt_pm(mean: float, std: float, digits: int = 2) -> str:
     if pd.isna(std):
         return f"{mean:.{digits}f} ± —"
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def classical_sentences(runs: pd.DataFrame, classical: pd.DataFrame) -> dict[str, str]:
+    """Per task, one sentence: where every configuration stands against each classical reference
+    (PSNR difference on the same whole test images, mean ± sd over seeds), best configuration first."""
+    out: dict[str, str] = {}
+    if classical is None or classical.empty or "status" not in classical or runs.empty:
+        return out
+    for task, refs in classical.groupby("task"):
+        r = runs[runs.task == task]
+        parts = []
+        for ref in refs.itertuples():
+            if ref.status != "scored":
+                parts.append(f"{ref.method}: {ref.status} ({getattr(ref, 'note', '')})")
+                continue
+            g = r.groupby("config")["final_psnr"].agg(["mean", "std"]).sort_values("mean", ascending=False)
+            diffs = ", ".join(f"{c} {m - ref.final_psnr:+.2f} ± {'—' if pd.isna(s) else f'{s:.2f}'}"
+                              for c, (m, s) in g.iterrows())
+            above = int((g["mean"] > ref.final_psnr).sum())
+            parts.append(f"against classical {ref.method} ({ref.final_psnr:.2f} dB on the same {int(ref.images)} "
+                         f"whole images): {above} of {len(g)} configurations are above it; PSNR differences (dB, "
+                         f"mean ± sd over seeds): {diffs}")
+        if parts:
+            out[task] = f"{task}: " + "; ".join(parts) + "."
+    return out

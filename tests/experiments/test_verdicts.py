@@ -193,3 +193,14 @@ def test_every_problem_preregisters_its_comparisons():
         for c in (p.present, p.fix, *p.controls):
             assert c.a in cfgs and (c.b is None or c.b in cfgs), (p.name, c)
         assert not math.isnan(p.present.threshold)
+
+
+def test_classical_sentence_places_every_configuration():
+    from experiments.report.tables import classical_sentences
+
+    runs = _runs("denoise", {"baseline": 25.0, "l1-only": 27.0})
+    cl = pd.DataFrame([{"task": "denoise", "method": "bm3d", "status": "scored", "final_psnr": 26.0, "images": 12},
+                       {"task": "denoise", "method": "nlm", "status": "not installed", "note": "x"}])
+    (s,) = classical_sentences(runs, cl).values()
+    assert "1 of 2 configurations are above it" in s and "l1-only +1.30 ± 0.35" in s and "baseline -0.70 ± 0.35" in s
+    assert "nlm: not installed" in s

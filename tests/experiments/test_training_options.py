@@ -1,0 +1,150 @@
+"""Training options the field expects: pix2pix's linear decay, an EMA of G for evaluation, the
+L1-only control, whole-image final scoring with realism, and the convergence rule per run."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from experiments.config import ConfigError
+from experiments.convergence import plateau
+from experiments.evaluate import generator_weights, load_run_generator
+from experiments.train import Trainer, build_test_pairs
+
+from .test_train import Crash, rows, tiny
+
+
+# ------------------------------------------------------------------------------ the plateau rule
+def test_plateau_rule_on_known_curves():
+    steps = np.arange(100, 2001, 100)
+    rising = 20 + 0.002 * steps  # +1 dB over the last quarter
+    r = plateau(steps, rising, total=2000)
+    assert r["converged"] is False and r["gain_db"] == pytest.approx(1.0) and r["n_points"] == 6
+    flat = 25 + 0.1 * (-1.0) ** np.arange(len(steps))  # noisy (±0.1 dB) but level
+    assert plateau(steps, flat, total=2000)["converged"] is True
+    falling = 30 - 0.001 * steps
+    assert plateau(steps, falling, total=2000)["converged"] is True  # no further gain to wait for
+    few = plateau([1000, 2000], [20.0, 21.0], total=2000)
+    assert few["converged"] is None and math.isnan(few["gain_db"])
+    with pytest.raises(ValueError, match="NaN"):
+        plateau([1, 2, 3], [1.0, float("nan"), 2.0])
+    with pytest.raises(ValueError, match="same length"):
+        plateau([1, 2, 3], [1.0, 2.0])
+
+
+def test_every_run_records_its_convergence(tmp_path):
+    out = tmp_path / "run"
+    s = Trainer(tiny("train.steps=12", "train.eval_every=1"), out, device="cpu", progress=False).fit()
+    conv = {r["metric"]: float(r["value"]) for r in rows(out) if r["split"] == "convergence"}
+    curve = [(int(r["step"]), float(r["value"])) for r in rows(out) if r["split"] == "test" and r["metric"] == "psnr"]
+    ref = plateau([c[0] for c in curve], [c[1] for c in curve], total=12)
+    assert len(curve) == 12 and s["convergence"]["n_points"] == 4  # steps 9..12: the last quarter
+    assert conv["gain_db"] == pytest.approx(ref["gain_db"]) and math.isfinite(conv["gain_db"])
+    assert conv["converged"] == float(ref["converged"])
+
+
+# ------------------------------------------------------------------------------ learning-rate decay
+def test_linear_decay_schedule_and_resume(tmp_path):
+    cfg = tiny("train.steps=10", "optim.decay_start=0.5", "optim.lr_g=1e-3", "optim.lr_d=2e-3")
+    t = Trainer(cfg, tmp_path / "a", device="cpu", progress=False)
+    f = [t.lr_factor(s) for s in range(1, 11)]
+    assert f[:5] == [1.0] * 5 and all(a > b > 0 for a, b in zip(f[4:], f[5:]))
+    assert f[-1] == pytest.approx(1 / 6)
+    t.fit()
+    assert t.opt_g.param_groups[0]["lr"] == pytest.approx(1e-3 / 6)
+    assert t.opt_d.param_groups[0]["lr"] == pytest.approx(2e-3 / 6)
+
+    def crash(trainer, step):
+        if step == 8:
+            raise Crash()
+        return []
+
+    cfg2 = tiny("train.steps=10", "optim.decay_start=0.5", "optim.lr_g=1e-3", "optim.lr_d=2e-3",
+                "train.diagnostics_every=2")
+    cfg2["train"]["diagnostics_every"] = 2
+    with pytest.raises(Crash):
+        Trainer(cfg2, tmp_path / "b", device="cpu", progress=False, callbacks=[crash]).fit()
+    res = Trainer(cfg2, tmp_path / "b", device="cpu", progress=False, resume=True)
+    res.fit()
+    for k, v in t.G.state_dict().items():
+        assert torch.equal(v, res.G.state_dict()[k]), k  # the schedule is a function of the step
+    with pytest.raises(ConfigError, match="decay_start"):
+        tiny("optim.decay_start=1.5")
+
+
+# ------------------------------------------------------------------------------ EMA of G
+def test_ema_is_evaluated_checkpointed_and_resumed(tmp_path):
+    cfg = tiny("train.steps=10", "train.ema=0.9")
+    ref = Trainer(cfg, tmp_path / "a", device="cpu", progress=False)
+    ref.fit()
+    assert ref.G_eval is not ref.G
+    live, avg = dict(ref.G.named_parameters()), dict(ref.G_eval.named_parameters())
+    assert any(not torch.equal(live[k], avg[k]) for k in live)  # an average, not a copy
+    for (_, b_live), (_, b_avg) in zip(ref.G.named_buffers(), ref.G_eval.named_buffers()):
+        assert torch.equal(b_live, b_avg)  # BatchNorm statistics are the live model's
+    state = torch.load(tmp_path / "a" / "checkpoints" / "last.pt", weights_only=True)
+    _, G, _, _ = load_run_generator(tmp_path / "a", "cpu")
+    for k, v in G.state_dict().items():
+        assert torch.equal(v, ref.G_eval.state_dict()[k]), k  # evaluation and analyses use the EMA
+    assert generator_weights({"G": state["G"]}) is state["G"]
+
+    def crash(trainer, step):
+        if step == 6:
+            raise Crash()
+        return []
+
+    cfg2 = tiny("train.steps=10", "train.ema=0.9", "train.diagnostics_every=2")
+    cfg2["train"]["diagnostics_every"] = 2
+    with pytest.raises(Crash):
+        Trainer(cfg2, tmp_path / "b", device="cpu", progress=False, callbacks=[crash]).fit()
+    res = Trainer(cfg2, tmp_path / "b", device="cpu", progress=False, resume=True)
+    res.fit()
+    for k, v in ref.G_eval.state_dict().items():
+        assert torch.equal(v, res.G_eval.state_dict()[k]), k
+    with pytest.raises(ConfigError, match="train.ema"):
+        tiny("train.ema=1.0")
+
+
+def test_ema_warmup_does_not_drag_the_initialisation():
+    from experiments.train import ema_warmup
+
+    ema, cur = [torch.zeros(3)], [torch.ones(3)]
+    upd = ema_warmup(0.999)
+    upd(ema, cur, torch.tensor(1))  # decay (1+1)/(10+1) = 0.18: mostly the current weights
+    assert ema[0][0].item() == pytest.approx(1 - 2 / 11)
+
+
+# ------------------------------------------------------------------------------ L1-only control
+def test_l1_only_control_leaves_d_untouched(tmp_path):
+    t = Trainer(tiny("train.steps=4", "loss.lambda_adv=0", "train.diagnostics_every=2"), tmp_path / "l1",
+                device="cpu", progress=False)
+    torch.manual_seed(0)
+    t.fit()
+    fresh = Trainer(tiny("train.steps=4"), tmp_path / "other", device="cpu", progress=False)
+    fresh._setup()  # the same seed builds the same initial D
+    for k, v in fresh.D.state_dict().items():
+        assert torch.equal(v, t.D.state_dict()[k]), k
+    r = rows(tmp_path / "l1")
+    assert not any(x["metric"] == "loss_d" for x in r)
+    assert not any(x["split"] == "gradients" for x in r)  # no adversarial term: no balance to measure
+    assert any(x["split"] == "infoplane" for x in r)
+    with pytest.raises(ConfigError, match="lambda_adv"):
+        tiny("loss.lambda_adv=-1")
+
+
+# ------------------------------------------------------------------------------ whole-image scores
+def test_final_scores_are_on_whole_test_images(tmp_path):
+    cfg = tiny("data.test_images=2")
+    s = Trainer(cfg, tmp_path / "run", device="cpu", progress=False).fit()
+    full = build_test_pairs(cfg, crop=None)
+    crops = build_test_pairs(cfg)
+    assert full[0][2].shape[0] > crops[0][2].shape[0]  # the crops are only for the convergence curve
+    assert {"psnr", "ssim", "swd"} <= set(s["test_full"]) and s["test_full"]["swd"] > 0
+    assert s["test_full"]["psnr_input"] == pytest.approx(
+        np.mean([_psnr(x, y) for _, x, y in full]), abs=1e-6)
+
+
+def _psnr(x, y):
+    from experiments.data import psnr
+
+    return psnr(x, y)
