@@ -113,9 +113,11 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .report import build_report
+    from .report import build_report, publish
 
     print(build_report(args.runs))
+    if args.publish:
+        print(f"published {len(publish(args.runs, args.publish))} files to {args.publish}")
     return 0
 
 
@@ -227,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("report", help="build report.html, figures and tables from a sweep folder")
     rp.add_argument("runs", help="sweep folder written by reproduce")
+    rp.add_argument("--publish", metavar="DIR", help="also copy verdicts.json, summary tables and <= 12 PNG figures "
+                    "to DIR (e.g. results/standard)")
     rp.set_defaults(func=_cmd_report)
     return p
 

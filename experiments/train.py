@@ -473,13 +473,15 @@ class Trainer:
 
     def log_convergence(self) -> dict[str, Any]:
         """The plateau rule (:mod:`experiments.convergence`) on the held-out PSNR curve, logged as
-        split ``convergence`` (``gain_db``; ``converged`` 1/0, NaN when it cannot be judged)."""
+        split ``convergence``: ``n_points`` always; ``gain_db`` and ``converged`` (1/0) when judged."""
         from .convergence import plateau
 
         curve = sorted((r["step"], r["value"]) for r in self.run.rows if r["split"] == "test" and r["metric"] == "psnr")
         conv = plateau([c[0] for c in curve], [c[1] for c in curve], total=self.cfg["train"]["steps"])
-        self.run.log(self.step, "convergence", "gain_db", conv["gain_db"])
-        self.run.log(self.step, "convergence", "converged", math.nan if conv["converged"] is None else conv["converged"])
+        self.run.log(self.step, "convergence", "n_points", conv["n_points"])
+        if conv["converged"] is not None:  # too few evaluations in the window: not judged (no NaN rows)
+            self.run.log(self.step, "convergence", "gain_db", conv["gain_db"])
+            self.run.log(self.step, "convergence", "converged", conv["converged"])
         return conv
 
     def score_full_size(self) -> dict[str, float]:

@@ -1,7 +1,7 @@
 """Figure reports of a reproduce sweep: collect runs, tables, verdicts, figures, report.html."""
-from .build import build_report
+from .build import build_report, publish
 from .collect import Runs, collect
 from .tables import summary_table
 from .verdicts import verdicts
 
-__all__ = ["build_report", "collect", "Runs", "summary_table", "verdicts"]
+__all__ = ["build_report", "publish", "collect", "Runs", "summary_table", "verdicts"]

@@ -209,3 +209,32 @@ def _html(root: Path, data: Any, summ: pd.DataFrame, vs: list[dict], imgs: dict[
                  "alone.</p></details>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+PUBLISHED_TABLES = ("verdicts.csv", "summary.csv", "runs.csv", "classical.csv")
+PUBLISHED_FIGURES = ("psnr_all_configs", "perception_distortion", "abstraction_psnr_vs_depth",
+                     "abstraction_info_per_layer", "abstraction_cost_vs_quality", "detail_bands",
+                     "gradients_ratio_and_saturation", "gradients_d_probe")
+
+
+def publish(root: str | Path, dest: str | Path) -> list[Path]:
+    """Copy a built report's small outcome into ``dest`` (e.g. ``results/standard``): verdicts.json,
+    the tidy summary tables (CSV) and at most 12 PNG figures — never run folders or the large
+    per-step tables. Returns the written paths."""
+    src, dest = Path(root) / "report", Path(dest)
+    if not (src / "verdicts.json").exists():
+        raise FileNotFoundError(f"{src} holds no built report (run `infoflow report {root}` first)")
+    (dest / "figures").mkdir(parents=True, exist_ok=True)
+    written = [dest / "verdicts.json"]
+    shutil.copyfile(src / "verdicts.json", written[0])
+    runs = pd.read_csv(src / "tables" / "runs.csv").drop(columns=["path"], errors="ignore")  # no local paths
+    for name in PUBLISHED_TABLES:
+        if (src / "tables" / name).exists():
+            df = runs if name == "runs.csv" else pd.read_csv(src / "tables" / name)
+            atomic_write_text(dest / name, df.to_csv(index=False))
+            written.append(dest / name)
+    for name in PUBLISHED_FIGURES[:12]:
+        if (src / "figures" / f"{name}.png").exists():
+            written.append(dest / "figures" / f"{name}.png")
+            shutil.copyfile(src / "figures" / f"{name}.png", written[-1])
+    return written

@@ -80,6 +80,18 @@ def test_tiny_sweep_writes_real_tables_and_figures(sweep):
     assert "classical: nlm" in html and (rep / "figures" / "perception_distortion.png").stat().st_size > 5000
 
 
+def test_report_page_is_well_formed_and_publishes(sweep, tmp_path):
+    from .test_diagnose import check_page
+
+    out, _ = sweep
+    page = check_page((out / "report" / "report.html").read_text())
+    assert len(page.imgs) >= 8 and {"abstraction-denoise", "detail-denoise", "gradients-denoise"} <= page.ids
+    assert main(["report", str(out), "--publish", str(tmp_path / "pub")]) == 0
+    pub = tmp_path / "pub"
+    assert (pub / "verdicts.json").exists() and "path" not in pd.read_csv(pub / "runs.csv").columns
+    assert 1 <= len(list((pub / "figures").glob("*.png"))) <= 12 and not list(pub.rglob("*.pt"))
+
+
 def test_jobs_run_the_same_sweep_as_processes(sweep, tmp_path):
     out, _ = sweep
     counts = reproduce("tiny", ["denoise"], ["detail"], out=tmp_path, device="cpu", progress=False, jobs=2,
