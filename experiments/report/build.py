@@ -18,7 +18,7 @@ from .figures import FIGURES, WITH_CLASSICAL
 from .tables import classical_sentences, fmt_pm, summary_table
 from .verdicts import verdicts
 
-__all__ = ["build_report"]
+__all__ = ["build_report", "publish", "results_markdown", "pivot_table"]
 
 SECTIONS = {
     "abstraction": ["abstraction_psnr_vs_depth", "abstraction_info_per_layer", "abstraction_cost_vs_quality",
@@ -233,8 +233,34 @@ def publish(root: str | Path, dest: str | Path) -> list[Path]:
             df = runs if name == "runs.csv" else pd.read_csv(src / "tables" / name)
             atomic_write_text(dest / name, df.to_csv(index=False))
             written.append(dest / name)
+    atomic_write_text(dest / "tables.md", results_markdown(root))
+    written.append(dest / "tables.md")
     for name in PUBLISHED_FIGURES[:12]:
         if (src / "figures" / f"{name}.png").exists():
             written.append(dest / "figures" / f"{name}.png")
             shutil.copyfile(src / "figures" / f"{name}.png", written[-1])
     return written
+
+
+def results_markdown(root: str | Path) -> str:
+    """The verdict table and the pivoted headline table of a built report, as Markdown."""
+    src = Path(root) / "report"
+    vs = json.loads((src / "verdicts.json").read_text())
+    lines = ["| problem | task | verdict | problem comparison (95 % CI, n) | fix | fix comparison (95 % CI, n) |",
+             "|---|---|---|---|---|---|"]
+
+    def ci(d: dict) -> str:
+        if not d or d.get("n_seeds", 0) == 0:
+            return "—"
+        lo, hi = d.get("ci_low"), d.get("ci_high")
+        rng = f"[{lo:+.3g}, {hi:+.3g}]" if lo is not None and lo == lo else "[—]"
+        return f"{d['mean']:+.3g} {rng}, n = {d['n_seeds']}"
+
+    for v in vs:
+        lines.append(f"| {v['problem']} | {v['task']} | **{v['verdict']}** | {ci(v.get('decision', {}))} | "
+                     f"{v['fix']} | {ci(v.get('fix_decision', {}))} |")
+    data = collect(root)
+    piv = pivot_table(data.runs, data.classical)
+    head = "| " + " | ".join(piv.columns) + " |"
+    rows = ["| " + " | ".join(str(x) for x in r) + " |" for r in piv.itertuples(index=False)]
+    return "\n".join(lines) + "\n\n" + "\n".join([head, "|" + "---|" * len(piv.columns), *rows]) + "\n"

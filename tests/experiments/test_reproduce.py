@@ -90,6 +90,8 @@ def test_report_page_is_well_formed_and_publishes(sweep, tmp_path):
     pub = tmp_path / "pub"
     assert (pub / "verdicts.json").exists() and "path" not in pd.read_csv(pub / "runs.csv").columns
     assert 1 <= len(list((pub / "figures").glob("*.png"))) <= 12 and not list(pub.rglob("*.pt"))
+    md = (pub / "tables.md").read_text()
+    assert md.count("| abstraction | denoise | **inconclusive** |") == 1 and "| degraded input |" in md
 
 
 def test_jobs_run_the_same_sweep_as_processes(sweep, tmp_path):
