@@ -247,15 +247,19 @@ def perception_distortion(runs: pd.DataFrame, metrics, analysis, uses, classical
     if runs.empty or "final_swd" not in runs:
         return None
     tasks = sorted(runs.task.unique())
+    configs = sorted(runs.config.unique())  # one colour + marker per configuration, the same in every panel
+    palette, markers = plt.get_cmap("tab20").colors, "os^vP*Xhp<>d8"
+    style = {c: (palette[i % len(palette)], markers[i % len(markers)]) for i, c in enumerate(configs)}
     fig, axes = _facets(len(tasks), w=4.4, h=3.6)
     for ax, task in zip(axes, tasks):
         g = runs[runs.task == task].groupby("config").agg(
             psnr=("final_psnr", "mean"), psnr_sd=("final_psnr", "std"), swd=("final_swd", "mean"),
             swd_sd=("final_swd", "std")).reset_index()
-        for i, r in enumerate(g.itertuples()):
+        for r in g.itertuples():
+            color, marker = style[r.config]
             ax.errorbar(r.swd, r.psnr, xerr=r.swd_sd if r.swd_sd == r.swd_sd else None,
-                        yerr=r.psnr_sd if r.psnr_sd == r.psnr_sd else None, fmt="o", ms=5, capsize=2,
-                        color=f"C{i % 10}", label=r.config)
+                        yerr=r.psnr_sd if r.psnr_sd == r.psnr_sd else None, fmt=marker, ms=5, capsize=2,
+                        color=color, label=r.config)
         for c in _classical_for(classical, task).itertuples():
             if "final_swd" in c._fields and c.final_swd == c.final_swd:
                 ax.plot(c.final_swd, c.final_psnr, "D", color="k", ms=7)
