@@ -31,10 +31,12 @@ DEFAULTS: dict[str, Any] = {
     "optim": {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999, "decay_start": 1.0},
     "data": {"train": "embedded", "test": "embedded", "mode": "rgb", "crop": 64, "batch_size": 8,
              "train_patches": 4000, "test_images": 4, "test_crop": 128, "paired_root": None,
+             "workers": "auto",  # DataLoader worker processes building batches ahead: auto = 2 on CUDA, 0 on CPU
              "degradation": {"kind": "awgn", "params": {"sigma": 25}}},
     "train": {"steps": 1000, "log_every": 25, "eval_every": 250, "ckpt_every": 250, "sample_every": 250,
               "amp": True, "diagnostics_every": 50, "channels_last": False, "compile": False,
-              "ema": 0.0},  # ema: decay of an exponential moving average of G used for evaluation (0 = off)
+              "ema": 0.0,  # ema: decay of an exponential moving average of G used for evaluation (0 = off)
+              "tensorboard": "auto"},  # TensorBoard log in RUN/tensorboard: auto = when installed, true, false
     # measured every train.diagnostics_every steps (0 = off) on a fixed probe batch of training patches
     "diagnostics": {"infoplane": True, "layers": "auto", "estimator": "kde",
                     "estimator_params": {"noise_variance": 0.1}, "n_per_image": 16, "probe_size": 16,
@@ -93,7 +95,7 @@ def _number(v: Any) -> Any:
 
 # keys whose value may take more than the default's type
 _TYPES: dict[tuple[str, ...], tuple[type, ...]] = {
-    ("train", "amp"): (bool, str), ("diagnostics", "layers"): (str, list), ("data", "paired_root"): (str, type(None)),
+    ("train", "amp"): (bool, str), ("train", "tensorboard"): (bool, str), ("data", "workers"): (int, str), ("diagnostics", "layers"): (str, list), ("data", "paired_root"): (str, type(None)),
     ("name",): (str, int), ("data", "degradation"): (dict,), ("data", "test_crop"): (int, type(None)),
 }
 _TYPE_WORDS = {bool: "true/false", int: "an integer", float: "a number", str: "a string", list: "a list",
@@ -178,6 +180,11 @@ def _check_values(cfg: dict[str, Any]) -> None:
     Degradation.from_spec(deg)
     if not 0.0 <= cfg["optim"]["decay_start"] <= 1.0:
         raise ConfigError(f"optim.decay_start must be a fraction in [0, 1], got {cfg['optim']['decay_start']!r}")
+    w = cfg["data"]["workers"]
+    if w != "auto" and not (isinstance(w, int) and not isinstance(w, bool) and w >= 0):
+        raise ConfigError(f"data.workers must be an integer >= 0 or 'auto', got {w!r}")
+    if cfg["train"]["tensorboard"] not in (True, False, "auto"):
+        raise ConfigError(f"train.tensorboard must be true, false or auto, got {cfg['train']['tensorboard']!r}")
     if not 0.0 <= cfg["train"]["ema"] < 1.0:
         raise ConfigError(f"train.ema must be a decay in [0, 1) (0 = off, e.g. 0.999), got {cfg['train']['ema']!r}")
     if cfg["loss"]["lambda_adv"] < 0 or cfg["loss"]["lambda_content"] < 0:

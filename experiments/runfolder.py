@@ -15,7 +15,7 @@ import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 import yaml
@@ -79,6 +79,7 @@ class RunFolder:
         self.ckpt_path = self.path / "checkpoints" / "last.pt"
         self.metrics_path = self.path / "metrics.csv"
         self.rows: list[dict[str, Any]] = []
+        self.on_log: list[Callable[[dict[str, Any]], None]] = []  # views of the rows (e.g. TensorBoard)
 
     @property
     def done(self) -> bool:
@@ -134,6 +135,8 @@ class RunFolder:
         row = {"step": step, "split": split, "metric": metric, "value": float(value)}
         row.update({k: (json.dumps(v, sort_keys=True) if isinstance(v, dict) else v) for k, v in extra.items()})
         self.rows.append(row)
+        for view in self.on_log:
+            view(row)
 
     def log_many(self, rows: Iterable[dict[str, Any]]) -> None:
         for r in rows:

@@ -16,10 +16,12 @@ import torch
 from tqdm.auto import tqdm
 
 from infotheory.diagnostics import eval_mode
+from infotheory.tensorboard import TensorBoardLog
 from models import GeneratorObjective, PatchDiscriminator, UNetGenerator
 from models.losses import content_loss, interpolates, penalty_at
 
-from .data import Degradation, PairedFolder, SyntheticPairs, get_images, pair_metrics, to_image, to_tensor
+from .data import (Degradation, PairedFolder, StepBatches, SyntheticPairs, batch_loader, get_images, pair_metrics,
+                   resolve_workers, to_image, to_tensor)
 from .runfolder import RunFolder
 
 __all__ = ["Trainer", "gan_step", "build_generator", "build_optimizers", "compile_modules", "build_test_pairs", "restore", "resolve_device",
@@ -410,8 +412,13 @@ class Trainer:
         self.D_train = self.D
         if t.get("compile"):
             self.G_train, self.D_train = compile_modules(self.G_train, self.D, self.objective.adv.needs_gp)
+        self.tb = None
         if self.is_main:
             self.run.load_metrics(self.step)
+            self.tb = TensorBoardLog.maybe(t["tensorboard"], self.run.path / "tensorboard",
+                                           purge_step=self.step + 1 if self.step else None)
+            if self.tb is not None:  # a view of the tidy rows; metrics.csv stays the record
+                self.run.on_log.append(lambda row: self.tb.rows([row]))
             self.run.write_config(cfg)
             self.run.write_manifest(str(self.device), cfg["seed"], {
                 "resumed_from_step": self.step, "deterministic": self.deterministic, "world_size": self.world,
@@ -445,18 +452,19 @@ class Trainer:
             for group in opt.param_groups:
                 group["lr"] = base * f
 
+    def batches(self) -> StepBatches:
+        """Every step's batch, a pure function of (seed, step[, rank]): resume sees the same data."""
+        return StepBatches(self.train_set, self.cfg["data"]["batch_size"], self.cfg["seed"],
+                           self.rank if self.world > 1 else None)
+
+    def to_device(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        fmt = torch.channels_last if self.cfg["train"].get("channels_last") else torch.contiguous_format
+        return (x.to(self.device, non_blocking=True, memory_format=fmt),
+                y.to(self.device, non_blocking=True, memory_format=fmt))
+
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The batch of ``step``: a pure function of (seed, step[, rank]), so resume sees the same data."""
-        key = [self.cfg["seed"], 1, step] + ([self.rank] if self.world > 1 else [])
-        rng = np.random.default_rng(key)
-        idx = rng.integers(len(self.train_set), size=self.cfg["data"]["batch_size"])
-        if isinstance(self.train_set, PairedFolder):
-            self.train_set.epoch = step
-        xs, ys = zip(*(self.train_set[int(i)] for i in idx))
-        x, y = torch.stack(xs).to(self.device), torch.stack(ys).to(self.device)
-        if self.cfg["train"].get("channels_last"):
-            x, y = x.contiguous(memory_format=torch.channels_last), y.contiguous(memory_format=torch.channels_last)
-        return x, y
+        """The batch of ``step`` on the device (built on the calling thread)."""
+        return self.to_device(*self.batches()[step])
 
     def gather_rngs(self) -> list[torch.Tensor]:
         """Every rank's CPU RNG state (a collective call under DDP: all ranks must take part)."""
@@ -533,6 +541,10 @@ class Trainer:
 
     def _teardown(self, ok: bool) -> None:
         self.G_train, self._sync_d = getattr(self, "G", None), None
+        if getattr(self, "tb", None) is not None:
+            self.tb.close()
+            self.run.on_log.clear()
+            self.tb = None
         if not self._own_pg:
             return
         import gc
@@ -556,9 +568,11 @@ class Trainer:
         start, t0 = self.step, time.time()
         bar = tqdm(range(start + 1, t["steps"] + 1), initial=start, total=t["steps"], disable=not self.progress,
                    desc=self.cfg["name"], dynamic_ncols=True)
-        for step in bar:
+        workers = resolve_workers(self.cfg["data"]["workers"], self.device)
+        loader = batch_loader(self.batches(), start + 1, t["steps"], workers, pin_memory=self.device.type == "cuda")
+        for step, (x, y) in zip(bar, loader):
             self.set_lr(step)
-            x, y = self.batch(step)
+            x, y = self.to_device(x, y)
             stats = gan_step(self.G_train, self.D_train, self.opt_g, self.opt_d, x, y, self.objective,
                              self.cfg["loss"]["gp_weight"], self.autocast, scaler=self.scaler, sync_d=self._sync_d)
             self.update_ema()
@@ -591,8 +605,12 @@ class Trainer:
             if step % t["sample_every"] == 0 or step == t["steps"]:
                 from skimage.io import imsave
 
-                imsave(self.run.path / "samples" / f"step_{step:06d}.png",
-                       sample_grid(self.G_eval, self.test_pairs, self.device, self.multiple), check_contrast=False)
+                grid = sample_grid(self.G_eval, self.test_pairs, self.device, self.multiple)
+                imsave(self.run.path / "samples" / f"step_{step:06d}.png", grid, check_contrast=False)
+                if self.tb is not None:
+                    self.tb.image("samples (degraded | restored | clean)", grid, step)
+                    self.tb.information_plane(self.run.rows, step)
+                    self.tb.flush()
             if ckpt:  # diagnostics, eval and samples leave the RNG untouched: rngs is still current
                 self.checkpoint(rngs)
         if self.world > 1:  # DDP syncs buffers at each forward; make the final BN statistics rank 0's too

@@ -12,6 +12,7 @@ from . import diagnostics, distributions
 from .bands import laplacian_bands
 from .depth import chain_information, information_along_depth
 from .monitor import Monitor, resolution_layers
+from .tensorboard import TensorBoardLog, tensorboard_available
 from .infoplane import InformationPlane, information_plane_rows
 from .reductions import Chain, Flatten, GlobalPool, PatchSample, RandomProjection, Reduction
 from .taps import LayerTap, resolve_layers
@@ -22,5 +23,6 @@ __all__ = [
     "KDEEstimator", "KSGEstimator", "MINEEstimator", "NWJEstimator", "SMILEEstimator",
     "diagnostics", "laplacian_bands", "InformationPlane", "information_plane_rows", "Chain", "Flatten",
     "GlobalPool", "PatchSample", "RandomProjection", "Reduction", "LayerTap", "resolve_layers",
-    "chain_information", "information_along_depth", "Monitor", "resolution_layers",
+    "chain_information", "information_along_depth", "Monitor", "resolution_layers", "TensorBoardLog",
+    "tensorboard_available",
 ]

@@ -16,6 +16,7 @@ exactly as one without it.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Sequence
 
 import torch
@@ -27,6 +28,7 @@ from .diagnostics.detail import detail_loss
 from .diagnostics.gradients import gradient_balance
 from .infoplane import InformationPlane
 from .taps import first_tensor
+from .tensorboard import TensorBoardLog
 
 __all__ = ["Monitor", "resolution_layers"]
 
@@ -74,13 +76,15 @@ class Monitor:
         n_per_image, seed: receptive-field patches per probe image, and their seed, for the
             information plane.
         detail_estimator: the detail loss's MI estimator.
+        tensorboard: a folder (or a :class:`~infotheory.tensorboard.TensorBoardLog`): every
+            measurement is also written there as scalars, with the information-plane figure.
     """
 
     def __init__(self, G: nn.Module, probe: tuple[torch.Tensor, torch.Tensor], D: nn.Module | None = None,
                  objective: Any = None, every: int = 50, layers: Sequence[str] | None = None,
                  estimator: str = "kde", estimator_params: dict[str, Any] | None = None, detail: bool = True,
                  d_input: Any = "auto", n_per_image: int = 16, threshold: float = 0.01, seed: int = 0,
-                 detail_estimator: str = "gaussian") -> None:
+                 detail_estimator: str = "gaussian", tensorboard: str | Path | TensorBoardLog | None = None) -> None:
         x, y = probe
         if x.shape != y.shape or x.dim() != 4:
             raise ValueError(f"probe must be two (B, C, H, W) batches of one shape, got {tuple(x.shape)} and "
@@ -97,6 +101,8 @@ class Monitor:
                                       seed=seed) if self.layers else None
         self.rows: list[dict[str, Any]] = []
         self._warned = False
+        self.tensorboard = (tensorboard if isinstance(tensorboard, TensorBoardLog) or tensorboard is None
+                            else TensorBoardLog(tensorboard))
 
     def __call__(self, step: int) -> list[dict[str, Any]]:
         """Measure if ``step`` is a multiple of ``every``; returns this call's rows (also kept)."""
@@ -104,6 +110,10 @@ class Monitor:
             return []
         rows = self.measure(step)
         self.rows += rows
+        if self.tensorboard is not None:
+            self.tensorboard.rows(rows)
+            self.tensorboard.information_plane(self.rows, step)
+            self.tensorboard.flush()
         return rows
 
     def measure(self, step: int, infoplane: bool = True) -> list[dict[str, Any]]:

@@ -1,4 +1,5 @@
 """Data: clean image sources, physics-based degradations, paired datasets and metrics."""
+from .batches import StepBatches, batch_loader, resolve_workers
 from .datasets import PairedFolder, SyntheticPairs, random_crop_flip, to_image, to_tensor
 from .degradations import (DEGRADATIONS, Degradation, awgn, haze, poisson_gaussian, procedural_depth, rain,
                            rain_streaks, stereo_depth)
@@ -7,7 +8,7 @@ from .realism import sliced_wasserstein, swd_realism
 from .sources import embedded_images, get_images, load_folder, read_image, shared_data_root
 
 __all__ = [
-    "PairedFolder", "SyntheticPairs", "random_crop_flip", "to_image", "to_tensor", "DEGRADATIONS", "Degradation",
+    "StepBatches", "batch_loader", "resolve_workers", "PairedFolder", "SyntheticPairs", "random_crop_flip", "to_image", "to_tensor", "DEGRADATIONS", "Degradation",
     "awgn", "haze", "poisson_gaussian", "procedural_depth", "rain", "rain_streaks", "stereo_depth", "pair_metrics", "psnr",
     "rgb_to_y", "ssim", "sliced_wasserstein", "swd_realism", "embedded_images", "get_images", "load_folder", "read_image", "shared_data_root",
 ]

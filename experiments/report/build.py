@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..runfolder import atomic_write_text
 from .collect import collect
+from .crops import sample_crops
 from .figures import FIGURES, WITH_CLASSICAL
 from .tables import classical_sentences, fmt_pm, summary_table
 from .verdicts import verdicts
@@ -53,9 +54,12 @@ def build_report(root: str | Path) -> Path:
     atomic_write_text(out / "tables" / "verdicts.csv", pd.DataFrame(flat).to_csv(index=False))
     atomic_write_text(out / "verdicts.json", json.dumps(vs, indent=2, default=_json_default))
     imgs: dict[str, str] = {}
-    for name, fn in FIGURES.items():
-        extra = {"classical": data.classical} if name in WITH_CLASSICAL else {}
-        fig = fn(data.runs, data.metrics, data.analysis, data.uses, **extra)
+    makers = {name: (lambda fn=fn, name=name: fn(data.runs, data.metrics, data.analysis, data.uses,
+                                                 **({"classical": data.classical} if name in WITH_CLASSICAL else {})))
+              for name, fn in FIGURES.items()}
+    makers["sample_crops"] = lambda: sample_crops(data.runs)
+    for name, make in makers.items():
+        fig = make()
         if fig is None:
             continue
         fig.savefig(out / "figures" / f"{name}.pdf", bbox_inches="tight")
@@ -170,7 +174,7 @@ def _html(root: Path, data: Any, summ: pd.DataFrame, vs: list[dict], imgs: dict[
               "".join(f"<p>{html.escape(t)}</p>" for t in classical_sentences(data.runs, data.classical).values()),
               "<p>Deraining has no classical reference: no maintained implementation of a classical rain-streak "
               "layer-separation method exists (see the README).</p>" if "derain" in set(data.runs.task) else "",
-              _fig(imgs, "psnr_all_configs"), _fig(imgs, "perception_distortion")]
+              _fig(imgs, "psnr_all_configs"), _fig(imgs, "perception_distortion"), _fig(imgs, "sample_crops")]
     for problem, names in SECTIONS.items():
         pv = [v for v in vs if v["problem"] == problem]
         if not pv:
@@ -184,10 +188,12 @@ def _html(root: Path, data: Any, summ: pd.DataFrame, vs: list[dict], imgs: dict[
                          f"</summary><p>{html.escape(v['text'])}{rules}</p></details>")
         parts += [_fig(imgs, n) for n in names]
     if samples:
-        parts.append("<h2>Samples (input | output | target)</h2>")
+        parts.append("<details id='samples'><summary><b>Training samples (input | output | target), last step, "
+                     "first seed</b></summary>")
         for k, b in samples.items():
             parts.append(f"<figure><img src='data:image/png;base64,{b}' style='max-width:360px'>"
                          f"<figcaption>{html.escape(k)}</figcaption></figure>")
+        parts.append("</details>")
     if len(data.failed):
         parts.append("<h2>Failed runs</h2><ul>" + "".join(
             f"<li>{html.escape(f'{r.task}/{r.config}/seed{r.seed}')}: {html.escape(str(r.error))}</li>"
@@ -212,7 +218,7 @@ def _html(root: Path, data: Any, summ: pd.DataFrame, vs: list[dict], imgs: dict[
 
 
 PUBLISHED_TABLES = ("verdicts.csv", "summary.csv", "runs.csv", "classical.csv")
-PUBLISHED_FIGURES = ("psnr_all_configs", "perception_distortion", "abstraction_psnr_vs_depth",
+PUBLISHED_FIGURES = ("psnr_all_configs", "perception_distortion", "sample_crops", "abstraction_psnr_vs_depth",
                      "abstraction_info_per_layer", "abstraction_cost_vs_quality", "detail_bands",
                      "gradients_ratio_and_saturation", "gradients_d_probe")
 

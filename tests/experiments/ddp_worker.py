@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from experiments.data import StepBatches
 from experiments.train import Trainer
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -20,12 +21,8 @@ cfg = tiny_config(*sys.argv[2:5], same=same)
 
 
 class SameData(Trainer):
-    def batch(self, step):
-        rank, self.rank, world, self.world = self.rank, 0, self.world, 1
-        try:
-            return super().batch(step)
-        finally:
-            self.rank, self.world = rank, world
+    def batches(self):  # the single-process run's batches on every rank
+        return StepBatches(self.train_set, self.cfg["data"]["batch_size"], self.cfg["seed"], rank=None)
 
 
 tr = (SameData if same else Trainer)(cfg, out / "run", device="cpu", progress=False)

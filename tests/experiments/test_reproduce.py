@@ -86,6 +86,7 @@ def test_report_page_is_well_formed_and_publishes(sweep, tmp_path):
     out, _ = sweep
     page = check_page((out / "report" / "report.html").read_text())
     assert len(page.imgs) >= 8 and {"abstraction-denoise", "detail-denoise", "gradients-denoise"} <= page.ids
+    assert "sample_crops (figures/sample_crops.png" in (out / "report" / "report.html").read_text()
     assert main(["report", str(out), "--publish", str(tmp_path / "pub")]) == 0
     pub = tmp_path / "pub"
     assert (pub / "verdicts.json").exists() and "path" not in pd.read_csv(pub / "runs.csv").columns
