@@ -13,7 +13,7 @@ import numpy as np
 from .estimators.copula import t_mi_correction
 
 __all__ = ["GroundTruth", "correlated_gaussian", "sparse_gaussian", "student_t", "uniform_noise", "warp",
-           "shear", "WARPS", "rho_for_mi", "labelled_gaussians"]
+           "shear", "radial_rotation", "coupling_flow", "WARPS", "rho_for_mi", "labelled_gaussians"]
 
 
 @dataclass
@@ -113,6 +113,44 @@ def shear(gt: GroundTruth, strength: float = 1.0, which: str = "both") -> Ground
     x = f(gt.x) if which in ("x", "both") else gt.x
     y = f(gt.y) if which in ("y", "both") else gt.y
     return GroundTruth(x, y, gt.mi, f"shear({gt.name})")
+
+
+def radial_rotation(gt: GroundTruth, strength: float = 1.0, which: str = "both") -> GroundTruth:
+    """Rotate each consecutive coordinate pair (x_{2i}, x_{2i+1}) by the angle strength·r, r the pair's
+    radius — a swirl. The radius is kept, so the map is invertible (rotate back by the same angle)
+    and the MI is unchanged; the dependence is far from elliptical. An odd last coordinate stays."""
+    def f(a: np.ndarray) -> np.ndarray:
+        if a.shape[1] < 2:
+            raise ValueError("radial_rotation needs at least 2 columns")
+        out = a.copy()
+        for i in range(0, a.shape[1] - 1, 2):
+            u, v = a[:, i], a[:, i + 1]
+            t = strength * np.hypot(u, v)
+            out[:, i], out[:, i + 1] = np.cos(t) * u - np.sin(t) * v, np.sin(t) * u + np.cos(t) * v
+        return out
+
+    x = f(gt.x) if which in ("x", "both") else gt.x
+    y = f(gt.y) if which in ("y", "both") else gt.y
+    return GroundTruth(x, y, gt.mi, f"swirl({gt.name})")
+
+
+def coupling_flow(gt: GroundTruth, strength: float = 1.0, which: str = "both") -> GroundTruth:
+    """One affine coupling layer (RealNVP-style): the second half of the coordinates is scaled by
+    exp(strength·tanh(first-half mean)) and shifted by strength·sin(first half, cycled). The first
+    half passes unchanged, so the map inverts exactly and the MI is unchanged. Needs d >= 2."""
+    def f(a: np.ndarray) -> np.ndarray:
+        d = a.shape[1]
+        if d < 2:
+            raise ValueError("coupling_flow needs at least 2 columns")
+        h = d // 2
+        first, second = a[:, :h], a[:, h:]
+        scale = np.exp(strength * np.tanh(first.mean(axis=1, keepdims=True)))
+        shift = strength * np.sin(np.resize(first.T, (d - h, len(a))).T)
+        return np.hstack([first, second * scale + shift])
+
+    x = f(gt.x) if which in ("x", "both") else gt.x
+    y = f(gt.y) if which in ("y", "both") else gt.y
+    return GroundTruth(x, y, gt.mi, f"coupling({gt.name})")
 
 
 def labelled_gaussians(n: int, dx: int, mu: float, n_classes: int = 2, seed: int = 0) -> GroundTruth:

@@ -13,9 +13,13 @@ from sklearn.neighbors import KDTree
 
 from .._validate import ArrayLike, check_pair
 from ..result import MIEstimate
+from . import _chebyshev
 from .base import MIEstimator, check_positive, register
 
 __all__ = ["KSGEstimator", "count_within"]
+
+BRUTE_MIN_DIM = 8  # joint dimensions from which the all-pairs sweep beats the trees (benchmarks/estimators.py)
+BRUTE_MAX_N = 40_000  # beyond this the O(n²) sweep loses to the trees' pruning, whatever the dimension
 
 
 def _n_threads(workers: int) -> int:
@@ -72,7 +76,11 @@ class KSGEstimator(MIEstimator):
         standardize: scale every column to unit variance first (max-norm is scale-sensitive).
         jitter: relative noise (× column std) added to break ties, as NPEET does; 0 disables.
         seed: seed of the jitter.
-        workers: threads for tree queries (-1 = all cores).
+        workers: threads for the neighbour queries (-1 = all cores).
+        algorithm: ``tree`` (k-d trees), ``brute`` (an exact blocked all-pairs sweep compiled with
+            numba: faster where trees cannot prune, i.e. in many dimensions) or ``auto`` (brute
+            when the joint space has >= 8 dimensions and n <= 40,000, trees otherwise). Both
+            give the same value.
     """
 
     k: int = 3
@@ -80,6 +88,7 @@ class KSGEstimator(MIEstimator):
     jitter: float = 1e-10
     seed: int = 0
     workers: int = -1
+    algorithm: str = "auto"
 
     name = "ksg"
     min_samples = 10
@@ -88,6 +97,16 @@ class KSGEstimator(MIEstimator):
         check_positive("k", self.k, integer=True)
         if self.jitter < 0:
             raise ValueError(f"jitter must be >= 0, got {self.jitter}")
+        if self.algorithm not in ("auto", "tree", "brute"):
+            raise ValueError(f"algorithm={self.algorithm!r}; choose auto, tree or brute")
+        if self.algorithm == "brute" and not _chebyshev.available():
+            raise ImportError("algorithm='brute' needs numba (pip install numba); or use algorithm='tree'")
+
+    def resolve_algorithm(self, n: int, d_joint: int) -> str:
+        """The neighbour search used for n samples in a d_joint-dimensional joint space."""
+        if self.algorithm != "auto":
+            return self.algorithm
+        return "brute" if _chebyshev.available() and d_joint >= BRUTE_MIN_DIM and n <= BRUTE_MAX_N else "tree"
 
     def _prep(self, a: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if self.standardize:
@@ -112,14 +131,20 @@ class KSGEstimator(MIEstimator):
         else:
             Y = self._prep(Y, rng)
             joint = np.hstack([X, Y])
-            dist, _ = cKDTree(joint, leafsize=32).query(joint, k=[self.k + 1], p=np.inf, workers=self.workers)
-            eps = dist[:, 0]
             n_threads = _n_threads(self.workers)
-            if n_threads >= 2:  # one marginal per thread: scales better than splitting each query
-                with ThreadPoolExecutor(2) as ex:
-                    nx, ny = ex.map(lambda a: count_within(a, eps, max(1, n_threads // 2)), (X, Y))
+            algorithm = self.resolve_algorithm(n, joint.shape[1])
+            if algorithm == "brute":
+                eps = _chebyshev.kth_distance(joint, self.k, n_threads)
+                nx, ny = (count_within(a, eps, 1) if a.shape[1] == 1 else _chebyshev.count_closer(a, eps, n_threads)
+                          for a in (X, Y))
             else:
-                nx, ny = count_within(X, eps, 1), count_within(Y, eps, 1)
+                dist, _ = cKDTree(joint, leafsize=32).query(joint, k=[self.k + 1], p=np.inf, workers=self.workers)
+                eps = dist[:, 0]
+                if n_threads >= 2:  # one marginal per thread: scales better than splitting each query
+                    with ThreadPoolExecutor(2) as ex:
+                        nx, ny = ex.map(lambda a: count_within(a, eps, max(1, n_threads // 2)), (X, Y))
+                else:
+                    nx, ny = count_within(X, eps, 1), count_within(Y, eps, 1)
             terms = digamma(self.k) + digamma(n) - digamma(nx) - digamma(ny)
             variant = "ksg1"
         value = float(terms.mean())
@@ -129,7 +154,7 @@ class KSGEstimator(MIEstimator):
             params=self.params,
             n_samples=n,
             std=float(terms.std() / math.sqrt(n)),
-            details={"variant": variant},
+            details={"variant": variant, "neighbour_search": algorithm if variant == "ksg1" else "tree"},
         )
 
     def _mixed(self, X: np.ndarray, labels: np.ndarray) -> np.ndarray:
