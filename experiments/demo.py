@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 from infotheory import distributions as D
@@ -32,6 +33,8 @@ def main() -> None:
     ap.add_argument("--preset", default="quick")
     ap.add_argument("--out", default="runs/quick")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
+                    help="runs trained at once as processes (default: one per core, at most 4)")
     args = ap.parse_args()
     t0 = time.time()
     estimators_tour()
@@ -39,7 +42,7 @@ def main() -> None:
     from .reproduce import reproduce
 
     print(f"\n== reproduce --preset {args.preset}: 3 problems × 3 tasks, before and after the fixes ==")
-    counts = reproduce(args.preset, TASKS, tuple(PROBLEMS), device=args.device, out=args.out)
+    counts = reproduce(args.preset, TASKS, tuple(PROBLEMS), device=args.device, out=args.out, jobs=args.jobs)
     import json
     from pathlib import Path
 
