@@ -9,7 +9,8 @@
 #   bash benchmarks/cuda_evidence.sh collect OUTDIR   # finished runs without checkpoints -> OUTDIR/gpu_runs.tgz
 #
 # The sweep runs under CUDA MPS when the daemon starts (kernels of the packed runs then overlap);
-# otherwise the runs time-slice the GPU. SWEEP (default /tmp/gpusweep) is the sweep folder.
+# otherwise the runs time-slice the GPU. SWEEP (default /tmp/gpusweep) is the sweep folder; PRESET
+# (standard) and DEVICE (cuda) can be changed for a dry run on CPU: PRESET=tiny DEVICE=cpu.
 set -uo pipefail
 SWEEP=${SWEEP:-/tmp/gpusweep}
 export PYTHONUNBUFFERED=1
@@ -28,16 +29,16 @@ tests)
 sweep)
     export CUDA_MPS_PIPE_DIRECTORY=/tmp/mps-pipe CUDA_MPS_LOG_DIRECTORY=/tmp/mps-log
     mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY" "$SWEEP"
-    if command -v nvidia-cuda-mps-control >/dev/null && nvidia-cuda-mps-control -d \
+    if [ "${DEVICE:-cuda}" = cuda ] && command -v nvidia-cuda-mps-control >/dev/null && nvidia-cuda-mps-control -d \
         && timeout 60 python3 -c "import torch; torch.ones(1, device='cuda').sum().item()"; then
         echo "MPS on" | tee "$SWEEP/mps.txt"
     else
-        echo quit | nvidia-cuda-mps-control 2>/dev/null
+        command -v nvidia-cuda-mps-control >/dev/null && echo quit | nvidia-cuda-mps-control 2>/dev/null
         unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
         echo "MPS off (time-sliced)" | tee "$SWEEP/mps.txt"
     fi
     date +%s > "$SWEEP/started"
-    setsid nohup bash -c "python3 -m experiments.cli reproduce --preset standard --jobs ${2:-12} --device cuda \
+    setsid nohup bash -c "python3 -m experiments.cli reproduce --preset ${PRESET:-standard} --jobs ${2:-12} --device ${DEVICE:-cuda} \
         --out $SWEEP --no-report --no-classical --no-progress; date +%s > $SWEEP/finished" \
         > "$SWEEP/sweep.log" 2>&1 < /dev/null &
     ;;
