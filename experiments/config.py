@@ -36,6 +36,9 @@ DEFAULTS: dict[str, Any] = {
     "train": {"steps": 1000, "log_every": 25, "eval_every": 250, "ckpt_every": 250, "sample_every": 250,
               "amp": True, "diagnostics_every": 50, "channels_last": False, "compile": False,
               "ema": 0.0,  # ema: decay of an exponential moving average of G used for evaluation (0 = off)
+              # the EMA's BatchNorm statistics: re-estimated for its weights on this many fixed training
+              # batches before it is evaluated (0 = copy the live model's, which belong to other weights)
+              "ema_bn_batches": 32,
               "tensorboard": "auto"},  # TensorBoard log in RUN/tensorboard: auto = when installed, true, false
     # measured every train.diagnostics_every steps (0 = off) on a fixed probe batch of training patches
     "diagnostics": {"infoplane": True, "layers": "auto", "estimator": "kde",
@@ -187,6 +190,9 @@ def _check_values(cfg: dict[str, Any]) -> None:
         raise ConfigError(f"train.tensorboard must be true, false or auto, got {cfg['train']['tensorboard']!r}")
     if not 0.0 <= cfg["train"]["ema"] < 1.0:
         raise ConfigError(f"train.ema must be a decay in [0, 1) (0 = off, e.g. 0.999), got {cfg['train']['ema']!r}")
+    nb = cfg["train"]["ema_bn_batches"]
+    if isinstance(nb, bool) or not isinstance(nb, int) or nb < 0:
+        raise ConfigError(f"train.ema_bn_batches must be an integer >= 0 (0 = copy the live statistics), got {nb!r}")
     if cfg["loss"]["lambda_adv"] < 0 or cfg["loss"]["lambda_content"] < 0:
         raise ConfigError("loss.lambda_adv and loss.lambda_content must be >= 0")
     for sec, key in [("train", "steps"), ("data", "batch_size"), ("data", "crop"), ("model", "depth")]:

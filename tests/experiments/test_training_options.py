@@ -1,5 +1,6 @@
 """Training options the field expects: pix2pix's linear decay, an EMA of G for evaluation, the
 L1-only control, whole-image final scoring with realism, and the convergence rule per run."""
+import copy
 import math
 
 import numpy as np
@@ -80,8 +81,8 @@ def test_ema_is_evaluated_checkpointed_and_resumed(tmp_path):
     assert ref.G_eval is not ref.G
     live, avg = dict(ref.G.named_parameters()), dict(ref.G_eval.named_parameters())
     assert any(not torch.equal(live[k], avg[k]) for k in live)  # an average, not a copy
-    for (_, b_live), (_, b_avg) in zip(ref.G.named_buffers(), ref.G_eval.named_buffers()):
-        assert torch.equal(b_live, b_avg)  # BatchNorm statistics are the live model's
+    assert any(not torch.equal(b_live, b_avg) for (_, b_live), (_, b_avg)
+               in zip(ref.G.named_buffers(), ref.G_eval.named_buffers()))  # its own BN statistics
     state = torch.load(tmp_path / "a" / "checkpoints" / "last.pt", weights_only=True)
     _, G, _, _ = load_run_generator(tmp_path / "a", "cpu")
     for k, v in G.state_dict().items():
@@ -103,6 +104,42 @@ def test_ema_is_evaluated_checkpointed_and_resumed(tmp_path):
         assert torch.equal(v, res.G_eval.state_dict()[k]), k
     with pytest.raises(ConfigError, match="train.ema"):
         tiny("train.ema=1.0")
+
+
+def test_ema_batchnorm_statistics_belong_to_the_averaged_weights(tmp_path):
+    from torch.optim.swa_utils import update_bn
+
+    t = Trainer(tiny("train.steps=6", "train.ema=0.9", "train.ema_bn_batches=3"), tmp_path / "a", device="cpu",
+                progress=False)
+    t.fit()
+    G = t.G_eval
+    bn = [m for m in G.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert bn and len(t.ema_bn_inputs()) == 3
+    expect = copy.deepcopy(G)
+    torch.manual_seed(t.cfg["seed"])
+    update_bn(t.ema_bn_inputs(), expect)  # a cumulative average over the fixed batches, EMA weights
+    for (k, a), b in zip(G.named_buffers(), expect.buffers()):
+        assert torch.allclose(a, b, atol=1e-6), k
+    before = {k: v.clone() for k, v in G.state_dict().items()}
+    # the live model trains on (and its BN statistics follow) other batches; the evaluated model
+    # depends on the averaged weights alone, and refreshing it leaves the global RNG as it was
+    t.G.train()
+    with torch.no_grad():
+        t.G(torch.randn_like(t.ema_bn_inputs()[0]) * 3 + 1)
+    rng = torch.get_rng_state()
+    t.step += 1  # stale: the next use re-estimates
+    after = t.G_eval.state_dict()
+    assert torch.equal(rng, torch.get_rng_state())
+    for k, v in before.items():
+        assert torch.equal(v, after[k]), k
+
+    old = Trainer(tiny("train.steps=6", "train.ema=0.9", "train.ema_bn_batches=0"), tmp_path / "b", device="cpu",
+                  progress=False)
+    old.fit()
+    for (k, b_live), (_, b_avg) in zip(old.G.named_buffers(), old.G_eval.named_buffers()):
+        assert torch.equal(b_live, b_avg), k  # 0: the live model's statistics, copied
+    with pytest.raises(ConfigError, match="ema_bn_batches"):
+        tiny("train.ema_bn_batches=-1")
 
 
 def test_ema_warmup_does_not_drag_the_initialisation():
