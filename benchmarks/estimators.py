@@ -210,7 +210,7 @@ def accuracy(neural: bool) -> tuple[list[dict[str, Any]], dict[str, int]]:
     return rows, hits
 
 
-NON_ELLIPTICAL_METHODS = ("auto", "gaussian", "copula", "ksg")
+NON_ELLIPTICAL_METHODS = ("auto", "flow", "gaussian", "copula", "ksg")
 
 
 def non_elliptical_suite(n: int = 5000) -> list[D.GroundTruth]:

@@ -4,7 +4,7 @@ All information quantities are in nats unless a name says bits.
 """
 from .api import available_methods, estimate_mi, get_estimator
 from .estimators import (
-    AutoEstimator, BinningEstimator, CopulaEstimator, GaussianEstimator, InfoNCEEstimator, KDEEstimator,
+    AutoEstimator, BinningEstimator, CopulaEstimator, FlowEstimator, GaussianEstimator, InfoNCEEstimator, KDEEstimator,
     KSGEstimator, MIEstimator, MINEEstimator, NWJEstimator, SMILEEstimator,
 )
 from .result import MIEstimate
@@ -19,7 +19,7 @@ from .taps import LayerTap, resolve_layers
 
 __all__ = [
     "estimate_mi", "get_estimator", "available_methods", "MIEstimate", "MIEstimator", "distributions",
-    "AutoEstimator", "BinningEstimator", "CopulaEstimator", "GaussianEstimator", "InfoNCEEstimator",
+    "AutoEstimator", "BinningEstimator", "CopulaEstimator", "FlowEstimator", "GaussianEstimator", "InfoNCEEstimator",
     "KDEEstimator", "KSGEstimator", "MINEEstimator", "NWJEstimator", "SMILEEstimator",
     "diagnostics", "laplacian_bands", "InformationPlane", "information_plane_rows", "Chain", "Flatten",
     "GlobalPool", "PatchSample", "RandomProjection", "Reduction", "LayerTap", "resolve_layers",

@@ -3,6 +3,7 @@ from .auto import AutoEstimator
 from .base import REGISTRY, MIEstimator
 from .binning import BinningEstimator
 from .copula import CopulaEstimator
+from .flow import FlowEstimator
 from .gaussian import GaussianEstimator
 from .infonce import InfoNCEEstimator
 from .kde import KDEEstimator
@@ -12,6 +13,6 @@ from .nwj import NWJEstimator
 from .smile import SMILEEstimator
 
 __all__ = [
-    "REGISTRY", "MIEstimator", "AutoEstimator", "BinningEstimator", "CopulaEstimator", "GaussianEstimator",
+    "REGISTRY", "MIEstimator", "AutoEstimator", "BinningEstimator", "CopulaEstimator", "FlowEstimator", "GaussianEstimator",
     "InfoNCEEstimator", "KDEEstimator", "KSGEstimator", "MINEEstimator", "NWJEstimator", "SMILEEstimator",
 ]

@@ -9,11 +9,12 @@ from infotheory import distributions as D
 FAST = {"mine": dict(max_steps=200, min_steps=100, eval_every=50),
         "nwj": dict(max_steps=200, min_steps=100, eval_every=50),
         "infonce": dict(max_steps=200, min_steps=100, eval_every=50),
-        "smile": dict(max_steps=200, min_steps=100, eval_every=50)}
+        "smile": dict(max_steps=200, min_steps=100, eval_every=50),
+        "flow": dict(max_steps=200)}
 
 
 def test_registry_lists_all_methods():
-    assert set(available_methods()) == {"auto", "binning", "copula", "gaussian", "infonce", "kde", "ksg",
+    assert set(available_methods()) == {"auto", "binning", "copula", "flow", "gaussian", "infonce", "kde", "ksg",
                                         "mine", "nwj", "smile"}
 
 
