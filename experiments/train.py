@@ -468,7 +468,8 @@ class Trainer:
         and the global RNG is restored, so training (and exact resume) are unaffected."""
         from torch.optim.swa_utils import update_bn
 
-        devices = [self.device] if self.device.type == "cuda" else []
+        devices = ([self.device.index if self.device.index is not None else torch.cuda.current_device()]
+                   if self.device.type == "cuda" else [])
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(self.cfg["seed"])
             update_bn((self.to_device(x, x)[0] for x in self.ema_bn_inputs()), self.G_ema.module)
