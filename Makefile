@@ -21,7 +21,7 @@ demo: env
 	$(PY) -m experiments.demo
 
 test: env
-	SMOKE=1 $(PY) -m pytest -q -n 2 -m "not slow" tests --nbmake notebooks
+	SMOKE=1 $(PY) -m pytest -q -n 2 -m "not slow" tests --nbmake notebooks --nbmake-timeout=900
 
 test-slow: env
 	$(PY) -m pytest -q -m slow tests

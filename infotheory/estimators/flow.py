@@ -11,7 +11,7 @@ tail dependence (Student-t): ``auto`` keeps the copula there, deciding by held-o
 
 The marginals are rank-Gaussianised first (as in ``copula``), training uses a seeded
 train/held-out split with early stopping on the held-out likelihood, and the global RNG is left
-untouched.
+untouched. It trains on one CPU thread (and restores the thread count).
 """
 from __future__ import annotations
 
@@ -114,6 +114,16 @@ def fit_flow(z: np.ndarray, dx: int, layers: int = 8, hidden: int = 64, max_step
     perm = rng.permutation(n)
     n_te = max(1, int(round(holdout * n)))
     te, tr = np.sort(perm[:n_te]), perm[n_te:]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # its matrices are too small to gain from threads, which thrash on a busy CPU
+    try:
+        return _fit(z, dx, tr, te, layers, hidden, max_steps, lr, batch_size, eval_every, patience, seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit(z: np.ndarray, dx: int, tr: np.ndarray, te: np.ndarray, layers: int, hidden: int, max_steps: int,
+         lr: float, batch_size: int, eval_every: int, patience: int, seed: int) -> FlowFit:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         Z = torch.tensor(z, dtype=torch.float32)
@@ -145,7 +155,7 @@ def fit_flow(z: np.ndarray, dx: int, layers: int = 8, hidden: int = 64, max_step
             ll = model.log_density(Z[te_t]).double().numpy()
     ref = stats.norm.logpdf(z[te]).sum(1)
     return FlowFit(latents=w.double().numpy(), heldout=te, heldout_copula_loglik=ll - ref, steps=step,
-                   details={"heldout_nll": best, "n_heldout": int(n_te)})
+                   details={"heldout_nll": best, "n_heldout": len(te)})
 
 
 @register

@@ -12,9 +12,10 @@ N = 3000
 def test_flow_recovers_mi_where_the_copula_is_not_elliptical():
     gt = D.coupling_flow(D.correlated_gaussian(N, 3, 3, 1.0, seed=301))
     cop = estimate_mi(gt.x, gt.y, method="copula").value
-    before = torch.get_rng_state()
+    before, threads = torch.get_rng_state(), torch.get_num_threads()
     est = estimate_mi(gt.x, gt.y, method="flow")
     assert torch.equal(before, torch.get_rng_state())  # a training monitor's RNG is left alone
+    assert torch.get_num_threads() == threads  # it trains on one thread and gives the others back
     assert abs(est.value - gt.mi) < 0.1, est.value
     assert abs(cop - gt.mi) > 0.08  # the case is one the elliptical copula gets wrong
     assert est.params["layers"] == 8 and est.details["steps"] >= 100
