@@ -70,9 +70,10 @@ class AutoEstimator(MIEstimator):
         reason = (f"continuous, dx+dy={dx + dy}: elliptical copula "
                   f"({cop.details['copula']}, nu={cop.details['nu']}) on rank-transformed marginals")
         flow_note, flow_extra = "", {}
+        u = rank_uniform(np.hstack([X, Y]))
+        z = stats.norm.ppf(u)  # rank-Gaussianised: the flow's input and KSG's cross-check
         if self.flow and len(X) >= self.flow_min_samples and dx + dy <= self.flow_max_dim:
-            u = rank_uniform(np.hstack([X, Y]))
-            fit = fit_flow(stats.norm.ppf(u), dx, seed=self.seed)
+            fit = fit_flow(z, dx, seed=self.seed)
             train = np.setdiff1d(np.arange(len(u)), fit.heldout)
             nu, r, _ = fit_elliptical(u[train])
             gain = fit.heldout_copula_loglik - copula_logpdf(u[fit.heldout], r, nu)
@@ -89,7 +90,6 @@ class AutoEstimator(MIEstimator):
         if dx + dy > self.low_dim:
             return self._wrap(cop, "copula", reason + f"; dx+dy > low_dim={self.low_dim}, no KSG cross-check",
                               flow_extra)
-        z = stats.norm.ppf(rank_uniform(np.hstack([X, Y])))
         ksg = KSGEstimator(k=self.k, seed=self.seed).estimate(z[:, :dx], z[:, dx:])
         diff = abs(ksg.value - cop.value)
         tol = max(self.agree_tol, 3 * (ksg.std or 0.0))
