@@ -95,8 +95,10 @@ def copula_logpdf(u: np.ndarray, r: np.ndarray, nu: float) -> np.ndarray:
     return _t_copula_logpdf(stats.t.ppf(u, nu), r, nu)
 
 
-def fit_elliptical(u: np.ndarray, family: str = "auto",
-                   nu_grid: tuple[float, ...] = (2.5, 3.0, 4.0, 5.0, 7.0, 10.0, 15.0, 25.0, 50.0)
+NU_GRID = (2.5, 3.0, 4.0, 5.0, 7.0, 10.0, 15.0, 25.0, 50.0)  # t-copula degrees of freedom tried
+
+
+def fit_elliptical(u: np.ndarray, family: str = "auto", nu_grid: tuple[float, ...] = NU_GRID
                    ) -> tuple[float, np.ndarray, dict[float, float]]:
     """(nu, correlation, log-likelihood per nu tried) of the elliptical copula fitted to u (n, d);
     nu = inf is the Gaussian copula. The t family wins only by more than one nat in total."""
@@ -132,7 +134,7 @@ class CopulaEstimator(MIEstimator):
     """
 
     family: str = "auto"
-    nu_grid: tuple[float, ...] = (2.5, 3.0, 4.0, 5.0, 7.0, 10.0, 15.0, 25.0, 50.0)
+    nu_grid: tuple[float, ...] = NU_GRID
     bias_correction: bool = True
 
     name = "copula"
