@@ -10,7 +10,7 @@ What each side computes (equal work: same G and D weights at the start, same bat
   100·L1, backward, ``Adam.step`` — three D forwards, two Adam steps, fp32, contiguous tensors,
   eager, ``torch.optim.Adam`` with its defaults, no diagnostics.
 * **infoflow** — :func:`experiments.train.gan_step` with the trainer's own set-up for the mode:
-  :func:`~experiments.train.build_optimizers` (fused Adam on CUDA), autocast (``bf16``),
+  :func:`~experiments.builders.build_optimizers` (fused Adam on CUDA), autocast (``bf16``),
   channels_last (``+cl``), :func:`~experiments.train.compile_modules` (``+compile``). The same three
   D forwards and two Adam steps, plus the logged statistics (one device sync per step).
   Both sides use the vanilla (BCE) adversarial loss + 100·L1 whatever the preset's own loss is.
@@ -28,16 +28,16 @@ import contextlib
 import statistics
 import time
 import warnings
-from types import SimpleNamespace
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 
+from experiments.builders import build_discriminator, build_generator, build_optimizers, resolve_device
 from experiments.config import resolve_config
 from experiments.monitors import DiagnosticsMonitor
-from experiments.train import (build_discriminator, build_generator, build_optimizers, compile_modules, gan_step,
-                               resolve_device)
+from experiments.train import StepContext, compile_modules, gan_step
 from models import GeneratorObjective
 
 PRESETS = ["pix2pix", "pix2pix-small", "fix-sampling", "fix-detail", "fixed"]
@@ -96,13 +96,13 @@ def make_infoflow(preset: str, device: torch.device, mode: str) -> tuple[Callabl
     Gt, Dt = compile_modules(G, D, obj.adv.needs_gp) if compile_ else (G, D)
     ac = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if amp else contextlib.nullcontext
     monitor = DiagnosticsMonitor(cfg)
-    trainer = SimpleNamespace(G=G, D=D, objective=obj, device=device, rank=0, world=1,
-                              train_set=list(zip(x.float().cpu(), y.float().cpu())) * 4)
+    ctx = StepContext(step=0, G=G, D=D, objective=obj, train_set=list(zip(x.float().cpu(), y.float().cpu())) * 4,
+                      device=device, cfg=cfg, run_dir=Path("."))
 
     def step() -> None:
         gan_step(Gt, Dt, opt_g, opt_d, x, y, obj, autocast=ac)
 
-    return step, lambda: monitor(trainer, 0), cfg["train"]["diagnostics_every"]
+    return step, lambda: monitor(ctx), cfg["train"]["diagnostics_every"]
 
 
 def per_call(fn: Callable[[], None], calls: int, sync: Callable[[], None]) -> float:

@@ -25,7 +25,9 @@ from .problems.base import have_shared, probe_batch
 from .runfolder import RunFolder, write_rows_csv
 from .evaluate import load_run_generator
 from .probe import d_family, d_optimality_probe
-from .train import build_discriminator, build_test_pairs, build_train_set, evaluate_pairs
+from .builders import build_discriminator
+from .data import build_test_pairs, build_train_set
+from .evaluate import evaluate_pairs
 
 __all__ = ["analyse_run", "ANALYSES"]
 

@@ -37,7 +37,7 @@ def score_references(task: str, cfg: dict[str, Any], folder: str | Path, progres
     a method already scored with the same test set and degradation is read back, not recomputed.
     Returns one summary dict per method."""
     from .evaluate import score_restorer
-    from .train import build_test_pairs
+    from .data import build_test_pairs
 
     folder = Path(folder)
     out = []

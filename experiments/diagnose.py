@@ -132,7 +132,7 @@ def find_multiple(model: nn.Module, channels: int, device: torch.device, largest
 def _pairs(data: str | None, images: str | None, degradation: str, sets: Sequence[str], mode: str, limit: int
            ) -> tuple[list[tuple[str, np.ndarray, np.ndarray]], dict[str, Any]]:
     from .config import resolve_config
-    from .train import build_test_pairs
+    from .data import build_test_pairs
 
     if (data is None) == (images is None):
         raise ValueError("give either --data DIR (input/ + target/ pairs) or --images DIR (clean images to degrade)")
@@ -172,13 +172,13 @@ def diagnose(model: str, out: str | Path, weights: str | None = None, disc: str 
              limit: int = 12, probe: int = 256, crop: int = 64, device: str = "auto", classical: bool = True,
              d_probe_steps: int = 200) -> Path:
     """Diagnose a restoration model; returns the path of ``OUT/report.html`` (see the module doc)."""
-    from infotheory.bands import default_levels
-    from infotheory.diagnostics import abstraction_profile, detail_loss, eval_mode, information_sources
+    from infotheory.diagnostics import abstraction_profile, eval_mode, information_sources
     from infotheory.monitor import Monitor, resolution_layers
     from infotheory.taps import resolve_layers
 
+    from .builders import resolve_device
+    from .data import to_image, to_tensor
     from .evaluate import score_restorer
-    from .train import resolve_device, to_image, to_tensor
 
     if value_range not in ("-1,1", "0,1"):
         raise ValueError(f"--range must be -1,1 or 0,1, got {value_range!r}")
@@ -230,8 +230,6 @@ def diagnose(model: str, out: str | Path, weights: str | None = None, disc: str 
         if len(x) >= 200 and down:
             rows += [{"section": r.pop("split"), **r} for r in abstraction_profile(G, x, y, layers=down,
                                                                                     estimator="gaussian")]
-        with torch.no_grad(), eval_mode(G):
-            y_hat = G(x)
         if paths or callable(getattr(G, "paths", None)):
             rows += [{"section": r.pop("split"), **r}
                      for r in information_sources(G, x[:64], y[:64], paths=paths, estimator="gaussian", n_steps=8)]

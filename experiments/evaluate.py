@@ -1,24 +1,62 @@
-"""Score a finished (or checkpointed) run on a dataset: PSNR/SSIM per image and mean."""
+"""Scoring restorers: a generator on test pairs (PSNR/SSIM per image, sample grids), a finished
+(or checkpointed) run on a dataset, a classical method on the same protocol."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
-
 import pandas as pd
+import torch
 import yaml
 
-from .data import pair_metrics
-from .runfolder import RunFolder, atomic_write_text
-from .train import build_generator, build_test_pairs, evaluate_pairs, resolve_device
+from infotheory.diagnostics import eval_mode
 
-__all__ = ["evaluate_run", "load_run_generator", "evaluate_classical", "score_restorer"]
+from .builders import build_generator, resolve_device
+from .data import build_test_pairs, pair_metrics, to_image, to_tensor
+from .runfolder import RunFolder, atomic_write_text
+
+__all__ = ["restore", "evaluate_pairs", "sample_grid", "evaluate_run", "load_run_generator", "evaluate_classical",
+           "score_restorer"]
+
+
+@torch.no_grad()
+def restore(G: torch.nn.Module, degraded: np.ndarray, device: torch.device, multiple: int) -> np.ndarray:
+    """Run G on one [0, 1] image (H, W[, C]) of any size, reflect-padded to a multiple of
+    ``multiple`` and cropped back; returns the restored image in [0, 1]."""
+    x = to_tensor(degraded)[None].to(device)
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        x = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="reflect")
+    out = G(x)[..., :h, :w]
+    return np.clip(to_image(out[0]), 0, 1)
+
+
+def evaluate_pairs(G: torch.nn.Module, pairs: Sequence[tuple[str, np.ndarray, np.ndarray]], device: torch.device,
+                   multiple: int) -> list[dict[str, Any]]:
+    """Per-image PSNR/SSIM (dB, [0, 1]) of the input and of the restored output (Y channel too for RGB)."""
+    with eval_mode(G):
+        return [pair_metrics(name, restore(G, x, device, multiple), x, y) for name, x, y in pairs]
+
+
+def sample_grid(G: torch.nn.Module, pairs: Sequence[tuple[str, np.ndarray, np.ndarray]], device: torch.device,
+                multiple: int) -> np.ndarray:
+    """Rows of input | output | target for the first 4 pairs, uint8."""
+    rows = []
+    with eval_mode(G):
+        for _, x, y in pairs[:4]:
+            rows.append(np.concatenate([np.clip(x, 0, 1), restore(G, x, device, multiple), y], axis=1))
+    w = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, [(0, 0), (0, w - r.shape[1])] + [(0, 0)] * (r.ndim - 2)) for r in rows]
+    return (np.concatenate(rows, axis=0) * 255).round().astype(np.uint8)
 
 
 def generator_weights(state: dict[str, Any]) -> dict[str, Any]:
     """The evaluated generator's state dict from a checkpoint: the EMA of G when the run kept one
-    (``train.ema``; its buffers are the live model's), else G."""
+    (``train.ema``; with its own BatchNorm statistics, re-estimated for the averaged weights, or the
+    live model's under ``train.ema_bn_batches: 0``), else G."""
     if "G_ema" not in state:
         return state["G"]
     ema = {k[len("module."):]: v for k, v in state["G_ema"].items() if k.startswith("module.")}
@@ -33,6 +71,11 @@ def load_run_generator(run_dir: str | Path, device: str = "auto") -> tuple[dict[
     if not cfg_path.is_file():
         raise FileNotFoundError(f"{run.path} is not a run folder (no config.yaml)")
     cfg = yaml.safe_load(cfg_path.read_text())
+    man = run.path / "manifest.json"
+    own = json.loads(man.read_text()).get("generator", "config") if man.is_file() else "config"
+    if own != "config":
+        raise ValueError(f"{run.path} trained a generator passed to the Trainer ({own}), not one its config "
+                         f"builds: load {run.ckpt_path} with RunFolder(...).load_checkpoint into your own {own}")
     dev = resolve_device(device)
     state = run.load_checkpoint(dev)
     if state is None:

@@ -11,9 +11,10 @@ import numpy as np
 import torch
 
 from infotheory.monitor import Monitor
+from models import UNetGenerator
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .train import Trainer
+    from .train import StepContext
 
 __all__ = ["DiagnosticsMonitor", "auto_layers"]
 
@@ -24,55 +25,63 @@ def auto_layers(depth: int) -> list[str]:
 
 
 class DiagnosticsMonitor:
-    """A Trainer callback: ``monitor(trainer, step) -> tidy rows``, measured by an
-    :class:`infotheory.Monitor` on the trainer's G, D and objective (built at the first call)."""
+    """A Trainer callback: ``monitor(ctx) -> tidy rows``, measured by an :class:`infotheory.Monitor`
+    on the context's G, D and objective (built at the first call). ``diagnostics.layers: auto``
+    taps the U-Net's encoder and decoder blocks, or, for a generator passed to the Trainer, the
+    layers where the resolution changes (:func:`infotheory.monitor.resolution_layers`)."""
 
     def __init__(self, cfg: dict[str, Any]) -> None:
         d = cfg["diagnostics"]
         self.cfg, self.d = cfg, d
-        self.layers = (auto_layers(cfg["model"]["depth"]) if d["layers"] == "auto" else list(d["layers"])) \
-            if d["infoplane"] else []
         self.probe: tuple[torch.Tensor, torch.Tensor] | None = None
         self._monitor: Monitor | None = None
 
-    def _probe(self, trainer: "Trainer") -> tuple[torch.Tensor, torch.Tensor]:
+    def layers(self, G: torch.nn.Module) -> list[str] | None:
+        """The information-plane layers for G ([] when off; None: Monitor's resolution layers)."""
+        if not self.d["infoplane"]:
+            return []
+        if self.d["layers"] != "auto":
+            return list(self.d["layers"])
+        return auto_layers(self.cfg["model"]["depth"]) if isinstance(G, UNetGenerator) else None
+
+    def _probe(self, ctx: "StepContext") -> tuple[torch.Tensor, torch.Tensor]:
         if self.probe is None:
-            key = [self.cfg["seed"], 2] + ([trainer.rank] if self.gathers(trainer) else [])
+            key = [self.cfg["seed"], 2] + ([ctx.rank] if self.gathers(ctx) else [])
             rng = np.random.default_rng(key)
-            idx = rng.choice(len(trainer.train_set), size=min(self.d["probe_size"], len(trainer.train_set)),
-                             replace=False)
-            xs, ys = zip(*(trainer.train_set[int(i)] for i in idx))
-            self.probe = (torch.stack(xs).to(trainer.device), torch.stack(ys).to(trainer.device))
+            n = len(ctx.train_set)
+            idx = rng.choice(n, size=min(self.d["probe_size"], n), replace=False)
+            xs, ys = zip(*(ctx.train_set[int(i)][:2] for i in idx))
+            self.probe = (torch.stack(xs).to(ctx.device), torch.stack(ys).to(ctx.device))
         return self.probe
 
-    def monitor(self, trainer: "Trainer") -> Monitor:
+    def monitor(self, ctx: "StepContext") -> Monitor:
         if self._monitor is None:
             d = self.d  # no adversarial term (the L1-only control): no gradient balance to measure
-            grads = d["gradients"] and trainer.objective.lambda_adv > 0
-            self._monitor = Monitor(trainer.G, self._probe(trainer), D=trainer.D if grads else None,
-                                    objective=trainer.objective if grads else None, every=1, layers=self.layers,
+            grads = d["gradients"] and ctx.objective.lambda_adv > 0
+            self._monitor = Monitor(ctx.G, self._probe(ctx), D=ctx.D if grads else None,
+                                    objective=ctx.objective if grads else None, every=1, layers=self.layers(ctx.G),
                                     estimator=d["estimator"], estimator_params=dict(d["estimator_params"] or {}),
                                     detail=d["detail"], n_per_image=d["n_per_image"], threshold=d["threshold"],
                                     seed=self.cfg["seed"], detail_estimator=d["detail_estimator"])
         return self._monitor
 
-    def gathers(self, trainer: "Trainer") -> bool:
+    def gathers(self, ctx: "StepContext") -> bool:
         """True when the information plane pools probe activations from every rank."""
-        return bool(self.d.get("gather_ranks")) and trainer.world > 1 and bool(self.layers)
+        return bool(self.d.get("gather_ranks")) and ctx.world > 1 and self.layers(ctx.G) != []
 
-    def collective(self, trainer: "Trainer", step: int) -> list[dict[str, Any]]:
+    def collective(self, ctx: "StepContext") -> list[dict[str, Any]]:
         """Called on *every* rank at diagnostic steps when activations are gathered across ranks."""
         import torch.distributed as dist
 
         def gather(t: torch.Tensor) -> torch.Tensor:
-            dev = trainer.device if dist.get_backend() == "nccl" else torch.device("cpu")
+            dev = ctx.device if dist.get_backend() == "nccl" else torch.device("cpu")
             t = t.to(dev).contiguous()
-            parts = [torch.empty_like(t) for _ in range(trainer.world)]
+            parts = [torch.empty_like(t) for _ in range(ctx.world)]
             dist.all_gather(parts, t)
             return torch.cat(parts).cpu()
 
-        x, y = self._probe(trainer)
-        return self.monitor(trainer).plane.measure(trainer.G, x, y, step, gather=gather, estimate=trainer.is_main)
+        x, y = self._probe(ctx)
+        return self.monitor(ctx).plane.measure(ctx.G, x, y, ctx.step, gather=gather, estimate=ctx.is_main)
 
-    def __call__(self, trainer: "Trainer", step: int) -> list[dict[str, Any]]:
-        return self.monitor(trainer).measure(step, infoplane=not self.gathers(trainer))
+    def __call__(self, ctx: "StepContext") -> list[dict[str, Any]]:
+        return self.monitor(ctx).measure(ctx.step, infoplane=not self.gathers(ctx))

@@ -5,9 +5,11 @@ Read ``gan_step`` first — it is the whole algorithm; ``Trainer`` is bookkeepin
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -17,53 +19,114 @@ from tqdm.auto import tqdm
 
 from infotheory.diagnostics import eval_mode
 from infotheory.tensorboard import TensorBoardLog
-from models import GeneratorObjective, PatchDiscriminator, UNetGenerator
+from models import GeneratorObjective
 from models.losses import content_loss, interpolates, penalty_at
 
-from .data import (Degradation, PairedFolder, StepBatches, SyntheticPairs, batch_loader, get_images, pair_metrics,
-                   resolve_workers, to_image, to_tensor)
+from .builders import build_discriminator, build_generator, build_optimizers, channels, resolve_device
+from .data import StepBatches, batch_loader, build_test_pairs, build_train_set, resolve_workers
+from .evaluate import evaluate_pairs, restore, sample_grid
 from .runfolder import RunFolder
 
-__all__ = ["Trainer", "gan_step", "build_generator", "build_optimizers", "compile_modules", "build_test_pairs", "restore", "resolve_device",
-           "evaluate_pairs"]
+__all__ = ["Trainer", "StepContext", "gan_step", "compile_modules", "resolve_amp", "ema_warmup"]
 
-Callback = Callable[["Trainer", int], Sequence[dict[str, Any]]]
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` -> cuda if available else cpu; ``cuda`` without a GPU is a clear error."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise ValueError(f"--device must be auto, cpu or cuda, got {device!r}")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda was requested but no CUDA GPU is available")
-    return torch.device(device)
+TestPairs = Sequence[tuple[str, np.ndarray, np.ndarray]]
 
 
-def channels(cfg: dict[str, Any]) -> int:
-    return 1 if cfg["data"]["mode"] == "grey" else 3
+@dataclass(frozen=True)
+class StepContext:
+    """What a callback sees at a diagnostic step (every ``train.diagnostics_every`` steps): the
+    models to measure, not the trainer. A callback returns tidy metric rows (dicts with step,
+    split, metric, value[, layer, estimator, params]) and must leave training untouched (restore
+    any module mode, BatchNorm statistics or RNG state it changes).
+
+    ``G``, ``D``: the live generator and discriminator (unwrapped from DDP / compile);
+    ``G_eval``: the evaluated generator (the EMA of G under ``train.ema``, else G);
+    ``objective``: the generator objective; ``train_set``: the training pairs ((C, H, W) tensors in
+    [-1, 1]); ``cfg``: the run's config (read only); ``run_dir``: the run folder;
+    ``rank``/``world``: the DDP rank and world size (callbacks run on rank 0 only).
+    """
+
+    step: int
+    G: torch.nn.Module
+    D: torch.nn.Module
+    objective: GeneratorObjective
+    train_set: Any
+    device: torch.device
+    cfg: dict[str, Any]
+    run_dir: Path
+    rank: int = 0
+    world: int = 1
+    evaluated: Callable[[], torch.nn.Module] | None = field(default=None, repr=False)
+
+    @property
+    def G_eval(self) -> torch.nn.Module:
+        return self.evaluated() if self.evaluated is not None else self.G
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
 
 
-def build_generator(cfg: dict[str, Any]) -> UNetGenerator:
-    c = channels(cfg)
-    return UNetGenerator(c, c, **cfg["model"])
+Callback = Callable[[StepContext], Sequence[dict[str, Any]]]
 
 
-def build_discriminator(cfg: dict[str, Any]) -> PatchDiscriminator:
-    c = channels(cfg)
-    return PatchDiscriminator(c, c, **cfg["disc"])
+def _check_callback(cb: Any) -> None:
+    """A callback is called with one argument, a :class:`StepContext`."""
+    if not callable(cb):
+        raise TypeError(f"callbacks must be callables taking a StepContext, got {type(cb).__name__}")
+    try:
+        inspect.signature(cb).bind(None)
+    except TypeError:
+        raise TypeError(f"callback {getattr(cb, '__name__', cb)!r} has signature {inspect.signature(cb)}; callbacks "
+                        "take one argument, a StepContext (ctx.step, ctx.G, ctx.D, ctx.objective, ...)") from None
+    except ValueError:  # no signature to inspect (some builtins): trust it
+        pass
 
 
-def build_optimizers(G: torch.nn.Module, D: torch.nn.Module, optim: dict[str, Any],
-                     device: torch.device) -> tuple[torch.optim.Adam, torch.optim.Adam]:
-    """Adam for G and D from the ``optim`` config section. On CUDA the fused kernel (one launch per
-    step instead of one per parameter group operation); on CPU the default implementation."""
-    kw: dict[str, Any] = {"betas": (optim["beta1"], optim["beta2"])}
-    if device.type == "cuda":
-        kw["fused"] = True
-    return (torch.optim.Adam(G.parameters(), lr=optim["lr_g"], **kw),
-            torch.optim.Adam(D.parameters(), lr=optim["lr_d"], **kw))
+def _check_train_set(train_set: Any, c: int | None) -> None:
+    """A user's training pairs: a map-style dataset of (degraded, clean) tensors (C, H, W) in [-1, 1]."""
+    if not (hasattr(train_set, "__len__") and hasattr(train_set, "__getitem__")):
+        raise TypeError(f"train_set must be a map-style dataset (__len__ and __getitem__), got {type(train_set).__name__}")
+    if len(train_set) < 1:
+        raise ValueError("train_set is empty")
+    item = train_set[0]
+    if not (isinstance(item, (tuple, list)) and len(item) >= 2 and all(isinstance(t, torch.Tensor) for t in item[:2])):
+        raise TypeError(f"train_set items must be (degraded, clean) tensor pairs, got {type(item).__name__}")
+    x, y = item[0], item[1]
+    if x.dim() != 3 or x.shape != y.shape:
+        raise ValueError(f"train_set items must be two (C, H, W) tensors of one shape, got {tuple(x.shape)} and "
+                         f"{tuple(y.shape)}")
+    if c is not None and x.shape[0] != c:
+        raise ValueError(f"train_set items have {x.shape[0]} channels; the config's data.mode gives {c}")
+    for name, t in (("degraded", x), ("clean", y)):
+        if not torch.isfinite(t).all():
+            raise ValueError(f"train_set item 0: the {name} tensor has NaN or infinite values")
+        lo, hi = float(t.min()), float(t.max())
+        if lo < -1.001 or hi > 1.001:
+            raise ValueError(f"train_set item 0: the {name} tensor spans [{lo:.3g}, {hi:.3g}]; items must be in "
+                             "[-1, 1] (experiments.data.to_tensor of a [0, 1] image)")
+
+
+def _check_test_pairs(pairs: Any) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """A user's test pairs: (name, degraded, clean) with (H, W[, C]) arrays of one shape in [0, 1]."""
+    out = list(pairs)
+    if not out:
+        raise ValueError("test_pairs is empty")
+    for i, p in enumerate(out):
+        if not (isinstance(p, (tuple, list)) and len(p) == 3):
+            raise TypeError(f"test_pairs[{i}] must be (name, degraded, clean), got {type(p).__name__}")
+        name, x, y = p
+        x, y = np.asarray(x), np.asarray(y)
+        if x.shape != y.shape or x.ndim not in (2, 3):
+            raise ValueError(f"test_pairs[{i}] ({name}): degraded {x.shape} and clean {y.shape} must be one "
+                             "(H, W) or (H, W, C) shape")
+        if not (np.isfinite(x).all() and np.isfinite(y).all()):
+            raise ValueError(f"test_pairs[{i}] ({name}) has NaN or infinite values")
+        if min(x.min(), y.min()) < -1e-3 or max(x.max(), y.max()) > 1 + 1e-3:
+            raise ValueError(f"test_pairs[{i}] ({name}): images must be in [0, 1], got "
+                             f"[{min(x.min(), y.min()):.3g}, {max(x.max(), y.max()):.3g}]")
+        out[i] = (str(name), x, y)
+    return out
 
 
 def compile_modules(G: torch.nn.Module, D: torch.nn.Module, needs_gp: bool) -> tuple[torch.nn.Module, torch.nn.Module]:
@@ -190,90 +253,6 @@ def average_gradients(module: torch.nn.Module, world: int) -> None:
         g.copy_(avg)
 
 
-# ------------------------------------------------------------------------------------ data
-def _center_crop(img: np.ndarray, size: int | None, multiple: int) -> np.ndarray:
-    """The centre ``size``² crop, trimmed to a multiple of the model's factor; ``size=None``: the
-    whole image, untrimmed (:func:`restore` pads it), so every model is scored on the same pixels."""
-    if not size:
-        return img
-    h, w = img.shape[:2]
-    th, tw = min(h, size), min(w, size)
-    th, tw = th - th % multiple, tw - tw % multiple
-    y0, x0 = (h - th) // 2, (w - tw) // 2
-    return img[y0 : y0 + th, x0 : x0 + tw]
-
-
-def build_train_set(cfg: dict[str, Any]):
-    d = cfg["data"]
-    if d["paired_root"]:
-        return PairedFolder(d["paired_root"], d["mode"], crop=d["crop"], flip=True, seed=cfg["seed"])
-    images = get_images(d["train"], d["mode"], split="train")
-    deg = Degradation.from_spec(d["degradation"])
-    return SyntheticPairs(images, deg, d["crop"], d["train_patches"], seed=cfg["seed"])
-
-
-def build_test_pairs(cfg: dict[str, Any], source: str | None = None, limit: int | None = None,
-                     crop: int | None | str = "config") -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(name, degraded, clean) test pairs in [0, 1]. Synthetic degradations use seed [0, i] per image
-    (the literature's fixed-seed protocol), so every run is scored on identical inputs."""
-    d = cfg["data"]
-    source = source or d["test"]
-    limit = d["test_images"] if limit is None else limit
-    crop = d["test_crop"] if crop == "config" else crop
-    mult = 2 ** cfg["model"]["depth"]
-    root = Path(source)
-    if source == "Rain12" or (root.is_dir() and (root / "input").is_dir()):
-        from .data.sources import shared_data_root
-
-        base = root if root.is_dir() else (shared_data_root() or Path("missing")) / "Rain12"
-        pf = PairedFolder(base, d["mode"])
-        out = []
-        for i in range(min(len(pf), limit or len(pf))):
-            x, y, name = pf.pair(i)
-            out.append((Path(name).stem, _center_crop(x, crop, mult), _center_crop(y, crop, mult)))
-        return out
-    # the held-out split when the set also feeds training (embedded, CBSD68), else every image
-    split = "test" if source in ("embedded", d["train"]) else "all"
-    images = get_images(source, d["mode"], split=split, limit=limit or None)
-    deg = Degradation.from_spec(d["degradation"])
-    out = []
-    for i, (name, img) in enumerate(images):
-        clean = _center_crop(img, crop, mult)
-        degraded, _ = deg(clean, np.random.default_rng([0, i]))
-        out.append((name, degraded, clean))
-    return out
-
-
-@torch.no_grad()
-def restore(G: torch.nn.Module, degraded: np.ndarray, device: torch.device, multiple: int) -> np.ndarray:
-    """Run G on one [0, 1] image of any size (reflect-padded to a multiple of 2**depth); returns [0, 1]."""
-    x = to_tensor(degraded)[None].to(device)
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if ph or pw:
-        x = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="reflect")
-    out = G(x)[..., :h, :w]
-    return np.clip(to_image(out[0]), 0, 1)
-
-
-def evaluate_pairs(G: torch.nn.Module, pairs: Sequence[tuple[str, np.ndarray, np.ndarray]], device: torch.device,
-                   multiple: int) -> list[dict[str, Any]]:
-    """Per-image PSNR/SSIM of the input and of the restored output (Y channel too for RGB)."""
-    with eval_mode(G):
-        return [pair_metrics(name, restore(G, x, device, multiple), x, y) for name, x, y in pairs]
-
-
-def sample_grid(G: torch.nn.Module, pairs, device: torch.device, multiple: int) -> np.ndarray:
-    """Rows of input | output | target, uint8."""
-    rows = []
-    with eval_mode(G):
-        for _, x, y in pairs[:4]:
-            rows.append(np.concatenate([np.clip(x, 0, 1), restore(G, x, device, multiple), y], axis=1))
-    w = max(r.shape[1] for r in rows)
-    rows = [np.pad(r, [(0, 0), (0, w - r.shape[1])] + [(0, 0)] * (r.ndim - 2)) for r in rows]
-    return (np.concatenate(rows, axis=0) * 255).round().astype(np.uint8)
-
-
 def ema_warmup(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor], torch.Tensor], None]:
     """An ``AveragedModel`` update with the usual warm-up (TensorFlow's ExponentialMovingAverage
     ``num_updates`` rule): decay min(decay, (1 + n)/(10 + n)) after n updates, so the average does
@@ -288,6 +267,10 @@ def ema_warmup(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor]
 
 
 # ------------------------------------------------------------------------------------ trainer
+def _qualname(m: torch.nn.Module) -> str:
+    return f"{type(m).__module__}.{type(m).__qualname__}"
+
+
 def dist_env() -> tuple[int, int, int]:
     """(rank, world_size, local_rank) from the torchrun environment; (0, 1, 0) otherwise."""
     return (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0)))
@@ -296,9 +279,19 @@ def dist_env() -> tuple[int, int, int]:
 class Trainer:
     """Trains ``cfg`` into the run folder ``out``.
 
+    The models and data are built from the config unless given as objects: ``G`` (any
+    ``nn.Module`` mapping a (B, C, H, W) batch in [-1, 1] to a restored batch of its shape), ``D``
+    (called as ``D(degraded, image)`` -> logits, like the PatchGAN), ``train_set`` (a map-style
+    dataset of (degraded, clean) tensors (C, H, W) in [-1, 1]) and ``test_pairs`` ((name, degraded,
+    clean) arrays (H, W[, C]) in [0, 1], scored as given, so pass whole images). Test images are
+    reflect-padded to a multiple of ``multiple`` (default 2**``model.depth``). The optimisers,
+    objective, schedule and everything else come from the config. A run whose generator was passed
+    in records its class in the manifest; resume it with the same objects.
+
     Every ``train.diagnostics_every`` steps (0 = never) the built-in diagnostics monitor
-    (:mod:`experiments.monitors`) and any extra ``callbacks`` are called with (trainer, step); they
-    return tidy metric rows (dicts with step, split, metric, value[, layer, estimator, params]).
+    (:mod:`experiments.monitors`) and any extra ``callbacks`` are called with a
+    :class:`StepContext`; they return tidy metric rows (dicts with step, split, metric, value[,
+    layer, estimator, params]).
 
     Under ``torchrun`` (WORLD_SIZE > 1) the models are wrapped in DistributedDataParallel (NCCL on
     CUDA, gloo on CPU), every rank draws its own batches (rank-seeded), and only rank 0 writes the
@@ -307,7 +300,20 @@ class Trainer:
     """
 
     def __init__(self, cfg: dict[str, Any], out: str | Path, device: str = "auto", resume: bool = False,
-                 deterministic: bool = False, progress: bool = True, callbacks: Sequence[Callback] = ()) -> None:
+                 deterministic: bool = False, progress: bool = True, callbacks: Sequence[Callback] = (), *,
+                 G: torch.nn.Module | None = None, D: torch.nn.Module | None = None, train_set: Any = None,
+                 test_pairs: TestPairs | None = None, multiple: int | None = None) -> None:
+        for name, m in (("G", G), ("D", D)):
+            if m is not None and not isinstance(m, torch.nn.Module):
+                raise TypeError(f"{name} must be a torch.nn.Module, got {type(m).__name__}")
+        for cb in callbacks:
+            _check_callback(cb)
+        if train_set is not None:
+            _check_train_set(train_set, None if G is not None else channels(cfg))
+        if multiple is not None and (not isinstance(multiple, int) or multiple < 1):
+            raise ValueError(f"multiple must be a positive integer, got {multiple!r}")
+        self._given = {"G": G, "D": D, "train_set": train_set,
+                       "test_pairs": _check_test_pairs(test_pairs) if test_pairs is not None else None}
         self.cfg, self.run = cfg, RunFolder(out)
         self.rank, self.world, self.local_rank = dist_env()
         self.is_main = self.rank == 0
@@ -330,7 +336,7 @@ class Trainer:
         elif self.device.type == "cuda":  # fixed crop and batch: let cuDNN pick the fastest kernels once
             torch.backends.cudnn.benchmark = True
         self.deterministic = deterministic
-        self.multiple = 2 ** cfg["model"]["depth"]
+        self.multiple = multiple or 2 ** cfg["model"]["depth"]
         self.step = 0
         self._skipped = 0  # consecutive steps the fp16 GradScaler skipped
         self._own_pg = False
@@ -369,22 +375,32 @@ class Trainer:
                 err = exc
         self._agree(err)
         torch.manual_seed(cfg["seed"])
-        self.G, self.D = build_generator(cfg).to(self.device), build_discriminator(cfg).to(self.device)
+        given = self._given
+        G = given["G"] if given["G"] is not None else build_generator(cfg)
+        D = given["D"] if given["D"] is not None else build_discriminator(cfg)
+        self.G, self.D = G.to(self.device), D.to(self.device)
         if t.get("channels_last"):
             self.G, self.D = (m.to(memory_format=torch.channels_last) for m in (self.G, self.D))
         self.opt_g, self.opt_d = build_optimizers(self.G, self.D, cfg["optim"], self.device)
         lc = cfg["loss"]
         self.objective = GeneratorObjective(lc["adversarial"], lc["content"], lc["lambda_adv"], lc["lambda_content"])
-        self.train_set = build_train_set(cfg)
-        self.test_pairs = build_test_pairs(cfg) if self.is_main else []
+        self.train_set = given["train_set"] if given["train_set"] is not None else build_train_set(cfg)
+        if given["G"] is not None:
+            self._check_generator()
+        self.test_pairs = (given["test_pairs"] if given["test_pairs"] is not None else build_test_pairs(cfg)) \
+            if self.is_main else []
         amp = resolve_amp(t["amp"], self.device)
         dtype = torch.float16 if amp == "fp16" else torch.bfloat16
         self.autocast = (lambda: torch.autocast(self.device.type, dtype=dtype)) if amp else contextlib.nullcontext
         self.scaler = torch.amp.GradScaler(self.device.type) if amp == "fp16" else None
         state = self.run.load_checkpoint(self.device) if self.resume else None
         if state is not None:
-            self.G.load_state_dict(state["G"])
-            self.D.load_state_dict(state["D"])
+            try:
+                self.G.load_state_dict(state["G"])
+                self.D.load_state_dict(state["D"])
+            except RuntimeError as exc:
+                raise RuntimeError(f"{self.run.ckpt_path}: the checkpoint does not fit the generator or "
+                                   f"discriminator of this run (resume with the same modules): {exc}") from None
             self.opt_g.load_state_dict(state["opt_g"])
             self.opt_d.load_state_dict(state["opt_d"])
             if self.scaler is not None and "scaler" in state:
@@ -426,8 +442,29 @@ class Trainer:
             self.run.write_manifest(str(self.device), cfg["seed"], {
                 "resumed_from_step": self.step, "deterministic": self.deterministic, "world_size": self.world,
                 "generator_params": sum(p.numel() for p in self.G.parameters()),
+                "generator": _qualname(self.G) if given["G"] is not None else "config",
+                "discriminator": _qualname(self.D) if given["D"] is not None else "config",
+                "data": "user" if given["train_set"] is not None else "config",
                 "amp": amp or False, "channels_last": bool(t.get("channels_last")),
                 "compile": bool(t.get("compile"))})
+
+    def _check_generator(self) -> None:
+        """A user's G must return the shape of its input (tried on one training patch, eval mode)."""
+        x = self.train_set[0][0][None].to(self.device)
+        try:
+            with torch.no_grad(), eval_mode(self.G):
+                out = self.G(x)
+        except Exception as exc:  # noqa: BLE001 - re-raised with what was tried
+            raise RuntimeError(f"G failed on one training patch of shape {tuple(x.shape)}: {exc}") from exc
+        if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise ValueError(f"G maps a {tuple(x.shape)} batch to {got}; a restorer must return its input's shape")
+
+    def context(self, step: int) -> StepContext:
+        """The :class:`StepContext` the callbacks get at ``step``."""
+        return StepContext(step=step, G=self.G, D=self.D, objective=self.objective, train_set=self.train_set,
+                           device=self.device, cfg=self.cfg, run_dir=self.run.path, rank=self.rank, world=self.world,
+                           evaluated=lambda: self.G_eval)
 
     @property
     def G_eval(self) -> torch.nn.Module:
@@ -549,11 +586,13 @@ class Trainer:
         return conv
 
     def score_full_size(self) -> dict[str, float]:
-        """The final generator on the whole test images (no crops; split ``test_full``): mean PSNR/SSIM
-        and the set's realism (SWD ×10³, :func:`experiments.data.swd_realism`)."""
+        """The final generator on the whole test images (no crops; split ``test_full``; the given
+        ``test_pairs`` as they are): mean PSNR/SSIM and the set's realism (SWD ×10³,
+        :func:`experiments.data.swd_realism`)."""
         from .evaluate import score_restorer
 
-        pairs = build_test_pairs(self.cfg, crop=None)
+        given = self._given["test_pairs"]
+        pairs = given if given is not None else build_test_pairs(self.cfg, crop=None)
         with eval_mode(self.G_eval):
             means = score_restorer(lambda x: restore(self.G_eval, x, self.device, self.multiple), pairs)[1]
         for k, v in means.items():
@@ -622,8 +661,8 @@ class Trainer:
             ckpt = step % t["ckpt_every"] == 0 or step == t["steps"]
             rngs = self.gather_rngs() if ckpt else None  # collective under DDP: every rank takes part
             diag = t["diagnostics_every"] and step % t["diagnostics_every"] == 0
-            if diag and self.monitor is not None and self.monitor.gathers(self):
-                rows = self.monitor.collective(self, step)  # every rank joins; rank 0 gets the rows
+            if diag and self.monitor is not None and self.monitor.gathers(self.context(step)):
+                rows = self.monitor.collective(self.context(step))  # every rank joins; rank 0 gets the rows
                 if self.is_main:
                     self.run.log_many(rows)
             if not self.is_main:
@@ -634,8 +673,9 @@ class Trainer:
                         self.run.log(step, "train", k, v)
                 bar.set_postfix({k: f"{stats[k]:.3f}" for k in ("loss_d", "loss_g_adv", "loss_g_content") if k in stats})
             if diag:
+                ctx = self.context(step)
                 for cb in self.callbacks:
-                    self.run.log_many(cb(self, step))
+                    self.run.log_many(cb(ctx))
             if step % t["eval_every"] == 0 or step == t["steps"]:
                 self.evaluate()
             if step % t["sample_every"] == 0 or step == t["steps"]:

@@ -42,7 +42,8 @@ def restored_crops(runs: pd.DataFrame, task: str, configs: Sequence[str], size: 
     """[(label, crop)] for ``task``: degraded, each configuration that has a checkpoint, clean.
     Empty when no run of the task has a checkpoint."""
     from ..evaluate import load_run_generator
-    from ..train import build_test_pairs, restore
+    from ..data import build_test_pairs
+    from ..evaluate import restore
 
     first = runs[(runs.task == task) & (runs.seed == runs[runs.task == task].seed.min())]
     paths = {c: Path(first[first.config == c].path.iloc[0]) for c in configs if (first.config == c).any()}

@@ -10,7 +10,9 @@ import torch
 from experiments.config import resolve_config
 from experiments.monitors import DiagnosticsMonitor
 from experiments.probe import d_optimality_probe, probe_summary
-from experiments.train import Trainer, build_discriminator, build_generator, build_train_set
+from experiments.builders import build_discriminator, build_generator
+from experiments.data import build_train_set
+from experiments.train import Trainer
 from infotheory import Monitor
 from models import GeneratorObjective
 
@@ -58,8 +60,8 @@ def test_mixed_precision_on_cuda_trains_and_resumes_exactly(tmp_path, amp):
     assert all(float(r["value"]) == float(r["value"]) for r in logged)
     assert any(r["split"] == "infoplane" for r in logged) and any(r["split"] == "gradients" for r in logged)
 
-    def crash(trainer, step):
-        if step == 8:
+    def crash(ctx):
+        if ctx.step == 8:
             raise Crash()
         return []
 

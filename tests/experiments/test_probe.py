@@ -4,7 +4,8 @@ import torch
 
 from experiments.config import resolve_config
 from experiments.probe import d_family, d_optimality_probe, probe_summary
-from experiments.train import build_discriminator, build_generator, build_train_set
+from experiments.builders import build_discriminator, build_generator
+from experiments.data import build_train_set
 
 CFG = ["model.depth=2", "model.ngf=8", "disc.ndf=8", "disc.n_layers=2", "data.crop=16", "data.train_patches=64"]
 

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from experiments.report.crops import detail_window, restored_crops, sample_crops
-from experiments.train import Trainer, build_test_pairs
+from experiments.data import build_test_pairs
+from experiments.train import Trainer
 
 from .test_train import tiny
 

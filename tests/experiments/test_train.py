@@ -61,8 +61,8 @@ def test_crash_then_resume_equals_uninterrupted_run(tmp_path):
     ref = Trainer(tiny("train.steps=10", "train.diagnostics_every=2"), tmp_path / "a", device="cpu", progress=False)
     ref.fit()
 
-    def crash_at_7(trainer, step):
-        if step == 8:
+    def crash_at_7(ctx):
+        if ctx.step == 8:
             raise Crash()
         return []
 
@@ -177,8 +177,8 @@ def test_mixed_precision_trains_and_resumes_exactly(tmp_path, amp):
         assert len(skipped) == 12 and skipped[0] == 1.0 and 0.0 in skipped, skipped
         assert ref.scaler.get_scale() < 2.0**16
 
-    def crash(trainer, step):
-        if step == 11:
+    def crash(ctx):
+        if ctx.step == 11:
             raise Crash()
         return []
 
@@ -256,7 +256,7 @@ def test_wgangp_gets_a_critic_without_batch_coupling():
     assert resolve_config({}, ["loss.adversarial=wgangp", "disc.norm=instance"])["disc"]["norm"] == "instance"
     with pytest.raises(ConfigError, match="per sample"):
         resolve_config({}, ["loss.adversarial=wgangp", "disc.norm=batch"])
-    from experiments.train import build_discriminator
+    from experiments.builders import build_discriminator
 
     D = build_discriminator(resolve_config({}, ["loss.adversarial=wgangp"]))
     assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in D.modules())

@@ -10,7 +10,8 @@ import torch
 from experiments.config import ConfigError
 from experiments.convergence import plateau
 from experiments.evaluate import generator_weights, load_run_generator
-from experiments.train import Trainer, build_test_pairs
+from experiments.data import build_test_pairs
+from experiments.train import Trainer
 
 from .test_train import Crash, rows, tiny
 
@@ -55,8 +56,8 @@ def test_linear_decay_schedule_and_resume(tmp_path):
     assert t.opt_g.param_groups[0]["lr"] == pytest.approx(1e-3 / 6)
     assert t.opt_d.param_groups[0]["lr"] == pytest.approx(2e-3 / 6)
 
-    def crash(trainer, step):
-        if step == 8:
+    def crash(ctx):
+        if ctx.step == 8:
             raise Crash()
         return []
 
@@ -89,8 +90,8 @@ def test_ema_is_evaluated_checkpointed_and_resumed(tmp_path):
         assert torch.equal(v, ref.G_eval.state_dict()[k]), k  # evaluation and analyses use the EMA
     assert generator_weights({"G": state["G"]}) is state["G"]
 
-    def crash(trainer, step):
-        if step == 6:
+    def crash(ctx):
+        if ctx.step == 6:
             raise Crash()
         return []
 
@@ -196,8 +197,8 @@ def test_worker_processes_give_the_same_training_as_the_main_thread(tmp_path):
     sync = Trainer(tiny("train.steps=6", "data.workers=0", "train.diagnostics_every=1"), tmp_path / "a", device="cpu", progress=False)
     sync.fit()
 
-    def crash(trainer, step):
-        if step == 5:
+    def crash(ctx):
+        if ctx.step == 5:
             raise RuntimeError("crash")
         return []
 

@@ -98,7 +98,8 @@ def test_trained_unet_keeps_the_ordering(tmp_path):
     beyond 2 standard errors; any rise is reported with its size."""
     from experiments.config import resolve_config
     from experiments.problems.base import probe_batch
-    from experiments.train import Trainer, build_test_pairs
+    from experiments.data import build_test_pairs
+    from experiments.train import Trainer
 
     cfg = resolve_config({"task": "denoise"}, [
         "model.depth=3", "model.ngf=8", "disc.ndf=8", "disc.n_layers=2", "data.crop=32", "data.batch_size=8",

@@ -44,8 +44,8 @@ def test_monitor_writes_its_table_to_tensorboard(tmp_path):
 def test_trainer_logs_scalars_samples_and_resumes_without_duplicates(tmp_path):
     cfg = tiny("train.steps=8", "train.tensorboard=true", "train.diagnostics_every=2")
 
-    def crash(trainer, step):
-        if step == 8:
+    def crash(ctx):
+        if ctx.step == 8:
             raise Crash()
         return []
 
