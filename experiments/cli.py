@@ -46,8 +46,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     cfg = resolve_config(load_config(args.config), args.set)
     out = args.out or f"runs/{cfg['name']}"
+    given: dict = {}
+    if args.generator or args.discriminator:
+        from .builders import channels, resolve_device
+        from .diagnose import build_model, find_multiple
+
+        if args.generator:  # your model in place of the config's U-Net (its size multiple found by trying)
+            given["G"] = build_model(args.generator, None, "generator")
+            given["multiple"] = find_multiple(given["G"], channels(cfg), resolve_device(args.device))
+        if args.discriminator:
+            given["D"] = build_model(args.discriminator, None, "discriminator")
     summary = Trainer(cfg, out, device=args.device, resume=args.resume, deterministic=args.deterministic,
-                      progress=not args.no_progress).fit()
+                      progress=not args.no_progress, **given).fit()
     print(f"finished {out}: {json.dumps(summary['test'])}")
     return 0
 
@@ -160,6 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue an unfinished run from its last checkpoint")
     t.add_argument("--deterministic", action="store_true", help="deterministic algorithms (slower)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--generator", metavar="FILE.py:FACTORY",
+                   help="train your generator instead of the config's U-Net (a factory called with no arguments; "
+                        "an nn.Module mapping (B, C, H, W) in [-1, 1] to the same shape)")
+    t.add_argument("--discriminator", metavar="FILE.py:FACTORY",
+                   help="your discriminator, called as D(degraded, image) -> logits")
     t.set_defaults(func=_cmd_train)
 
     v = sub.add_parser("evaluate", help="PSNR/SSIM of a run on a dataset, per image and mean")

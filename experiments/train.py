@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import json
 import math
 import os
 import time
@@ -371,6 +372,8 @@ class Trainer:
         if self.is_main:
             try:
                 self.run.open(self.resume)
+                if self.resume:
+                    self._check_same_kind()
             except Exception as exc:  # noqa: BLE001 - re-raised on every rank by _agree
                 err = exc
         self._agree(err)
@@ -447,6 +450,21 @@ class Trainer:
                 "data": "user" if given["train_set"] is not None else "config",
                 "amp": amp or False, "channels_last": bool(t.get("channels_last")),
                 "compile": bool(t.get("compile"))})
+
+    def _check_same_kind(self) -> None:
+        """A resumed run keeps its kind of models: config-built, or passed in (by class)."""
+        man = self.run.path / "manifest.json"
+        if not man.is_file():
+            return
+        prev = json.loads(man.read_text())
+        for key, what in (("generator", "G"), ("discriminator", "D")):
+            was, now = prev.get(key, "config"), (_qualname(self._given[what]) if self._given[what] is not None
+                                                  else "config")
+            if was != now:
+                say = {"config": "the one its config builds"}
+                raise ValueError(f"{self.run.path} was trained with {say.get(was, was)} as {what}; resuming with "
+                                 f"{say.get(now, now)} would load its checkpoint into another model — pass the same "
+                                 f"{what} (--{key} in the CLI)")
 
     def _check_generator(self) -> None:
         """A user's G must return the shape of its input (tried on one training patch, eval mode)."""

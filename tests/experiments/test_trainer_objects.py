@@ -116,8 +116,55 @@ def test_a_mismatched_module_on_resume_is_named(tmp_path):
         Trainer(cfg("train.ckpt_every=1"), tmp_path / "b", device="cpu", progress=False, callbacks=[crash],
                 **objects()).fit()
     other = {**objects(), "G": nn.Sequential(nn.Conv2d(1, 1, 3, padding=1))}
-    with pytest.raises(RuntimeError, match="does not fit the generator or discriminator"):
+    with pytest.raises(ValueError, match="was trained with .*TinyRestorer as G; resuming with .*Sequential"):
         Trainer(cfg(), tmp_path / "b", device="cpu", progress=False, resume=True, **other).fit()
+    with pytest.raises(ValueError, match="TinyRestorer as G; resuming with the one its config builds"):
+        Trainer(cfg(), tmp_path / "b", device="cpu", progress=False, resume=True).fit()
+    wider = objects()
+    wider["G"].mid = nn.Conv2d(6, 6, 5, padding=2)  # the same class, other weights' shapes
+    with pytest.raises(RuntimeError, match="does not fit the generator or discriminator"):
+        Trainer(cfg(), tmp_path / "b", device="cpu", progress=False, resume=True, **wider).fit()
+    assert not (tmp_path / "b" / "DONE").exists()  # the crashed run is kept, not overwritten
+
+
+MODEL_FILE = """
+import torch
+from torch import nn
+
+class Residual(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.down = nn.Conv2d(1, 4, 3, stride=2, padding=1)
+        self.up = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(4, 1, 3, padding=1))
+
+    def forward(self, x):
+        return torch.tanh(x + self.up(torch.relu(self.down(x))))
+
+def make():
+    return Residual()
+"""
+
+
+def test_cli_trains_a_generator_from_a_file(tmp_path, capsys):
+    from experiments.cli import main
+    from experiments.evaluate import evaluate_run
+
+    from .test_train import TINY
+
+    (tmp_path / "mymodel.py").write_text(MODEL_FILE)
+    out = tmp_path / "run"
+    sets = sum([["--set", s] for s in [*TINY, "data.mode=grey", "train.steps=3"]], [])
+    assert main(["train", "--out", str(out), "--device", "cpu", "--no-progress", "--generator",
+                 f"{tmp_path / 'mymodel.py'}:make", *sets]) == 0
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["generator"].endswith("Residual") and man["discriminator"] == "config"
+    state = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
+    assert set(state["G"]) == {"down.weight", "down.bias", "up.1.weight", "up.1.bias"}  # the file's model trained
+    with pytest.raises(ValueError, match="passed to the Trainer"):
+        evaluate_run(out)
+    assert main(["train", "--out", str(tmp_path / "x"), "--generator", f"{tmp_path / 'mymodel.py'}:nope",
+                 *sets]) == 2
+    assert "no factory 'nope'" in capsys.readouterr().err
 
 
 def test_callbacks_get_a_small_context(tmp_path):
