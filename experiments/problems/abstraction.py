@@ -17,7 +17,7 @@ __all__ = ["PROBLEM"]
 
 def configs(preset: str) -> dict[str, dict[str, Any]]:
     dmax = MAX_DEPTH[preset]
-    depths = {"full": list(range(2, dmax)), "standard": [2, 3, 4]}.get(preset, [2, 3])  # quick: CPU budget
+    depths = {"full": list(range(2, dmax)), "standard": [2, 3, 4], "long": [2, 3, 4]}.get(preset, [2, 3])  # quick: CPU budget
     out = {f"depth{d}": {"model.depth": d} for d in depths}
     out["baseline"] = {"model.depth": dmax}
     out["fix-sampling"] = {"model.depth": 2, "model.res_blocks": 2 if preset != "full" else 6}
