@@ -2,7 +2,6 @@
 (or checkpointed) run on a dataset, a classical method on the same protocol."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -71,8 +70,7 @@ def load_run_generator(run_dir: str | Path, device: str = "auto") -> tuple[dict[
     if not cfg_path.is_file():
         raise FileNotFoundError(f"{run.path} is not a run folder (no config.yaml)")
     cfg = yaml.safe_load(cfg_path.read_text())
-    man = run.path / "manifest.json"
-    own = json.loads(man.read_text()).get("generator", "config") if man.is_file() else "config"
+    own = run.manifest().get("generator", "config")
     if own != "config":
         raise ValueError(f"{run.path} trained a generator passed to the Trainer ({own}), not one its config "
                          f"builds: load {run.ckpt_path} with RunFolder(...).load_checkpoint into your own {own}")

@@ -116,6 +116,11 @@ class RunFolder:
     def write_config(self, cfg: dict[str, Any]) -> None:
         atomic_write_text(self.path / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
 
+    def manifest(self) -> dict[str, Any]:
+        """The run's manifest.json ({} when it has none yet)."""
+        path = self.path / "manifest.json"
+        return json.loads(path.read_text()) if path.is_file() else {}
+
     def write_manifest(self, device: str, seed: int, extra: dict[str, Any] | None = None) -> None:
         import numpy
 
@@ -123,12 +128,11 @@ class RunFolder:
                "versions": {"python": platform.python_version(), "torch": torch.__version__,
                             "numpy": numpy.__version__},
                "device": device, "seed": seed, "host": platform.node(), **(extra or {})}
-        old = self.path / "manifest.json"
-        if old.exists():  # a resumed run keeps its history of launches
-            prev = json.loads(old.read_text())
+        prev = self.manifest()
+        if prev:  # a resumed run keeps its history of launches
             man["previous_launches"] = prev.get("previous_launches", []) + [
                 {k: prev.get(k) for k in ("created", "argv", "git_sha", "device")}]
-        atomic_write_text(old, json.dumps(man, indent=2))
+        atomic_write_text(self.path / "manifest.json", json.dumps(man, indent=2))
 
     # metrics ---------------------------------------------------------------------------------
     def log(self, step: int, split: str, metric: str, value: float, **extra: Any) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import json
 import math
 import os
 import time
@@ -223,10 +222,6 @@ def ema_warmup(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor]
 
 
 # ------------------------------------------------------------------------------------ trainer
-def _qualname(m: torch.nn.Module) -> str:
-    return f"{type(m).__module__}.{type(m).__qualname__}"
-
-
 def dist_env() -> tuple[int, int, int]:
     """(rank, world_size, local_rank) from the torchrun environment; (0, 1, 0) otherwise."""
     return (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0)))
@@ -400,26 +395,26 @@ class Trainer:
             self.run.write_manifest(str(self.device), cfg["seed"], {
                 "resumed_from_step": self.step, "deterministic": self.deterministic, "world_size": self.world,
                 "generator_params": sum(p.numel() for p in self.G.parameters()),
-                "generator": _qualname(self.G) if given["G"] is not None else "config",
-                "discriminator": _qualname(self.D) if given["D"] is not None else "config",
+                "generator": self._kind("G"), "discriminator": self._kind("D"),
                 "data": "user" if given["train_set"] is not None else "config",
                 "amp": amp or False, "channels_last": bool(t.get("channels_last")),
                 "compile": bool(t.get("compile"))})
 
     def _check_same_kind(self) -> None:
         """A resumed run keeps its kind of models: config-built, or passed in (by class)."""
-        man = self.run.path / "manifest.json"
-        if not man.is_file():
-            return
-        prev = json.loads(man.read_text())
+        prev = self.run.manifest()
         for key, what in (("generator", "G"), ("discriminator", "D")):
-            was, now = prev.get(key, "config"), (_qualname(self._given[what]) if self._given[what] is not None
-                                                  else "config")
+            was, now = prev.get(key, "config"), self._kind(what)
             if was != now:
                 say = {"config": "the one its config builds"}
                 raise ValueError(f"{self.run.path} was trained with {say.get(was, was)} as {what}; resuming with "
                                  f"{say.get(now, now)} would load its checkpoint into another model — pass the same "
                                  f"{what} (--{key} in the CLI)")
+
+    def _kind(self, what: str) -> str:
+        """``G``/``D``: the class passed in (module.qualname), or ``config`` when the config built it."""
+        m = self._given[what]
+        return "config" if m is None else f"{type(m).__module__}.{type(m).__qualname__}"
 
     def _check_generator(self) -> None:
         """A user's G must return the shape of its input (tried on one training patch, eval mode)."""
@@ -634,8 +629,9 @@ class Trainer:
             ckpt = step % t["ckpt_every"] == 0 or step == t["steps"]
             rngs = self.gather_rngs() if ckpt else None  # collective under DDP: every rank takes part
             diag = t["diagnostics_every"] and step % t["diagnostics_every"] == 0
-            if diag and self.monitor is not None and self.monitor.gathers(self.context(step)):
-                rows = self.monitor.collective(self.context(step))  # every rank joins; rank 0 gets the rows
+            ctx = self.context(step) if diag else None
+            if diag and self.monitor is not None and self.monitor.gathers(ctx):
+                rows = self.monitor.collective(ctx)  # every rank joins; rank 0 gets the rows
                 if self.is_main:
                     self.run.log_many(rows)
             if not self.is_main:
@@ -646,7 +642,6 @@ class Trainer:
                         self.run.log(step, "train", k, v)
                 bar.set_postfix({k: f"{stats[k]:.3f}" for k in ("loss_d", "loss_g_adv", "loss_g_content") if k in stats})
             if diag:
-                ctx = self.context(step)
                 for cb in self.callbacks:
                     self.run.log_many(cb(ctx))
             if step % t["eval_every"] == 0 or step == t["steps"]:

@@ -7,6 +7,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from ..runfolder import RunFolder
+
 __all__ = ["collect", "Runs", "overall_rows"]
 
 
@@ -65,8 +67,7 @@ def collect(root: str | Path) -> Runs:
         final = _last(m, "test_full") or _last(m, "test")  # whole test images when the run scored them
         heldout = _last(m, "test")  # the periodic held-out evaluation (crops in the presets)
         conv = _last(m, "convergence")
-        manifest = json.loads((d / "manifest.json").read_text()) if (d / "manifest.json").exists() else {}
-        params = manifest.get("generator_params", 0)  # counted once at training time, not rebuilt here
+        params = RunFolder(d).manifest().get("generator_params", 0)  # counted once at training time, not rebuilt here
         runs.append({**ident, "path": str(d), "depth": cfg["model"]["depth"], "adversarial": cfg["loss"]["adversarial"],
                      "lambda_content": cfg["loss"]["lambda_content"], "skips": cfg["model"]["skips"],
                      "detail_branch": cfg["model"]["detail_branch"], "res_blocks": cfg["model"]["res_blocks"],

@@ -11,7 +11,7 @@ from ..result import MIEstimate
 from .base import MIEstimator, register
 from .binning import BinningEstimator
 from .copula import CopulaEstimator, copula_logpdf, fit_elliptical, rank_uniform
-from .flow import FlowEstimator, fit_flow, flow_result
+from .flow import FlowEstimator, flow_result
 from .ksg import KSGEstimator
 
 __all__ = ["AutoEstimator"]
@@ -73,14 +73,15 @@ class AutoEstimator(MIEstimator):
         u = rank_uniform(np.hstack([X, Y]))
         z = stats.norm.ppf(u)  # rank-Gaussianised: the flow's input and KSG's cross-check
         if self.flow and len(X) >= self.flow_min_samples and dx + dy <= self.flow_max_dim:
-            fit = fit_flow(z, dx, seed=self.seed)
+            flow_est = FlowEstimator(seed=self.seed)
+            fit = flow_est.fit(z, dx)
             train = np.setdiff1d(np.arange(len(u)), fit.heldout)
             nu, r, _ = fit_elliptical(u[train])
             gain = fit.heldout_copula_loglik - copula_logpdf(u[fit.heldout], r, nu)
             mean, se = float(gain.mean()), float(gain.std(ddof=1) / np.sqrt(len(gain)))
             flow_extra = {"flow_heldout_gain": mean, "flow_heldout_gain_se": se}
             if mean > max(self.flow_margin, 3 * se):
-                est = flow_result(fit, dx, FlowEstimator(seed=self.seed).params)
+                est = flow_result(fit, dx, flow_est.params)
                 extra = {"candidates": {"copula": cop.value, "flow": est.value}, **flow_extra}
                 return self._wrap(est, "flow", f"joint flow: its held-out log-likelihood beats the elliptical "
                                   f"copula's by {mean:.3f} ± {se:.3f} nats per sample, so the dependence is "

@@ -105,10 +105,10 @@ class FlowFit:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def fit_flow(z: np.ndarray, dx: int, layers: int = 8, hidden: int = 64, max_steps: int = 4000, lr: float = 5e-3,
-             batch_size: int = 1024, holdout: float = 0.2, eval_every: int = 50, patience: int = 6,
-             seed: int = 0) -> FlowFit:
-    """Fit the joint flow on rank-Gaussianised data z (n, dx + dy); the best held-out state is kept."""
+def fit_flow(z: np.ndarray, dx: int, *, layers: int, hidden: int, max_steps: int, lr: float, batch_size: int,
+             holdout: float, eval_every: int, patience: int, seed: int) -> FlowFit:
+    """Fit the joint flow on rank-Gaussianised data z (n, dx + dy); the best held-out state is kept.
+    The parameters are :class:`FlowEstimator`'s (its fields hold the defaults; :meth:`FlowEstimator.fit`)."""
     n = len(z)
     rng = np.random.default_rng(seed)
     perm = rng.permutation(n)
@@ -189,13 +189,17 @@ class FlowEstimator(MIEstimator):
         if not 0.05 <= self.holdout <= 0.5:
             raise ValueError(f"holdout must be a fraction in [0.05, 0.5], got {self.holdout}")
 
+    def fit(self, z: np.ndarray, dx: int) -> FlowFit:
+        """The joint flow with these parameters on rank-Gaussianised data z (n, dx + dy)."""
+        return fit_flow(z, dx, layers=self.layers, hidden=self.hidden, max_steps=self.max_steps, lr=self.lr,
+                        batch_size=self.batch_size, holdout=self.holdout, eval_every=self.eval_every,
+                        patience=self.patience, seed=self.seed)
+
     def estimate(self, x: ArrayLike, y: ArrayLike) -> MIEstimate:
         """x: (n, dx), y: (n, dy) continuous, n >= 200. Returns nats."""
         X, Y, _, _ = check_pair(x, y, method=self.name, min_samples=self.min_samples, discrete_y="forbid")
         z = stats.norm.ppf(rank_uniform(np.hstack([X, Y])))
-        fit = fit_flow(z, X.shape[1], self.layers, self.hidden, self.max_steps, self.lr, self.batch_size,
-                       self.holdout, self.eval_every, self.patience, self.seed)
-        return flow_result(fit, X.shape[1], self.params)
+        return flow_result(self.fit(z, X.shape[1]), X.shape[1], self.params)
 
 
 def flow_result(fit: FlowFit, dx: int, params: dict[str, Any]) -> MIEstimate:
