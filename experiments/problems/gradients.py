@@ -45,6 +45,10 @@ PROBLEM = Problem(
     controls=[Comparison("positive control: the minimax BCE form vanishes against a winning D (retained "
                          "fraction of its peak gradient < 0.1)", "probe_retained_minimax", a="baseline",
                          threshold=0.1, yes_if="less", unit=""),
+              # the instrument check of that control: it can only fire if the probe's D did win
+              Comparison("instrument check: the probe's discriminator wins against the baseline (saturated "
+                         "fraction of its outputs at the end > 0.9)", "probe_d_saturated", a="baseline",
+                         threshold=0.9, yes_if="greater", unit=""),
               *(Comparison(f"secondary: does {c} raise the gradient ratio over the baseline's?", "log10_grad_ratio",
                            a=c, b="baseline", unit="log10") for c in ("hinge", "wgangp", "relativistic", "rebalanced"))],
 )

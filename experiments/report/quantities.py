@@ -5,7 +5,9 @@ one (task, configuration), read from the tidy tables of :func:`experiments.repor
 * ``band0_residual`` — finest Laplacian band's detail residual ‖Ŷ₀−Y₀‖²/‖Y₀‖² (analysis ``detail``);
 * ``log10_grad_ratio`` — log10 of the median over training of ‖∇adv‖/‖∇content‖ at G's parameters;
 * ``probe_retained_minimax`` / ``probe_retained`` — fraction of its peak adversarial gradient the
-  minimax BCE form / the run's own loss keeps as a fresh discriminator wins (D-optimality probe).
+  minimax BCE form / the run's own loss keeps as a fresh discriminator wins (D-optimality probe);
+* ``probe_d_saturated`` — fraction of that discriminator's outputs in its loss's saturated region at
+  the end of the probe (the BCE discriminator the minimax control is measured against): did it win?
 """
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ def _grad_ratio(runs, met, ana, task, config) -> dict[int, float]:
     return {int(k): math.log10(v) for k, v in med.items() if v > 0}
 
 
-def _probe(which: str | None) -> Callable[..., dict[int, float]]:
+def _probe(which: str | None, field: str = "retained") -> Callable[..., dict[int, float]]:
     def get(runs, met, ana, task, config):
         if not len(ana) or "split" not in ana:
             return {}
@@ -58,7 +60,7 @@ def _probe(which: str | None) -> Callable[..., dict[int, float]]:
         a = ana[(ana.task == task) & (ana.config == config) & (ana.split == "d_probe") & (ana.layer == loss)]
         out = {}
         for seed, g in a.groupby("seed"):
-            v = probe_summary(g.to_dict("records")).get(loss, {}).get("retained")
+            v = probe_summary(g.to_dict("records")).get(loss, {}).get(field)
             if v is not None and math.isfinite(v):
                 out[int(seed)] = float(v)
         return out
@@ -70,6 +72,7 @@ QUANTITIES: dict[str, Callable[[pd.DataFrame, pd.DataFrame, pd.DataFrame, str, s
     "psnr": _runs_col("final_psnr"), "ssim": _runs_col("final_ssim"), "swd": _runs_col("final_swd"),
     "band0_residual": _band0, "log10_grad_ratio": _grad_ratio,
     "probe_retained_minimax": _probe("saturating"), "probe_retained": _probe(None),
+    "probe_d_saturated": _probe("saturating", "saturated"),
 }
 
 

@@ -158,9 +158,10 @@ def test_the_long_preset_is_the_standard_grid_at_a_longer_schedule():
     long, _ = build_grid("long", ["denoise", "derain", "dehaze"], ["abstraction", "detail", "gradients"])
     assert [s.key for s in std] == [s.key for s in long] and len(std) == 117
     schedule = {"train.steps", "train.log_every", "train.eval_every", "train.ckpt_every", "train.sample_every",
-                "train.diagnostics_every"}
+                "train.diagnostics_every", "diagnostics.d_probe_steps"}  # the probe's D gets time to win
     for a, b in zip(std, long):
         da, db = dict(a.overrides), dict(b.overrides)
         assert {k for k in da.keys() | db.keys() if da.get(k) != db.get(k)} == schedule, a.key
         assert db["train.steps"] == 8000 and db["train.steps"] // db["train.eval_every"] == 40
         assert db["train.steps"] // db["train.diagnostics_every"] == da["train.steps"] // da["train.diagnostics_every"]
+        assert db["diagnostics.d_probe_steps"] == 2048

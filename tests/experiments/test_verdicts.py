@@ -137,7 +137,7 @@ def test_detail_control_never_decides():
 
 
 # ------------------------------------------------------------------------------ gradients
-def _grad_tables(ratio: dict[str, float], minimax_retained: float = 0.001):
+def _grad_tables(ratio: dict[str, float], minimax_retained: float = 0.001, d_won: float = 1.0):
     cfgs = ["baseline", "lsgan", "hinge", "wgangp", "relativistic", "rebalanced", "l1-only"]
     runs = _runs("denoise", {c: 23.0 for c in cfgs} | {"l1-only": 24.0},
                  swd={c: 40.0 for c in cfgs} | {"l1-only": 60.0})
@@ -150,7 +150,7 @@ def _grad_tables(ratio: dict[str, float], minimax_retained: float = 0.001):
             ana.append({"task": "denoise", "config": "baseline", "seed": s, "step": k, "split": "d_probe",
                         "layer": "saturating", "metric": "grad_ratio_adv_content", "value": v})
             ana.append({"task": "denoise", "config": "baseline", "seed": s, "step": k, "split": "d_probe",
-                        "layer": "saturating", "metric": "d_saturated_fraction", "value": k / 4})
+                        "layer": "saturating", "metric": "d_saturated_fraction", "value": d_won * k / 4})
     return runs, met, pd.DataFrame(ana)
 
 
@@ -176,6 +176,18 @@ def test_minimax_vanishing_is_a_control_not_the_verdict():
     minimax = next(c for c in v["controls"] if "minimax" in c["question"])
     assert minimax["answer"] == "yes" and minimax["mean"] == pytest.approx(0.001)
     assert v["verdict"] == "absent"
+
+
+@pytest.mark.parametrize("d_won, answer", [(0.97, "yes"), (0.3, "no")])
+def test_the_probe_reports_whether_its_discriminator_won(d_won, answer):
+    """The positive control can only fire against a D that won: the instrument check says whether it
+    did (final saturated fraction vs 0.9), beside the control — and neither touches the verdict."""
+    runs, met, ana = _grad_tables({"baseline": 0.001, "lsgan": 0.05}, minimax_retained=0.5, d_won=d_won)
+    v = _one("gradients", runs, met, ana)
+    check = next(c for c in v["controls"] if "instrument check" in c["question"])
+    assert check["answer"] == answer and check["mean"] == pytest.approx(d_won)
+    assert next(c for c in v["controls"] if "minimax" in c["question"])["answer"] == "no"
+    assert (v["verdict"], v["fix"]) == ("present", "reduced")
 
 
 def test_what_the_adversarial_term_adds_is_reported():
