@@ -11,6 +11,7 @@ for ``abstraction`` (the depth measurement, infotheory/depth.py), of receptive-f
 from __future__ import annotations
 
 import csv
+import json
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
@@ -22,17 +23,18 @@ from infotheory.bands import default_levels
 from infotheory.diagnostics import abstraction_profile, detail_loss, information_sources
 
 from .problems.base import have_shared, probe_batch
-from .runfolder import RunFolder, write_rows_csv
+from .runfolder import RunFolder, atomic_write_text, write_rows_csv
 from .evaluate import load_run_generator
 from .probe import d_family, d_optimality_probe
 from .builders import build_discriminator
 from .data import build_test_pairs, build_train_set
 from .evaluate import evaluate_pairs
 
-__all__ = ["analyse_run", "ANALYSES"]
+__all__ = ["analyse_run", "analysed", "ANALYSES"]
 
 ANALYSES = ("abstraction", "detail", "sources", "d_probe")
 
+RECORD = "analyses.json"  # in the run folder: the analyses already run on its final generator
 ESTIMATOR = "gaussian"
 PROBE_CROPS = 256  # test crops per analysis: the depth measurement takes one sample per crop (>= 200)
 PROBE_POOL = 256  # training pairs the D-optimality probe's discriminator is trained on
@@ -79,7 +81,22 @@ def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "aut
         with open(path, newline="") as f:
             kept = [r for r in csv.DictReader(f) if r["split"] not in new_splits]
     write_rows_csv(path, kept + rows)
+    # recorded after the rows, so a crash in between only repeats the analysis; the probe counts as
+    # done for the L1-only control, which has no adversarial term to probe
+    atomic_write_text(run.path / RECORD, json.dumps({"done": sorted(analysed(run.path) | set(analyses))}))
     return rows
+
+
+def analysed(run_dir: str | Path) -> set[str]:
+    """The analyses already run on a finished run: ``analyses.json``, or for a run analysed before
+    that record existed, the analyses whose rows are in its ``analysis.csv``."""
+    path = Path(run_dir)
+    if (path / RECORD).exists():
+        return set(json.loads((path / RECORD).read_text())["done"])
+    if not (path / "analysis.csv").exists():
+        return set()
+    with open(path / "analysis.csv", newline="") as f:
+        return {r["split"] for r in csv.DictReader(f)} & set(ANALYSES)
 
 
 def _d_probe(cfg: dict[str, Any], G: torch.nn.Module, dev: torch.device, progress: bool = False

@@ -2,7 +2,7 @@
 
 One run folder per (task, configuration, seed) under ``OUT/<task>/<config>/seed<k>``;
 configurations shared between problems (the baseline) are trained once. Finished runs (DONE and
-analysed) are skipped, interrupted ones resumed, failed ones recorded in ``FAILED`` with the error
+analysed by every analysis the sweep's problems need; ``analyses.json`` records them) are skipped, interrupted ones resumed, failed ones recorded in ``FAILED`` with the error
 and retried next time — the sweep goes on. ``--shard i/N`` takes every N-th run of the grid; ``--jobs N`` trains N runs at once as processes
 (threads split between them). The classical references of each task are scored once and cached
 in ``OUT/<task>/classical/``.
@@ -129,14 +129,19 @@ def reproduce(preset: str = "quick", tasks: Sequence[str] = TASKS, problems: Seq
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "sweep.json", json.dumps({"preset": preset, "tasks": list(tasks), "problems": list(problems),
                                                       "seeds": seeds or SEEDS[preset], "uses": uses}, indent=2))
+    from .analysis import analysed
+
     counts: dict[str, Any] = {"trained": 0, "skipped": 0, "failed": 0, "total": len(mine)}
     todo = []
     for spec in mine:
         path = out / spec.task / spec.config / f"seed{spec.seed}"
-        if (path / "DONE").exists() and (path / "analysis.csv").exists():
+        analyses = _analyses_for(spec, uses)
+        # a finished run is skipped only if it has every analysis this sweep needs: a baseline trained
+        # for one problem gets the next problem's analyses when that problem joins the sweep folder
+        if (path / "DONE").exists() and (path / "analysis.csv").exists() and set(analyses) <= analysed(path):
             counts["skipped"] += 1
         else:
-            todo.append((spec, path, _analyses_for(spec, uses)))
+            todo.append((spec, path, analyses))
     bar = tqdm(total=len(mine), initial=counts["skipped"], desc=f"reproduce {preset}", disable=not progress,
                dynamic_ncols=True)
 

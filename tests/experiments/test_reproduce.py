@@ -151,6 +151,31 @@ def test_submitit_local_shards_then_report(tmp_path, capsys):
     assert (out / "report" / "report.html").exists()
 
 
+def test_a_problem_added_to_a_sweep_folder_analyses_the_shared_baseline(tmp_path):
+    """Cells added over several sessions: the baseline trained for the detail problem is not
+    retrained when the gradients problem joins the folder, but it does get the probe it needs."""
+    from experiments.analysis import analysed
+
+    reproduce("tiny", ["denoise"], ["detail"], out=tmp_path, device="cpu", progress=False, report=False,
+              classical=False)
+    base = tmp_path / "denoise" / "baseline" / "seed0"
+    metrics, done = (base / "metrics.csv").read_bytes(), (base / "DONE").read_bytes()
+    assert analysed(base) == {"detail", "sources"}
+    (base / "analyses.json").unlink()  # a run analysed before the record existed: read off its rows
+    assert analysed(base) == {"detail", "sources"}
+    reproduce("tiny", ["denoise"], ["detail", "gradients"], out=tmp_path, device="cpu", progress=False,
+              report=False, classical=False)
+    assert (base / "metrics.csv").read_bytes() == metrics and (base / "DONE").read_bytes() == done  # not retrained
+    assert analysed(base) == {"detail", "sources", "d_probe"}
+    ana = pd.read_csv(base / "analysis.csv")
+    assert {"detail", "sources", "d_probe"} <= set(ana.split)  # the new analysis added, the old rows kept
+    l1 = tmp_path / "denoise" / "l1-only" / "seed0"
+    assert "d_probe" in analysed(l1) and "d_probe" not in set(pd.read_csv(l1 / "analysis.csv").split)
+    again = reproduce("tiny", ["denoise"], ["detail", "gradients"], out=tmp_path, device="cpu", progress=False,
+                      report=False, classical=False)
+    assert again["skipped"] == again["total"]  # the L1-only control's n/a probe does not repeat either
+
+
 def test_the_long_preset_is_the_standard_grid_at_a_longer_schedule():
     from experiments.reproduce import build_grid
 
