@@ -2,7 +2,8 @@
 
 One run folder per (task, configuration, seed) under ``OUT/<task>/<config>/seed<k>``;
 configurations shared between problems (the baseline) are trained once. Finished runs (DONE and
-analysed by every analysis the sweep's problems need; ``analyses.json`` records them) are skipped, interrupted ones resumed, failed ones recorded in ``FAILED`` with the error
+analysed by every analysis the sweep's problems need; ``analyses.json`` records them) are skipped
+or given only the analyses they lack, interrupted ones resumed, failed ones recorded in ``FAILED`` with the error
 and retried next time — the sweep goes on. ``--shard i/N`` takes every N-th run of the grid; ``--jobs N`` trains N runs at once as processes
 (threads split between them). The classical references of each task are scored once and cached
 in ``OUT/<task>/classical/``.
@@ -136,12 +137,14 @@ def reproduce(preset: str = "quick", tasks: Sequence[str] = TASKS, problems: Seq
     for spec in mine:
         path = out / spec.task / spec.config / f"seed{spec.seed}"
         analyses = _analyses_for(spec, uses)
-        # a finished run is skipped only if it has every analysis this sweep needs: a baseline trained
-        # for one problem gets the next problem's analyses when that problem joins the sweep folder
-        if (path / "DONE").exists() and (path / "analysis.csv").exists() and set(analyses) <= analysed(path):
-            counts["skipped"] += 1
-        else:
-            todo.append((spec, path, analyses))
+        if (path / "DONE").exists() and (path / "analysis.csv").exists():
+            # a finished run gets only the analyses it lacks: a baseline trained for one problem gets
+            # the next problem's when that problem joins the sweep folder; its other rows stay as they are
+            analyses = [a for a in analyses if a not in analysed(path)]
+            if not analyses:
+                counts["skipped"] += 1
+                continue
+        todo.append((spec, path, analyses))
     bar = tqdm(total=len(mine), initial=counts["skipped"], desc=f"reproduce {preset}", disable=not progress,
                dynamic_ncols=True)
 

@@ -160,6 +160,9 @@ def test_a_problem_added_to_a_sweep_folder_analyses_the_shared_baseline(tmp_path
               classical=False)
     base = tmp_path / "denoise" / "baseline" / "seed0"
     metrics, done = (base / "metrics.csv").read_bytes(), (base / "DONE").read_bytes()
+    detail_rows = pd.read_csv(base / "analysis.csv")
+    detail_rows.loc[0, "value"] = 123.0  # as if an older version had computed it: it must stay as it is
+    detail_rows.to_csv(base / "analysis.csv", index=False)
     assert analysed(base) == {"detail", "sources"}
     (base / "analyses.json").unlink()  # a run analysed before the record existed: read off its rows
     assert analysed(base) == {"detail", "sources"}
@@ -168,7 +171,8 @@ def test_a_problem_added_to_a_sweep_folder_analyses_the_shared_baseline(tmp_path
     assert (base / "metrics.csv").read_bytes() == metrics and (base / "DONE").read_bytes() == done  # not retrained
     assert analysed(base) == {"detail", "sources", "d_probe"}
     ana = pd.read_csv(base / "analysis.csv")
-    assert {"detail", "sources", "d_probe"} <= set(ana.split)  # the new analysis added, the old rows kept
+    assert {"detail", "sources", "d_probe"} <= set(ana.split)  # the new analysis added ...
+    pd.testing.assert_frame_equal(ana[ana.split != "d_probe"].reset_index(drop=True), detail_rows)  # ... the old kept
     l1 = tmp_path / "denoise" / "l1-only" / "seed0"
     assert "d_probe" in analysed(l1) and "d_probe" not in set(pd.read_csv(l1 / "analysis.csv").split)
     again = reproduce("tiny", ["denoise"], ["detail", "gradients"], out=tmp_path, device="cpu", progress=False,
