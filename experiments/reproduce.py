@@ -91,18 +91,21 @@ def _init_worker(threads: int) -> None:
 
 def run_one(spec: RunSpec, path: Path, analyses: list[str], device: str) -> tuple[str, str, float]:
     """Train (or resume) and analyse one run; on error write ``FAILED`` (error, traceback) and go
-    on. Returns (key, 'trained' | 'failed', seconds). Used in-process and by ``--jobs`` workers."""
+    on. Returns (key, 'trained' | 'analysed' | 'failed: ...', seconds): 'analysed' when the run was
+    already finished and only got the analyses it lacked. Used in-process and by ``--jobs`` workers."""
     from .analysis import analyse_run
     from .train import Trainer
 
     t0 = time.time()
+    status = "analysed"
     try:
         if not (path / "DONE").exists():
             cfg = resolve_config({}, spec.sets())
             Trainer(cfg, path, device=device, resume=path.exists(), progress=False).fit()
+            status = "trained"
         analyse_run(path, analyses, device=device)
         (path / "FAILED").unlink(missing_ok=True)
-        return spec.key, "trained", time.time() - t0
+        return spec.key, status, time.time() - t0
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # record and go on: one broken configuration must not stop the sweep
@@ -116,7 +119,8 @@ def run_one(spec: RunSpec, path: Path, analyses: list[str], device: str) -> tupl
 def reproduce(preset: str = "quick", tasks: Sequence[str] = TASKS, problems: Sequence[str] = tuple(PROBLEMS),
               seeds: int | None = None, device: str = "auto", out: str | Path = "runs", shard: str | None = None,
               report: bool = True, progress: bool = True, jobs: int = 1, classical: bool = True) -> dict[str, Any]:
-    """Run (or continue) the sweep; returns counts of done/skipped/failed runs.
+    """Run (or continue) the sweep; returns counts of runs trained, finished runs that only got
+    the analyses they lacked (``analysed``), runs skipped (finished and fully analysed) and failed.
 
     ``jobs``: runs trained at once as separate processes, the CPU threads split between them (on a
     GPU they share the device). ``classical``: score the task's classical references once per
@@ -132,7 +136,8 @@ def reproduce(preset: str = "quick", tasks: Sequence[str] = TASKS, problems: Seq
                                                       "seeds": seeds or SEEDS[preset], "uses": uses}, indent=2))
     from .analysis import analysed
 
-    counts: dict[str, Any] = {"trained": 0, "skipped": 0, "failed": 0, "total": len(mine)}
+    counts: dict[str, Any] = {"trained": 0, "analysed": 0, "skipped": 0, "failed": 0,
+                              "total": len(mine)}
     todo = []
     for spec in mine:
         path = out / spec.task / spec.config / f"seed{spec.seed}"
@@ -151,8 +156,8 @@ def reproduce(preset: str = "quick", tasks: Sequence[str] = TASKS, problems: Seq
     def done(key: str, status: str) -> None:
         bar.update(1)
         bar.set_postfix_str(key)
-        if status == "trained":
-            counts["trained"] += 1
+        if status in ("trained", "analysed"):
+            counts[status] += 1
         else:
             counts["failed"] += 1
             tqdm.write(f"FAILED {key}: {status[len('failed: '):]}")

@@ -166,8 +166,11 @@ def test_a_problem_added_to_a_sweep_folder_analyses_the_shared_baseline(tmp_path
     assert analysed(base) == {"detail", "sources"}
     (base / "analyses.json").unlink()  # a run analysed before the record existed: read off its rows
     assert analysed(base) == {"detail", "sources"}
-    reproduce("tiny", ["denoise"], ["detail", "gradients"], out=tmp_path, device="cpu", progress=False,
-              report=False, classical=False)
+    counts = reproduce("tiny", ["denoise"], ["detail", "gradients"], out=tmp_path, device="cpu", progress=False,
+                       report=False, classical=False)
+    # trained: the gradients problem's own configurations; analysed: the shared baseline (given its probe)
+    n_new = len(PROBLEMS["gradients"].configs("tiny")) - 1
+    assert (counts["trained"], counts["analysed"], counts["skipped"]) == (n_new, 1, 2), counts
     assert (base / "metrics.csv").read_bytes() == metrics and (base / "DONE").read_bytes() == done  # not retrained
     assert analysed(base) == {"detail", "sources", "d_probe"}
     ana = pd.read_csv(base / "analysis.csv")
