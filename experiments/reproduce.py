@@ -5,7 +5,8 @@ configurations shared between problems (the baseline) are trained once. Finished
 analysed by every analysis the sweep's problems need; ``analyses.json`` records them) are skipped
 or given only the analyses they lack, interrupted ones resumed, failed ones recorded in ``FAILED`` with the error
 and retried next time — the sweep goes on. ``--shard i/N`` takes every N-th run of the grid; ``--jobs N`` trains N runs at once as processes
-(threads split between them). The classical references of each task are scored once and cached
+(threads split between them). The grid runs the configurations a verdict compares first, then
+those only a control needs, then the rest (the trend), so a sweep stopped part-way has its verdicts. The classical references of each task are scored once and cached
 in ``OUT/<task>/classical/``.
 """
 from __future__ import annotations
@@ -67,7 +68,26 @@ def build_grid(preset: str, tasks: Sequence[str], problems: Sequence[str], seeds
                     if old is not None and old.overrides != spec.overrides:
                         raise RuntimeError(f"configuration {cname!r} of {task} is defined differently by two problems")
                     specs[spec.key] = spec
-    return sorted(specs.values(), key=lambda s: (TASKS.index(s.task), s.config, s.seed)), uses
+    rank = _decisive_rank(problems, uses)
+    return sorted(specs.values(), key=lambda s: (rank.get((s.task, s.config), 2), TASKS.index(s.task), s.config,
+                                                 s.seed)), uses
+
+
+def _decisive_rank(problems: Sequence[str], uses: dict[str, dict[str, list[str]]]) -> dict[tuple[str, str], int]:
+    """(task, config) -> 0 when a pre-registered verdict (present / fix) compares it, 1 when only a
+    control does, 2 when it is only context (a depth of the trend, a loss variant). The grid runs in
+    that order, so a sweep stopped part-way (a session's time, a cluster's queue) has its verdicts
+    first."""
+    rank: dict[tuple[str, str], int] = {}
+    for pname in problems:
+        prob = PROBLEMS[pname]
+        named = [(c, 0) for c in (prob.present, prob.fix) if c is not None] + [(c, 1) for c in prob.controls]
+        for comp, r in named:
+            for cfg in (comp.a, comp.b):
+                for task, cfgs in uses[pname].items():
+                    if cfg in cfgs:
+                        rank[(task, cfg)] = min(r, rank.get((task, cfg), 2))
+    return rank
 
 
 def _analyses_for(spec: RunSpec, uses: dict[str, dict[str, list[str]]]) -> list[str]:

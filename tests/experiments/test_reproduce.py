@@ -34,6 +34,24 @@ def test_grid_shares_the_baseline_and_shards_partition():
         build_grid("tiny", ["deblur"], ["detail"])
 
 
+def test_the_grid_runs_what_decides_a_verdict_first():
+    """A sweep stopped part-way (a session's time, a cluster queue) has its verdicts: every run a
+    pre-registered comparison needs comes before those only a control (or a secondary comparison)
+    needs, and those before the context-only ones (the depths of the trend, the L1-only reference)."""
+    grid, uses = build_grid("long", ["denoise", "derain", "dehaze"], list(PROBLEMS))
+    decisive = {c for p in PROBLEMS.values() for comp in (p.present, p.fix) if comp for c in (comp.a, comp.b)}
+    control = {c for p in PROBLEMS.values() for comp in p.controls for c in (comp.a, comp.b)} - decisive
+    rank = [0 if s.config in decisive else 1 if s.config in control else 2 for s in grid]
+    assert rank == sorted(rank) and set(rank) == {0, 1, 2}
+    assert {s.config for s, r in zip(grid, rank) if r == 0} == {"baseline", "depth2", "fix-sampling", "detail-branch",
+                                                                 "lsgan"}
+    assert {s.config for s, r in zip(grid, rank) if r == 1} == {"no-skip", "hinge", "wgangp", "relativistic",
+                                                                 "rebalanced"}  # controls and secondaries
+    assert {s.config for s, r in zip(grid, rank) if r == 2} == {"depth3", "depth4", "l1-only"}
+    only_detail, _ = build_grid("long", ["denoise"], ["detail"])  # ranks follow the problems asked for
+    assert [s.config for s in only_detail][-3:] == ["no-skip"] * 3
+
+
 def test_tiny_sweep_writes_real_tables_and_figures(sweep):
     out, counts = sweep
     n = len(build_grid("tiny", ["denoise"], list(PROBLEMS))[0])
