@@ -48,7 +48,8 @@ def build_report(root: str | Path) -> Path:
     if len(data.classical):
         atomic_write_text(out / "tables" / "classical.csv", data.classical.to_csv(index=False))
     vs = verdicts(data.runs, data.metrics, data.analysis, data.uses)
-    flat = [{k: v for k, v in x.items() if k not in ("controls", "effects", "decision", "fix_decision")}
+    flat = [{k: "; ".join(v) if k == "missing_runs" else v for k, v in x.items()
+             if k not in ("controls", "effects", "decision", "fix_decision")}
             | {f"{w}_{k}": x.get(f"{w}decision", {}).get(k) for w in ("", "fix_") for k in ("mean", "ci_low", "ci_high")}
             for x in vs]
     atomic_write_text(out / "tables" / "verdicts.csv", pd.DataFrame(flat).to_csv(index=False))

@@ -136,6 +136,23 @@ def test_detail_control_never_decides():
     assert v["controls"][0]["answer"] == "yes" and v["verdict"] == "absent" and v["fix"] == "not reduced"
 
 
+def test_a_missing_control_or_context_run_does_not_hold_the_verdict_back():
+    """A sweep stopped part-way (the grid runs the compared configurations first): missing no-skip
+    (control) or depth3 (trend) runs leave the verdict decided and say what is not run yet; a
+    missing compared run makes it incomplete."""
+    uses = {"detail": {"denoise": ["baseline", "no-skip", "detail-branch"]},
+            "abstraction": {"denoise": ["depth2", "depth3", "baseline", "fix-sampling"]}}
+    runs = _runs("denoise", {"baseline": 23.0, "detail-branch": 23.5, "depth2": 24.0, "fix-sampling": 24.5})
+    det, ab = verdicts(runs, pd.DataFrame(), _band0({"baseline": 0.5, "detail-branch": 0.3}), uses)
+    assert (det["verdict"], det["fix"]) == ("present", "reduced") and det["missing_runs"] == ["no-skip"]
+    (ctrl,) = det["controls"]
+    assert ctrl["answer"] == "not run" and "no-skip" in ctrl["reason"] and "not run yet" in det["text"]
+    assert (ab["verdict"], ab["fix"]) == ("present", "reduced") and "Not yet run: depth3" in ab["text"]
+    (det,) = verdicts(runs[runs.config != "detail-branch"], pd.DataFrame(), _band0({"baseline": 0.5}),
+                      {"detail": uses["detail"]})
+    assert det["verdict"] == "inconclusive" and det["text"].startswith("incomplete: missing runs for ['detail-branch']")
+
+
 # ------------------------------------------------------------------------------ gradients
 def _grad_tables(ratio: dict[str, float], minimax_retained: float = 0.001, d_won: float = 1.0):
     cfgs = ["baseline", "lsgan", "hinge", "wgangp", "relativistic", "rebalanced", "l1-only"]
