@@ -6,8 +6,9 @@ analysed by every analysis the sweep's problems need; ``analyses.json`` records 
 or given only the analyses they lack, interrupted ones resumed, failed ones recorded in ``FAILED`` with the error
 and retried next time — the sweep goes on. ``--shard i/N`` takes every N-th run of the grid; ``--jobs N`` trains N runs at once as processes
 (threads split between them). The grid runs the configurations a verdict compares first, then
-those only a control needs, then the rest (the trend), so a sweep stopped part-way has its verdicts. The classical references of each task are scored once and cached
-in ``OUT/<task>/classical/``.
+those only a control or secondary comparison needs, then the context, so a sweep stopped part-way
+has its verdicts. The classical references of each task are scored once and cached in
+``OUT/<task>/classical/``.
 """
 from __future__ import annotations
 
@@ -75,7 +76,8 @@ def build_grid(preset: str, tasks: Sequence[str], problems: Sequence[str], seeds
 
 def _decisive_rank(problems: Sequence[str], uses: dict[str, dict[str, list[str]]]) -> dict[tuple[str, str], int]:
     """(task, config) -> 0 when a pre-registered verdict (present / fix) compares it, 1 when only a
-    control does, 2 when it is only context (a depth of the trend, a loss variant). The grid runs in
+    control or secondary comparison does (the no-skip model, the other loss variants), 2 when it is
+    only context (the other depths of the trend, the L1-only reference). The grid runs in
     that order, so a sweep stopped part-way (a session's time, a cluster's queue) has its verdicts
     first."""
     rank: dict[tuple[str, str], int] = {}
