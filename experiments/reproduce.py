@@ -70,25 +70,19 @@ def build_grid(preset: str, tasks: Sequence[str], problems: Sequence[str], seeds
                         raise RuntimeError(f"configuration {cname!r} of {task} is defined differently by two problems")
                     specs[spec.key] = spec
     rank = _decisive_rank(problems, uses)
-    return sorted(specs.values(), key=lambda s: (rank.get((s.task, s.config), 2), TASKS.index(s.task), s.config,
+    return sorted(specs.values(), key=lambda s: (rank[(s.task, s.config)], TASKS.index(s.task), s.config,
                                                  s.seed)), uses
 
 
 def _decisive_rank(problems: Sequence[str], uses: dict[str, dict[str, list[str]]]) -> dict[tuple[str, str], int]:
-    """(task, config) -> 0 when a pre-registered verdict (present / fix) compares it, 1 when only a
-    control or secondary comparison does (the no-skip model, the other loss variants), 2 when it is
-    only context (the other depths of the trend, the L1-only reference). The grid runs in
-    that order, so a sweep stopped part-way (a session's time, a cluster's queue) has its verdicts
-    first."""
+    """(task, config) -> the lowest :meth:`Problem.run_rank` any of the sweep's problems gives it. The
+    grid runs in that order, so a sweep stopped part-way (a session's time, a cluster's queue) has
+    its verdicts first."""
     rank: dict[tuple[str, str], int] = {}
     for pname in problems:
-        prob = PROBLEMS[pname]
-        named = [(c, 0) for c in (prob.present, prob.fix) if c is not None] + [(c, 1) for c in prob.controls]
-        for comp, r in named:
-            for cfg in (comp.a, comp.b):
-                for task, cfgs in uses[pname].items():
-                    if cfg in cfgs:
-                        rank[(task, cfg)] = min(r, rank.get((task, cfg), 2))
+        for task, cfgs in uses[pname].items():
+            for cfg in cfgs:
+                rank[(task, cfg)] = min(PROBLEMS[pname].run_rank(cfg), rank.get((task, cfg), 2))
     return rank
 
 
@@ -167,7 +161,8 @@ def reproduce(preset: str = "quick", tasks: Sequence[str] = TASKS, problems: Seq
         if (path / "DONE").exists() and (path / "analysis.csv").exists():
             # a finished run gets only the analyses it lacks: a baseline trained for one problem gets
             # the next problem's when that problem joins the sweep folder; its other rows stay as they are
-            analyses = [a for a in analyses if a not in analysed(path)]
+            have = analysed(path)  # reads the run's record once, not once per analysis
+            analyses = [a for a in analyses if a not in have]
             if not analyses:
                 counts["skipped"] += 1
                 continue

@@ -49,6 +49,11 @@ class Comparison:
         if self.yes_if not in ("greater", "less"):
             raise ValueError(f"yes_if must be 'greater' or 'less', got {self.yes_if!r}")
 
+    @property
+    def configs(self) -> set[str]:
+        """The configurations this comparison reads: ``a``, and ``b`` when it has one."""
+        return {self.a} | ({self.b} if self.b else set())
+
     def describe(self) -> str:
         sign = ">" if self.yes_if == "greater" else "<"
         lhs = f"{self.quantity}({self.a}) − {self.quantity}({self.b})" if self.b else f"{self.quantity}({self.a})"

@@ -61,19 +61,15 @@ def _depth_trend(runs: pd.DataFrame, task: str, configs: list[str]) -> str:
     return f"Context — PSNR trend over the depth sweep: {m:+.2f} dB per extra down-sampling{ci}, n = {len(slopes)}{cost}."
 
 
-def _named(comp: Comparison) -> set[str]:
-    return {comp.a} | ({comp.b} if comp.b else set())
-
-
 def _one(problem: str, task: str, cfgs: list[str], runs, met, ana, missing: set[str] = frozenset()
          ) -> dict[str, Any]:
     """``missing``: configurations of the sweep not (yet) run for this task — none that the two
     decisions compare (those are checked first); a control or context line that needs one says so."""
     p = PROBLEMS[problem]
     pres, fix = _decide(p.present, runs, met, ana, task), _decide(p.fix, runs, met, ana, task)
-    wanted = [c for c in p.controls if _named(c) <= set(cfgs)]
-    controls = [_decide(c, runs, met, ana, task) for c in wanted if not _named(c) & missing]
-    not_run = [c for c in wanted if _named(c) & missing]
+    wanted = [c for c in p.controls if c.configs <= set(cfgs)]
+    controls = [_decide(c, runs, met, ana, task) for c in wanted if not c.configs & missing]
+    not_run = [c for c in wanted if c.configs & missing]
     effects: list[Decision] = []
     if problem == "gradients" and "l1-only" in cfgs and "l1-only" not in missing:
         effects = [_decide(Comparison("what the adversarial term adds to PSNR (baseline − L1-only)", "psnr",
@@ -91,7 +87,7 @@ def _one(problem: str, task: str, cfgs: list[str], runs, met, ana, missing: set[
     for c in controls:
         lines.append(f"Control ({c.comparison.question}): {c.interval()}, {c.answer} — does not decide the verdict.")
     for c in not_run:
-        lines.append(f"Control ({c.question}): not run yet (missing runs for {sorted(_named(c) & missing)}).")
+        lines.append(f"Control ({c.question}): not run yet (missing runs for {sorted(c.configs & missing)}).")
     for e in effects:
         lines.append(f"Effect ({e.comparison.question}): {e.interval()}.")
     lines.append(f"PSNR on the whole test images (dB, mean ± sd over seeds): {_psnr_line(runs, task, cfgs)}.")
@@ -104,7 +100,7 @@ def _one(problem: str, task: str, cfgs: list[str], runs, met, ana, missing: set[
             "decision": pres.as_dict(), "fix_decision": fix.as_dict(),
             "controls": [c.as_dict() for c in controls]
                         + [{"question": c.question, "answer": "not run", "reason": f"missing runs for "
-                            f"{sorted(_named(c) & missing)}"} for c in not_run],
+                            f"{sorted(c.configs & missing)}"} for c in not_run],
             "effects": [e.as_dict() for e in effects], "missing_runs": sorted(missing),
             "text": " ".join(lines)}
 
@@ -122,7 +118,7 @@ def verdicts(runs: pd.DataFrame, metrics: pd.DataFrame, analysis: pd.DataFrame,
             p = PROBLEMS[problem]
             if p.present is None or p.fix is None:
                 raise ValueError(f"problem {problem!r} declares no pre-registered comparison")
-            decisive = (_named(p.present) | _named(p.fix)) & set(cfgs)
+            decisive = p.compared() & set(cfgs)
             if not decisive <= have:  # only the compared runs can hold a verdict back; controls never do
                 out.append({**blank, "missing_runs": sorted(set(cfgs) - have),
                             "text": f"incomplete: missing runs for {sorted(decisive - have)} (compared by the "
