@@ -118,7 +118,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
                        args.out, args.shard, report=not args.no_report, progress=not args.no_progress,
                        jobs=args.jobs, classical=not args.no_classical)
     print(f"reproduce: {counts['trained']} trained, {counts['analysed']} finished runs given the analyses they "
-          f"lacked, {counts['skipped']} already done, {counts['failed']} failed "
+          f"lacked, {counts['skipped']} already done, {counts['busy']} left to another process on the same "
+          f"folder, {counts['failed']} failed "
           f"(of {counts['total']}); report: {args.out}/report/report.html")
     return 1 if counts["failed"] else 0
 

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from .config import resolve_config
 from .problems import PRESET_OVERRIDES, PROBLEMS, SEEDS, TASKS, RunSpec, task_overrides
-from .runfolder import atomic_write_text
+from .runfolder import RunFolder, RunLockedError, atomic_write_text
 
 __all__ = ["build_grid", "reproduce", "parse_shard", "run_one"]
 
@@ -107,23 +107,36 @@ def _init_worker(threads: int) -> None:
 
 def run_one(spec: RunSpec, path: Path, analyses: list[str], device: str) -> tuple[str, str, float]:
     """Train (or resume) and analyse one run; on error write ``FAILED`` (error, traceback) and go
-    on. Returns (key, 'trained' | 'analysed' | 'failed: ...', seconds): 'analysed' when the run was
-    already finished and only got the analyses it lacked. Used in-process and by ``--jobs`` workers."""
+    on. Returns (key, 'trained' | 'analysed' | 'skipped' | 'busy: ...' | 'failed: ...', seconds):
+    'analysed' when the run was already finished and only got the analyses it lacked; 'busy' when
+    another process holds the run's LOCK (the run is left to it); 'skipped' when another process
+    finished it meanwhile. Used in-process and by ``--jobs`` workers."""
     from .analysis import analyse_run
     from .train import Trainer
 
     t0 = time.time()
     status = "analysed"
+    resume = path.exists()
     try:
-        if not (path / "DONE").exists():
-            cfg = resolve_config({}, spec.sets())
-            Trainer(cfg, path, device=device, resume=path.exists(), progress=False).fit()
-            status = "trained"
-        analyse_run(path, analyses, device=device)
-        (path / "FAILED").unlink(missing_ok=True)
+        with RunFolder(path).locked():  # another process on the same sweep folder leaves this run alone
+            if (path / "DONE").exists() and (path / "analysis.csv").exists():  # maybe finished meanwhile
+                from .analysis import analysed
+
+                have = analysed(path)
+                analyses = [a for a in analyses if a not in have]
+                if not analyses:
+                    return spec.key, "skipped", time.time() - t0
+            if not (path / "DONE").exists():
+                cfg = resolve_config({}, spec.sets())
+                Trainer(cfg, path, device=device, resume=resume, progress=False).fit()
+                status = "trained"
+            analyse_run(path, analyses, device=device)
+            (path / "FAILED").unlink(missing_ok=True)
         return spec.key, status, time.time() - t0
     except KeyboardInterrupt:
         raise
+    except RunLockedError as exc:  # not a failure: another process is on it
+        return spec.key, f"busy: {exc}", time.time() - t0
     except Exception as exc:  # record and go on: one broken configuration must not stop the sweep
         path.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path / "FAILED", json.dumps(
@@ -136,7 +149,9 @@ def reproduce(preset: str = "quick", tasks: Sequence[str] = TASKS, problems: Seq
               seeds: int | None = None, device: str = "auto", out: str | Path = "runs", shard: str | None = None,
               report: bool = True, progress: bool = True, jobs: int = 1, classical: bool = True) -> dict[str, Any]:
     """Run (or continue) the sweep; returns counts of runs trained, finished runs that only got
-    the analyses they lacked (``analysed``), runs skipped (finished and fully analysed) and failed.
+    the analyses they lacked (``analysed``), runs skipped (finished and fully analysed), ``busy``
+    (held by another process working on the same folder: each run folder is locked while a process
+    trains or analyses it, so several ``reproduce`` processes can share one sweep) and failed.
 
     ``jobs``: runs trained at once as separate processes, the CPU threads split between them (on a
     GPU they share the device). ``classical``: score the task's classical references once per
@@ -152,7 +167,7 @@ def reproduce(preset: str = "quick", tasks: Sequence[str] = TASKS, problems: Seq
                                                       "seeds": seeds or SEEDS[preset], "uses": uses}, indent=2))
     from .analysis import analysed
 
-    counts: dict[str, Any] = {"trained": 0, "analysed": 0, "skipped": 0, "failed": 0,
+    counts: dict[str, Any] = {"trained": 0, "analysed": 0, "skipped": 0, "busy": 0, "failed": 0,
                               "total": len(mine)}
     todo = []
     for spec in mine:
@@ -173,8 +188,10 @@ def reproduce(preset: str = "quick", tasks: Sequence[str] = TASKS, problems: Seq
     def done(key: str, status: str) -> None:
         bar.update(1)
         bar.set_postfix_str(key)
-        if status in ("trained", "analysed"):
+        if status in ("trained", "analysed", "skipped"):
             counts[status] += 1
+        elif status.startswith("busy: "):
+            counts["busy"] += 1
         else:
             counts["failed"] += 1
             tqdm.write(f"FAILED {key}: {status[len('failed: '):]}")

@@ -1,10 +1,12 @@
 """Run folders: atomic writes, manifest, tidy metrics, checkpoints; never overwrite a finished run.
 
 Layout: ``config.yaml``, ``manifest.json``, ``metrics.csv`` (tidy: step, split, metric, value),
-``checkpoints/last.pt``, ``samples/step_XXXXXX.png``, ``DONE`` (written last).
+``checkpoints/last.pt``, ``samples/step_XXXXXX.png``, ``DONE`` (written last); ``LOCK`` while a
+process works on the run (:meth:`RunFolder.locked`).
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -15,19 +17,36 @@ import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import torch
 import yaml
 
-__all__ = ["RunFolder", "RunExistsError", "atomic_write_bytes", "atomic_write_text", "git_state",
+__all__ = ["RunFolder", "RunExistsError", "RunLockedError", "atomic_write_bytes", "atomic_write_text", "git_state",
            "write_rows_csv", "METRIC_FIELDS"]
 
+LOCK_NAME = "LOCK"
+STALE_UNREADABLE_S = 60.0  # an unreadable LOCK (its writer died between creating and filling it) older than this is stale
 METRIC_FIELDS = ["step", "split", "metric", "value", "layer", "estimator", "params", "saturated", "ceiling"]
 
 
 class RunExistsError(RuntimeError):
     """The target run folder holds a finished run (DONE) or an unfinished one without --resume."""
+
+
+class RunLockedError(RuntimeError):
+    """Another live process holds the run folder's LOCK (it is training or analysing that run)."""
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -90,7 +109,7 @@ class RunFolder:
         if self.done:
             raise RunExistsError(f"{self.path} holds a finished run (DONE exists); refusing to overwrite it — "
                                  "choose another --out")
-        has_content = self.path.exists() and any(self.path.iterdir())
+        has_content = self.path.exists() and any(p.name != LOCK_NAME for p in self.path.iterdir())
         if has_content and not resume:
             raise RunExistsError(f"{self.path} already holds an unfinished run; pass --resume to continue it "
                                  "or choose another --out")
@@ -98,6 +117,57 @@ class RunFolder:
         self._existed = self.path.exists()
         (self.path / "checkpoints").mkdir(parents=True, exist_ok=True)
         (self.path / "samples").mkdir(exist_ok=True)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the folder's ``LOCK`` for the block, so that one process at a time trains or analyses
+        this run: several ``reproduce`` processes (shards, terminals, cluster jobs) can walk one sweep
+        folder and leave each other's runs alone. The file (created atomically) names the holder's pid,
+        host and start time. A LOCK whose process is gone — same host, pid not alive — is taken over;
+        one held by a live process, or by a process on another host (which cannot be checked), raises
+        :class:`RunLockedError`. Released on exit, also on error; only the holder's own LOCK is removed."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = self.path / LOCK_NAME
+        me = {"pid": os.getpid(), "host": platform.node(), "since": datetime.now(timezone.utc).isoformat()}
+        for attempt in (0, 1):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self.lock_holder()
+                if attempt == 0 and self._stale(lock, holder):
+                    lock.unlink(missing_ok=True)
+                    continue
+                who = "an unreadable LOCK" if holder is None else \
+                    f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}"
+                raise RunLockedError(f"{self.path} is in use by another process ({who}); if that process is gone "
+                                     f"(another machine, or a crash), delete {lock}") from None
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            break
+        try:
+            yield
+        finally:
+            holder = self.lock_holder()
+            if holder is not None and (holder.get("pid"), holder.get("host")) == (me["pid"], me["host"]):
+                lock.unlink(missing_ok=True)
+
+    def lock_holder(self) -> dict[str, Any] | None:
+        """The LOCK's content (pid, host, since), or None when there is none or it is unreadable."""
+        try:
+            held = json.loads((self.path / LOCK_NAME).read_text())
+        except (OSError, ValueError):
+            return None
+        return held if isinstance(held, dict) else None
+
+    @staticmethod
+    def _stale(lock: Path, holder: dict[str, Any] | None) -> bool:
+        if holder is None:  # its writer died between creating and filling it, or it is being filled now
+            try:
+                return datetime.now().timestamp() - lock.stat().st_mtime > STALE_UNREADABLE_S
+            except OSError:
+                return True  # gone meanwhile
+        pid = holder.get("pid")
+        return holder.get("host") == platform.node() and isinstance(pid, int) and not _alive(pid)
 
     def discard(self) -> bool:
         """Undo :meth:`open` after a failed set-up: a folder this launch made and that holds no

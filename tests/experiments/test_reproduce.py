@@ -215,3 +215,76 @@ def test_the_long_preset_is_the_standard_grid_at_a_longer_schedule():
         assert db["train.steps"] == 8000 and db["train.steps"] // db["train.eval_every"] == 40
         assert db["train.steps"] // db["train.diagnostics_every"] == da["train.steps"] // da["train.diagnostics_every"]
         assert db["diagnostics.d_probe_steps"] == 2048
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_a_run_folder_lock_keeps_a_second_process_out_and_is_taken_over_when_its_holder_died(tmp_path):
+    import os
+    import platform
+
+    from experiments.runfolder import LOCK_NAME, RunFolder, RunLockedError
+
+    run = RunFolder(tmp_path / "r")
+    lock = run.path / LOCK_NAME
+    with run.locked():
+        assert run.lock_holder()["pid"] == os.getpid()
+        with pytest.raises(RunLockedError, match=f"in use by another process \\(pid {os.getpid()}"):
+            with RunFolder(run.path).locked():
+                pass
+        assert lock.exists()  # the refused attempt left the holder's LOCK alone
+    assert not lock.exists()
+    with pytest.raises(ZeroDivisionError):
+        with run.locked():
+            1 / 0
+    assert not lock.exists()  # released on error too
+    here = platform.node()
+    lock.write_text(json.dumps({"pid": _dead_pid(), "host": here, "since": "earlier"}))
+    with run.locked():  # its process is gone: taken over
+        assert run.lock_holder()["pid"] == os.getpid()
+    lock.write_text(json.dumps({"pid": _dead_pid(), "host": here + "-elsewhere", "since": "earlier"}))
+    with pytest.raises(RunLockedError, match="elsewhere"):  # another machine's process cannot be checked
+        with run.locked():
+            pass
+    lock.write_text("")  # a LOCK whose writer died before filling it: stale only once it is old
+    with pytest.raises(RunLockedError, match="unreadable"):
+        with run.locked():
+            pass
+    os.utime(lock, (lock.stat().st_atime - 600, lock.stat().st_mtime - 600))
+    with run.locked():
+        pass
+    assert not lock.exists()
+
+
+def test_a_run_another_process_holds_is_left_to_it_and_trained_once_that_process_is_gone(tmp_path):
+    """Several reproduce processes on one sweep folder: a run whose LOCK a live process holds is
+    counted busy (not failed, not trained twice); once that process is gone, the run is trained."""
+    import platform
+    import subprocess
+    import sys
+
+    from experiments.runfolder import LOCK_NAME
+
+    held = tmp_path / "denoise" / "no-skip" / "seed0"
+    held.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        (held / LOCK_NAME).write_text(json.dumps({"pid": holder.pid, "host": platform.node(), "since": "now"}))
+        kw = dict(out=tmp_path, device="cpu", progress=False, report=False, classical=False)
+        counts = reproduce("tiny", ["denoise"], ["detail"], **kw)
+        assert (counts["trained"], counts["busy"], counts["failed"]) == (2, 1, 0), counts
+        assert not (held / "DONE").exists() and not (held / "FAILED").exists()
+        assert json.loads((held / LOCK_NAME).read_text())["pid"] == holder.pid  # still the holder's
+    finally:
+        holder.kill()
+        holder.wait()
+    again = reproduce("tiny", ["denoise"], ["detail"], **kw)
+    assert (again["trained"], again["skipped"], again["busy"]) == (1, 2, 0), again
+    assert (held / "DONE").exists() and not (held / LOCK_NAME).exists()
