@@ -125,15 +125,23 @@ class RunFolder:
         folder and leave each other's runs alone. The file (created atomically) names the holder's pid,
         host and start time. A LOCK whose process is gone — same host, pid not alive — is taken over;
         one held by a live process, or by a process on another host (which cannot be checked), raises
-        :class:`RunLockedError`. Released on exit, also on error; only the holder's own LOCK is removed."""
+        :class:`RunLockedError`. Re-entrant within one process (the outermost block releases it).
+        Released on exit, also on error; only the holder's own LOCK is removed, and a folder the lock
+        itself created goes with it if nothing else was written there."""
+        made = not self.path.exists()
         self.path.mkdir(parents=True, exist_ok=True)
         lock = self.path / LOCK_NAME
         me = {"pid": os.getpid(), "host": platform.node(), "since": datetime.now(timezone.utc).isoformat()}
+        mine = (me["pid"], me["host"])
+        nested = False
         for attempt in (0, 1):
             try:
                 fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
                 holder = self.lock_holder()
+                if holder is not None and (holder.get("pid"), holder.get("host")) == mine:
+                    nested = True  # this process holds it already (a sweep's run around its Trainer)
+                    break
                 if attempt == 0 and self._stale(lock, holder):
                     lock.unlink(missing_ok=True)
                     continue
@@ -148,8 +156,11 @@ class RunFolder:
             yield
         finally:
             holder = self.lock_holder()
-            if holder is not None and (holder.get("pid"), holder.get("host")) == (me["pid"], me["host"]):
+            if not nested and holder is not None and (holder.get("pid"), holder.get("host")) == mine:
                 lock.unlink(missing_ok=True)
+            if made:  # a folder only the lock made (a set-up that failed leaves none behind)
+                with contextlib.suppress(OSError):
+                    self.path.rmdir()  # only if empty
 
     def lock_holder(self) -> dict[str, Any] | None:
         """The LOCK's content (pid, host, since), or None when there is none or it is unreadable."""

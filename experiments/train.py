@@ -266,6 +266,7 @@ class Trainer:
         self._given = {"G": G, "D": D, "train_set": train_set,
                        "test_pairs": check_test_pairs(test_pairs) if test_pairs is not None else None}
         self.cfg, self.run = cfg, RunFolder(out)
+        self._held = contextlib.ExitStack()  # the run folder's LOCK while fit() runs (rank 0)
         self.rank, self.world, self.local_rank = dist_env()
         self.is_main = self.rank == 0
         self.device = resolve_device(device)
@@ -321,6 +322,7 @@ class Trainer:
         err = None
         if self.is_main:
             try:
+                self._held.enter_context(self.run.locked())  # one process per run folder
                 self.run.open(self.resume)
                 if self.resume:
                     self._check_same_kind()
@@ -580,7 +582,10 @@ class Trainer:
             ok = True
             return out
         finally:
-            self._teardown(ok)
+            try:
+                self._teardown(ok)
+            finally:
+                self._held.close()
 
     def _teardown(self, ok: bool) -> None:
         self.G_train, self._sync_d = getattr(self, "G", None), None

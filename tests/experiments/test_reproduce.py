@@ -232,15 +232,32 @@ def test_a_run_folder_lock_keeps_a_second_process_out_and_is_taken_over_when_its
 
     from experiments.runfolder import LOCK_NAME, RunFolder, RunLockedError
 
+    import subprocess
+    import sys
+
     run = RunFolder(tmp_path / "r")
     lock = run.path / LOCK_NAME
     with run.locked():
+        assert lock.exists()
+    assert not run.path.exists()  # a folder only the lock made goes with it
+    run.path.mkdir()
+    with run.locked():
         assert run.lock_holder()["pid"] == os.getpid()
-        with pytest.raises(RunLockedError, match=f"in use by another process \\(pid {os.getpid()}"):
-            with RunFolder(run.path).locked():
-                pass
-        assert lock.exists()  # the refused attempt left the holder's LOCK alone
+        with RunFolder(run.path).locked():  # re-entrant in one process (a sweep's run around its Trainer)
+            pass
+        assert run.lock_holder()["pid"] == os.getpid()  # the inner block did not release it
     assert not lock.exists()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        lock.write_text(json.dumps({"pid": holder.pid, "host": platform.node(), "since": "now"}))
+        with pytest.raises(RunLockedError, match=f"in use by another process \\(pid {holder.pid}"):
+            with run.locked():
+                pass
+        assert json.loads(lock.read_text())["pid"] == holder.pid  # the refused attempt left its LOCK alone
+    finally:
+        holder.kill()
+        holder.wait()
+    lock.unlink()
     with pytest.raises(ZeroDivisionError):
         with run.locked():
             1 / 0

@@ -52,6 +52,29 @@ def test_unfinished_run_needs_resume(tmp_path):
         Trainer(tiny(), out, device="cpu", progress=False).fit()
 
 
+def test_a_run_folder_another_live_process_trains_is_refused_and_left_as_it_is(tmp_path):
+    import json
+    import platform
+    import subprocess
+    import sys
+
+    from experiments.runfolder import LOCK_NAME, RunLockedError
+
+    out = tmp_path / "run"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        (out / LOCK_NAME).write_text(json.dumps({"pid": holder.pid, "host": platform.node(), "since": "now"}))
+        with pytest.raises(RunLockedError, match=f"in use by another process \\(pid {holder.pid}"):
+            Trainer(tiny(), out, device="cpu", progress=False, resume=True).fit()
+        assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]  # nothing written, the LOCK kept
+    finally:
+        holder.kill()
+        holder.wait()
+    Trainer(tiny("train.steps=2"), out, device="cpu", progress=False).fit()  # its holder gone: taken over
+    assert (out / "DONE").exists() and not (out / LOCK_NAME).exists()
+
+
 class Crash(Exception):
     pass
 
