@@ -94,6 +94,18 @@ def _analyses_for(spec: RunSpec, uses: dict[str, dict[str, list[str]]]) -> list[
     return out
 
 
+def _lacking(path: Path, analyses: list[str]) -> list[str]:
+    """The analyses a run still needs: a finished run gets only those it lacks (a baseline trained for
+    one problem gets the next problem's when that problem joins the sweep folder; its other rows stay
+    as they are), an unfinished one all of them. Reads the run's record once."""
+    from .analysis import analysed
+
+    if (path / "DONE").exists() and (path / "analysis.csv").exists():
+        have = analysed(path)
+        return [a for a in analyses if a not in have]
+    return list(analyses)
+
+
 def _thread_split(jobs: int) -> int:
     """Torch threads per concurrent run: the cores shared evenly (at least 1)."""
     return max(1, (os.cpu_count() or 1) // jobs)
@@ -119,13 +131,9 @@ def run_one(spec: RunSpec, path: Path, analyses: list[str], device: str) -> tupl
     resume = path.exists()
     try:
         with RunFolder(path).locked():  # another process on the same sweep folder leaves this run alone
-            if (path / "DONE").exists() and (path / "analysis.csv").exists():  # maybe finished meanwhile
-                from .analysis import analysed
-
-                have = analysed(path)
-                analyses = [a for a in analyses if a not in have]
-                if not analyses:
-                    return spec.key, "skipped", time.time() - t0
+            analyses = _lacking(path, analyses)  # another process may have finished it meanwhile
+            if (path / "DONE").exists() and not analyses:
+                return spec.key, "skipped", time.time() - t0
             if not (path / "DONE").exists():
                 cfg = resolve_config({}, spec.sets())
                 Trainer(cfg, path, device=device, resume=resume, progress=False).fit()
@@ -165,22 +173,15 @@ def reproduce(preset: str = "quick", tasks: Sequence[str] = TASKS, problems: Seq
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "sweep.json", json.dumps({"preset": preset, "tasks": list(tasks), "problems": list(problems),
                                                       "seeds": seeds or SEEDS[preset], "uses": uses}, indent=2))
-    from .analysis import analysed
-
     counts: dict[str, Any] = {"trained": 0, "analysed": 0, "skipped": 0, "busy": 0, "failed": 0,
                               "total": len(mine)}
     todo = []
     for spec in mine:
         path = out / spec.task / spec.config / f"seed{spec.seed}"
-        analyses = _analyses_for(spec, uses)
-        if (path / "DONE").exists() and (path / "analysis.csv").exists():
-            # a finished run gets only the analyses it lacks: a baseline trained for one problem gets
-            # the next problem's when that problem joins the sweep folder; its other rows stay as they are
-            have = analysed(path)  # reads the run's record once, not once per analysis
-            analyses = [a for a in analyses if a not in have]
-            if not analyses:
-                counts["skipped"] += 1
-                continue
+        analyses = _lacking(path, _analyses_for(spec, uses))
+        if (path / "DONE").exists() and not analyses:
+            counts["skipped"] += 1
+            continue
         todo.append((spec, path, analyses))
     bar = tqdm(total=len(mine), initial=counts["skipped"], desc=f"reproduce {preset}", disable=not progress,
                dynamic_ncols=True)
