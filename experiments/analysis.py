@@ -14,10 +14,11 @@ import csv
 import json
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
+import yaml
 
 from infotheory.bands import default_levels
 from infotheory.diagnostics import abstraction_profile, detail_loss, information_sources
@@ -30,9 +31,12 @@ from .builders import build_discriminator
 from .data import build_test_pairs, build_train_set
 from .evaluate import evaluate_pairs
 
-__all__ = ["analyse_run", "analysed", "ANALYSES"]
+__all__ = ["analyse_run", "analysed", "analysis_settings", "ANALYSES", "SETTINGS"]
 
 ANALYSES = ("abstraction", "detail", "sources", "d_probe")
+# the config keys an analysis reads that a sweep may set apart from how the run was trained (its
+# preset's current value wins: a baseline trained under an older preset gets the probe the sweep asks for)
+SETTINGS: dict[str, tuple[str, ...]] = {"d_probe": ("diagnostics.d_probe_steps",)}
 
 RECORD = "analyses.json"  # in the run folder: the analyses already run on its final generator
 ESTIMATOR = "gaussian"
@@ -42,17 +46,27 @@ PROBE_EVAL = 16  # other training pairs the probe measures the generator's gradi
 
 
 def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "auto",
-                progress: bool = False) -> list[dict[str, Any]]:
+                progress: bool = False, settings: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Run ``analyses`` (any of :data:`ANALYSES`) on the run's last checkpoint and return the new rows.
 
-    ``analysis.csv`` is rewritten atomically: rows of the splits computed now replace the old ones,
-    rows of other analyses already in the file are kept.
+    ``settings``: values for the keys of :data:`SETTINGS` (e.g. ``{"diagnostics.d_probe_steps":
+    2048}``) used instead of the run's config for the analysis only; config.yaml is not changed, and
+    ``analyses.json`` records what each analysis ran with. ``analysis.csv`` is rewritten atomically:
+    rows of the splits computed now replace the old ones, rows of other analyses already in the file
+    are kept.
     """
     unknown = sorted(set(analyses) - set(ANALYSES))
     if unknown:
         raise ValueError(f"unknown analysis {unknown}; choose from {list(ANALYSES)}")
+    allowed = {k for keys in SETTINGS.values() for k in keys}
+    if set(settings or {}) - allowed:
+        raise ValueError(f"unknown analysis setting {sorted(set(settings or {}) - allowed)}; "
+                         f"choose from {sorted(allowed)}")
     run = RunFolder(run_dir)
     cfg, G, state, dev = load_run_generator(run_dir, device)
+    for key, value in (settings or {}).items():
+        section, name = key.split(".")
+        cfg[section][name] = value
     step = int(state["step"])
     pairs = build_test_pairs(cfg)
     x, y = probe_batch(pairs, cfg["data"]["crop"], PROBE_CROPS, cfg["seed"], dev)
@@ -83,8 +97,28 @@ def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "aut
     write_rows_csv(path, kept + rows)
     # recorded after the rows, so a crash in between only repeats the analysis; the probe counts as
     # done for the L1-only control, which has no adversarial term to probe
-    atomic_write_text(run.path / RECORD, json.dumps({"done": sorted(analysed(run.path) | set(analyses))}))
+    used = {**analysis_settings(run.path),
+            **{a: {k: _get(cfg, k) for k in SETTINGS[a]} for a in analyses if a in SETTINGS}}
+    atomic_write_text(run.path / RECORD, json.dumps({"done": sorted(analysed(run.path) | set(analyses)),
+                                                     "settings": used}))
     return rows
+
+
+def _get(cfg: Mapping[str, Any], key: str) -> Any:
+    section, name = key.split(".")
+    return cfg.get(section, {}).get(name)
+
+
+def analysis_settings(run_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """What each analysis already run on a finished run ran with ({analysis: {config key: value}},
+    for the analyses of :data:`SETTINGS`): from ``analyses.json``, else — for a run analysed before
+    the record held them — the run's own config.yaml, which is what the analysis read then."""
+    path = Path(run_dir)
+    record = json.loads((path / RECORD).read_text()) if (path / RECORD).exists() else {}
+    cfg = yaml.safe_load((path / "config.yaml").read_text()) if (path / "config.yaml").exists() else {}
+    out = {a: {k: _get(cfg, k) for k in keys} for a, keys in SETTINGS.items() if a in analysed(path)}
+    out.update(record.get("settings", {}))
+    return out
 
 
 def analysed(run_dir: str | Path) -> set[str]:

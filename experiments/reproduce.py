@@ -94,16 +94,27 @@ def _analyses_for(spec: RunSpec, uses: dict[str, dict[str, list[str]]]) -> list[
     return out
 
 
-def _lacking(path: Path, analyses: list[str]) -> list[str]:
+def _lacking(path: Path, analyses: list[str], wanted: dict[str, Any]) -> list[str]:
     """The analyses a run still needs: a finished run gets only those it lacks (a baseline trained for
     one problem gets the next problem's when that problem joins the sweep folder; its other rows stay
-    as they are), an unfinished one all of them. Reads the run's record once."""
-    from .analysis import analysed
+    as they are) or ran with other settings than the sweep's ``wanted`` (:data:`analysis.SETTINGS`:
+    a baseline trained under an older preset is probed as long as the preset now says); an unfinished
+    run needs all of them. Reads the run's record once."""
+    from .analysis import SETTINGS, analysed, analysis_settings
 
-    if (path / "DONE").exists() and (path / "analysis.csv").exists():
-        have = analysed(path)
-        return [a for a in analyses if a not in have]
-    return list(analyses)
+    if not ((path / "DONE").exists() and (path / "analysis.csv").exists()):
+        return list(analyses)
+    have, used = analysed(path), analysis_settings(path)
+    return [a for a in analyses if a not in have
+            or any(k in wanted and used.get(a, {}).get(k) != wanted[k] for k in SETTINGS.get(a, ()))]
+
+
+def _analysis_settings(spec: RunSpec) -> dict[str, Any]:
+    """The sweep's values for the analysis settings (:data:`analysis.SETTINGS`) of this run."""
+    from .analysis import SETTINGS
+
+    keys = {k for ks in SETTINGS.values() for k in ks}
+    return {k: v for k, v in spec.overrides if k in keys}
 
 
 def _thread_split(jobs: int) -> int:
@@ -131,14 +142,15 @@ def run_one(spec: RunSpec, path: Path, analyses: list[str], device: str) -> tupl
     resume = path.exists()
     try:
         with RunFolder(path).locked():  # another process on the same sweep folder leaves this run alone
-            analyses = _lacking(path, analyses)  # another process may have finished it meanwhile
+            wanted = _analysis_settings(spec)
+            analyses = _lacking(path, analyses, wanted)  # another process may have finished it meanwhile
             if (path / "DONE").exists() and not analyses:
                 return spec.key, "skipped", time.time() - t0
             if not (path / "DONE").exists():
                 cfg = resolve_config({}, spec.sets())
                 Trainer(cfg, path, device=device, resume=resume, progress=False).fit()
                 status = "trained"
-            analyse_run(path, analyses, device=device)
+            analyse_run(path, analyses, device=device, settings=wanted)
             (path / "FAILED").unlink(missing_ok=True)
         return spec.key, status, time.time() - t0
     except KeyboardInterrupt:
@@ -178,7 +190,7 @@ def reproduce(preset: str = "quick", tasks: Sequence[str] = TASKS, problems: Seq
     todo = []
     for spec in mine:
         path = out / spec.task / spec.config / f"seed{spec.seed}"
-        analyses = _lacking(path, _analyses_for(spec, uses))
+        analyses = _lacking(path, _analyses_for(spec, uses), _analysis_settings(spec))
         if (path / "DONE").exists() and not analyses:
             counts["skipped"] += 1
             continue

@@ -305,3 +305,39 @@ def test_a_run_another_process_holds_is_left_to_it_and_trained_once_that_process
     again = reproduce("tiny", ["denoise"], ["detail"], **kw)
     assert (again["trained"], again["skipped"], again["busy"]) == (1, 2, 0), again
     assert (held / "DONE").exists() and not (held / LOCK_NAME).exists()
+
+
+def test_an_analysis_run_with_other_settings_than_the_sweeps_is_redone_with_the_sweeps(sweep, tmp_path):
+    """A baseline trained (and probed) under an older preset gets the probe the sweep's preset asks
+    for now — the analysis only; its training record and its other analyses stay as they are."""
+    import shutil
+
+    import yaml
+
+    from experiments.analysis import analyse_run, analysis_settings
+    from experiments.reproduce import _lacking
+
+    out, _ = sweep
+    run = tmp_path / "seed0"
+    shutil.copytree(out / "denoise" / "baseline" / "seed0", run)
+    key = "diagnostics.d_probe_steps"
+    config = (run / "config.yaml").read_text()
+    trained_with = yaml.safe_load(config)["diagnostics"]["d_probe_steps"]
+    assert analysis_settings(run)["d_probe"] == {key: trained_with}
+    record = json.loads((run / "analyses.json").read_text())
+    (run / "analyses.json").write_text(json.dumps({"done": record["done"]}))  # a record from before settings
+    assert analysis_settings(run)["d_probe"] == {key: trained_with}  # read off the run's config then
+    assert _lacking(run, ["detail", "d_probe"], {key: trained_with}) == []
+    assert _lacking(run, ["detail", "d_probe"], {key: trained_with + 2}) == ["d_probe"]
+    before = pd.read_csv(run / "analysis.csv")
+    assert before[before.split == "d_probe"].step.max() == trained_with
+    analyse_run(run, ["d_probe"], device="cpu", settings={key: trained_with + 2})
+    after = pd.read_csv(run / "analysis.csv")
+    assert after[after.split == "d_probe"].step.max() == trained_with + 2  # the probe ran as long as asked
+    pd.testing.assert_frame_equal(after[after.split != "d_probe"].reset_index(drop=True),
+                                  before[before.split != "d_probe"].reset_index(drop=True))
+    assert analysis_settings(run)["d_probe"] == {key: trained_with + 2}
+    assert _lacking(run, ["detail", "d_probe"], {key: trained_with + 2}) == []
+    assert (run / "config.yaml").read_text() == config  # how it was trained is not rewritten
+    with pytest.raises(ValueError, match="unknown analysis setting"):
+        analyse_run(run, ["d_probe"], device="cpu", settings={"optim.lr_g": 1.0})
