@@ -79,7 +79,8 @@ class Decision:
         if self.n == 0 or math.isnan(self.mean):
             return "not measured"
         ci = "—" if math.isnan(self.low) else f"[{self.low:+.{digits}f}, {self.high:+.{digits}f}]"
-        return f"{self.mean:+.{digits}f} {self.comparison.unit} (95 % CI {ci}, n = {self.n})"
+        unit = f" {self.comparison.unit}" if self.comparison.unit else ""
+        return f"{self.mean:+.{digits}f}{unit} (95 % CI {ci}, n = {self.n})"
 
     def as_dict(self) -> dict[str, Any]:
         c = self.comparison
