@@ -28,15 +28,17 @@ from .runfolder import RunFolder, atomic_write_text, write_rows_csv
 from .evaluate import load_run_generator
 from .probe import d_family, d_optimality_probe
 from .builders import build_discriminator
+from .config import apply_overrides
 from .data import build_test_pairs, build_train_set
 from .evaluate import evaluate_pairs
 
-__all__ = ["analyse_run", "analysed", "analysis_settings", "ANALYSES", "SETTINGS"]
+__all__ = ["analyse_run", "analysed", "analysis_record", "analysis_settings", "ANALYSES", "SETTINGS", "SETTING_KEYS"]
 
 ANALYSES = ("abstraction", "detail", "sources", "d_probe")
 # the config keys an analysis reads that a sweep may set apart from how the run was trained (its
 # preset's current value wins: a baseline trained under an older preset gets the probe the sweep asks for)
 SETTINGS: dict[str, tuple[str, ...]] = {"d_probe": ("diagnostics.d_probe_steps",)}
+SETTING_KEYS = frozenset(k for keys in SETTINGS.values() for k in keys)
 
 RECORD = "analyses.json"  # in the run folder: the analyses already run on its final generator
 ESTIMATOR = "gaussian"
@@ -58,15 +60,12 @@ def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "aut
     unknown = sorted(set(analyses) - set(ANALYSES))
     if unknown:
         raise ValueError(f"unknown analysis {unknown}; choose from {list(ANALYSES)}")
-    allowed = {k for keys in SETTINGS.values() for k in keys}
-    if set(settings or {}) - allowed:
-        raise ValueError(f"unknown analysis setting {sorted(set(settings or {}) - allowed)}; "
-                         f"choose from {sorted(allowed)}")
+    if set(settings or {}) - SETTING_KEYS:
+        raise ValueError(f"unknown analysis setting {sorted(set(settings or {}) - SETTING_KEYS)}; "
+                         f"choose from {sorted(SETTING_KEYS)}")
     run = RunFolder(run_dir)
     cfg, G, state, dev = load_run_generator(run_dir, device)
-    for key, value in (settings or {}).items():
-        section, name = key.split(".")
-        cfg[section][name] = value
+    cfg = apply_overrides(cfg, [f"{k}={json.dumps(v)}" for k, v in (settings or {}).items()])
     step = int(state["step"])
     pairs = build_test_pairs(cfg)
     x, y = probe_batch(pairs, cfg["data"]["crop"], PROBE_CROPS, cfg["seed"], dev)
@@ -97,10 +96,9 @@ def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "aut
     write_rows_csv(path, kept + rows)
     # recorded after the rows, so a crash in between only repeats the analysis; the probe counts as
     # done for the L1-only control, which has no adversarial term to probe
-    used = {**analysis_settings(run.path),
-            **{a: {k: _get(cfg, k) for k in SETTINGS[a]} for a in analyses if a in SETTINGS}}
-    atomic_write_text(run.path / RECORD, json.dumps({"done": sorted(analysed(run.path) | set(analyses)),
-                                                     "settings": used}))
+    done, used = analysis_record(run.path)
+    used.update({a: {k: _get(cfg, k) for k in SETTINGS[a]} for a in analyses if a in SETTINGS})
+    atomic_write_text(run.path / RECORD, json.dumps({"done": sorted(done | set(analyses)), "settings": used}))
     return rows
 
 
@@ -109,28 +107,35 @@ def _get(cfg: Mapping[str, Any], key: str) -> Any:
     return cfg.get(section, {}).get(name)
 
 
-def analysis_settings(run_dir: str | Path) -> dict[str, dict[str, Any]]:
-    """What each analysis already run on a finished run ran with ({analysis: {config key: value}},
-    for the analyses of :data:`SETTINGS`): from ``analyses.json``, else — for a run analysed before
-    the record held them — the run's own config.yaml, which is what the analysis read then."""
+def analysis_record(run_dir: str | Path) -> tuple[set[str], dict[str, dict[str, Any]]]:
+    """(the analyses already run on a finished run, what each analysis of :data:`SETTINGS` among
+    them ran with: {analysis: {config key: value}}), read once. From ``analyses.json``; for a run
+    analysed before that record existed, the analyses whose rows are in its ``analysis.csv``; and
+    for settings the record does not hold, the run's own config.yaml — what the analysis read then."""
     path = Path(run_dir)
-    record = json.loads((path / RECORD).read_text()) if (path / RECORD).exists() else {}
-    cfg = yaml.safe_load((path / "config.yaml").read_text()) if (path / "config.yaml").exists() else {}
-    out = {a: {k: _get(cfg, k) for k in keys} for a, keys in SETTINGS.items() if a in analysed(path)}
-    out.update(record.get("settings", {}))
-    return out
+    if (path / RECORD).exists():
+        record = json.loads((path / RECORD).read_text())
+        done, settings = set(record["done"]), dict(record.get("settings", {}))
+    elif (path / "analysis.csv").exists():
+        with open(path / "analysis.csv", newline="") as f:
+            done, settings = {r["split"] for r in csv.DictReader(f)} & set(ANALYSES), {}
+    else:
+        return set(), {}
+    missing = [a for a in SETTINGS if a in done and a not in settings]
+    if missing and (path / "config.yaml").exists():
+        cfg = yaml.safe_load((path / "config.yaml").read_text())
+        settings.update({a: {k: _get(cfg, k) for k in SETTINGS[a]} for a in missing})
+    return done, settings
 
 
 def analysed(run_dir: str | Path) -> set[str]:
-    """The analyses already run on a finished run: ``analyses.json``, or for a run analysed before
-    that record existed, the analyses whose rows are in its ``analysis.csv``."""
-    path = Path(run_dir)
-    if (path / RECORD).exists():
-        return set(json.loads((path / RECORD).read_text())["done"])
-    if not (path / "analysis.csv").exists():
-        return set()
-    with open(path / "analysis.csv", newline="") as f:
-        return {r["split"] for r in csv.DictReader(f)} & set(ANALYSES)
+    """The analyses already run on a finished run (:func:`analysis_record`)."""
+    return analysis_record(run_dir)[0]
+
+
+def analysis_settings(run_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """What each analysis of :data:`SETTINGS` already run on a finished run ran with (:func:`analysis_record`)."""
+    return analysis_record(run_dir)[1]
 
 
 def _d_probe(cfg: dict[str, Any], G: torch.nn.Module, dev: torch.device, progress: bool = False

@@ -100,21 +100,20 @@ def _lacking(path: Path, analyses: list[str], wanted: dict[str, Any]) -> list[st
     as they are) or ran with other settings than the sweep's ``wanted`` (:data:`analysis.SETTINGS`:
     a baseline trained under an older preset is probed as long as the preset now says); an unfinished
     run needs all of them. Reads the run's record once."""
-    from .analysis import SETTINGS, analysed, analysis_settings
+    from .analysis import SETTINGS, analysis_record
 
     if not ((path / "DONE").exists() and (path / "analysis.csv").exists()):
         return list(analyses)
-    have, used = analysed(path), analysis_settings(path)
+    have, used = analysis_record(path)
     return [a for a in analyses if a not in have
             or any(k in wanted and used.get(a, {}).get(k) != wanted[k] for k in SETTINGS.get(a, ()))]
 
 
 def _analysis_settings(spec: RunSpec) -> dict[str, Any]:
     """The sweep's values for the analysis settings (:data:`analysis.SETTINGS`) of this run."""
-    from .analysis import SETTINGS
+    from .analysis import SETTING_KEYS
 
-    keys = {k for ks in SETTINGS.values() for k in ks}
-    return {k: v for k, v in spec.overrides if k in keys}
+    return {k: v for k, v in spec.overrides if k in SETTING_KEYS}
 
 
 def _thread_split(jobs: int) -> int:

@@ -229,11 +229,10 @@ def _dead_pid() -> int:
 def test_a_run_folder_lock_keeps_a_second_process_out_and_is_taken_over_when_its_holder_died(tmp_path):
     import os
     import platform
-
-    from experiments.runfolder import LOCK_NAME, RunFolder, RunLockedError
-
     import subprocess
     import sys
+
+    from experiments.runfolder import LOCK_NAME, RunFolder, RunLockedError
 
     run = RunFolder(tmp_path / "r")
     lock = run.path / LOCK_NAME
