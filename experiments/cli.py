@@ -111,12 +111,12 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
         jobs = submit_shards(args.submit, args.preset, args.tasks or TASKS, args.problems or tuple(PROBLEMS),
                              args.seeds, args.device, args.out, args.cluster, args.partition, args.gpus,
-                             args.cpus, args.timeout_min, wait=args.wait)
+                             args.cpus, args.timeout_min, wait=args.wait, configs=args.configs)
         print(f"submitted {len(jobs)} jobs: {', '.join(str(j.job_id) for j in jobs)} (logs in {args.out}/submitit)")
         return 0
     counts = reproduce(args.preset, args.tasks or TASKS, args.problems or tuple(PROBLEMS), args.seeds, args.device,
                        args.out, args.shard, report=not args.no_report, progress=not args.no_progress,
-                       jobs=args.jobs, classical=not args.no_classical)
+                       jobs=args.jobs, classical=not args.no_classical, configs=args.configs)
     print(f"reproduce: {counts['trained']} trained, {counts['analysed']} finished runs given the analyses they "
           f"lacked, {counts['skipped']} already done, {counts['busy']} left to another process on the same "
           f"folder, {counts['failed']} failed "
@@ -206,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "steps, where the horizon runs converged; ~9 h on 2 cores: a GPU's) | full (GPU)")
     r.add_argument("--tasks", nargs="+", help="denoise derain dehaze (default: all)")
     r.add_argument("--problems", nargs="+", help="abstraction detail gradients (default: all)")
+    r.add_argument("--configs", nargs="+", help="only these configurations of the grid (e.g. baseline l1-only; "
+                   "default: all)")
     r.add_argument("--seeds", type=int, help="seeds per configuration (default: preset's)")
     r.add_argument("--device", default="auto")
     r.add_argument("--out", default="runs", help="sweep folder (default runs/)")

@@ -4,8 +4,9 @@ One run folder per (task, configuration, seed) under ``OUT/<task>/<config>/seed<
 configurations shared between problems (the baseline) are trained once. Finished runs (DONE and
 analysed by every analysis the sweep's problems need; ``analyses.json`` records them) are skipped
 or given only the analyses they lack, interrupted ones resumed, failed ones recorded in ``FAILED`` with the error
-and retried next time — the sweep goes on. ``--shard i/N`` takes every N-th run of the grid; ``--jobs N`` trains N runs at once as processes
-(threads split between them). The grid runs the configurations a verdict compares first, then
+and retried next time — the sweep goes on. ``--shard i/N`` takes every N-th run of the grid; ``--configs A B`` only the runs of
+those configurations (a control added to a sweep later; the report still knows the rest of the grid
+and says what is not run); ``--jobs N`` trains N runs at once as processes (threads split between them). The grid runs the configurations a verdict compares first, then
 those only a control or secondary comparison needs, then the context, so a sweep stopped part-way
 has its verdicts. The classical references of each task are scored once and cached in
 ``OUT/<task>/classical/``.
@@ -27,7 +28,7 @@ from .config import resolve_config
 from .problems import PRESET_OVERRIDES, PROBLEMS, SEEDS, TASKS, RunSpec, task_overrides
 from .runfolder import RunFolder, RunLockedError, atomic_write_text
 
-__all__ = ["build_grid", "reproduce", "parse_shard", "run_one"]
+__all__ = ["build_grid", "reproduce", "parse_shard", "run_one", "select_configs"]
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
@@ -72,6 +73,18 @@ def build_grid(preset: str, tasks: Sequence[str], problems: Sequence[str], seeds
     rank = _decisive_rank(problems, uses)
     return sorted(specs.values(), key=lambda s: (rank[(s.task, s.config)], TASKS.index(s.task), s.config,
                                                  s.seed)), uses
+
+
+def select_configs(grid: list[RunSpec], configs: Sequence[str] | None) -> list[RunSpec]:
+    """The runs of ``grid`` whose configuration is one of ``configs`` (all of them for None), in
+    the grid's order; a name no run of the grid has is refused with the names it has."""
+    if configs is None:
+        return grid
+    names = sorted({s.config for s in grid})
+    unknown = sorted(set(configs) - set(names))
+    if unknown:
+        raise ValueError(f"--configs: {unknown} not in this sweep's grid; its configurations are {names}")
+    return [s for s in grid if s.config in set(configs)]
 
 
 def _decisive_rank(problems: Sequence[str], uses: dict[str, dict[str, list[str]]]) -> dict[tuple[str, str], int]:
@@ -166,24 +179,28 @@ def run_one(spec: RunSpec, path: Path, analyses: list[str], device: str) -> tupl
 
 def reproduce(preset: str = "quick", tasks: Sequence[str] = TASKS, problems: Sequence[str] = tuple(PROBLEMS),
               seeds: int | None = None, device: str = "auto", out: str | Path = "runs", shard: str | None = None,
-              report: bool = True, progress: bool = True, jobs: int = 1, classical: bool = True) -> dict[str, Any]:
+              report: bool = True, progress: bool = True, jobs: int = 1, classical: bool = True,
+              configs: Sequence[str] | None = None) -> dict[str, Any]:
     """Run (or continue) the sweep; returns counts of runs trained, finished runs that only got
     the analyses they lacked (``analysed``), runs skipped (finished and fully analysed), ``busy``
     (held by another process working on the same folder: each run folder is locked while a process
     trains or analyses it, so several ``reproduce`` processes can share one sweep) and failed.
 
     ``jobs``: runs trained at once as separate processes, the CPU threads split between them (on a
-    GPU they share the device). ``classical``: score the task's classical references once per
+    GPU they share the device). ``configs``: only these configurations of the grid (see
+    :func:`select_configs`); the report is built over the whole grid, so what is not run is named. ``classical``: score the task's classical references once per
     (method, test set, degradation) into ``OUT/<task>/classical/`` (kept when present)."""
     out = Path(out)
     if jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {jobs}")
     grid, uses = build_grid(preset, tasks, problems, seeds)
+    grid = select_configs(grid, configs)
     i, n = parse_shard(shard)
     mine = grid[i::n]
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "sweep.json", json.dumps({"preset": preset, "tasks": list(tasks), "problems": list(problems),
-                                                      "seeds": seeds or SEEDS[preset], "uses": uses}, indent=2))
+                                                      "seeds": seeds or SEEDS[preset], "uses": uses,
+                                                      "configs": sorted(configs) if configs else None}, indent=2))
     counts: dict[str, Any] = {"trained": 0, "analysed": 0, "skipped": 0, "busy": 0, "failed": 0,
                               "total": len(mine)}
     todo = []

@@ -61,12 +61,22 @@ def _depth_trend(runs: pd.DataFrame, task: str, configs: list[str]) -> str:
     return f"Context — PSNR trend over the depth sweep: {m:+.2f} dB per extra down-sampling{ci}, n = {len(slopes)}{cost}."
 
 
+def _decide_run(c: Comparison, runs, met, ana, task, missing: set[str]) -> Decision:
+    """``c`` decided, or — when a configuration it compares is not run yet — ``inconclusive (not run)``
+    with the missing configurations as its reason (never decided on the runs that are there)."""
+    lacking = sorted(c.configs & missing)
+    if lacking:
+        return Decision(c, "inconclusive (not run)", f"missing runs for {lacking}")
+    return _decide(c, runs, met, ana, task)
+
+
 def _one(problem: str, task: str, cfgs: list[str], runs, met, ana, missing: set[str] = frozenset()
          ) -> dict[str, Any]:
-    """``missing``: configurations of the sweep not (yet) run for this task — none that the two
-    decisions compare (those are checked first); a control or context line that needs one says so."""
+    """``missing``: configurations of the sweep not (yet) run for this task. A decision that compares
+    one is ``inconclusive (not run)``; the other decision, the controls and the effects whose runs
+    are there are still reported (a sweep that trained a control later, or stopped part-way)."""
     p = PROBLEMS[problem]
-    pres, fix = _decide(p.present, runs, met, ana, task), _decide(p.fix, runs, met, ana, task)
+    pres, fix = (_decide_run(c, runs, met, ana, task, missing) for c in (p.present, p.fix))
     wanted = [c for c in p.controls if c.configs <= set(cfgs)]
     controls = [_decide(c, runs, met, ana, task) for c in wanted if not c.configs & missing]
     not_run = [c for c in wanted if c.configs & missing]
@@ -118,11 +128,8 @@ def verdicts(runs: pd.DataFrame, metrics: pd.DataFrame, analysis: pd.DataFrame,
             p = PROBLEMS[problem]
             if p.present is None or p.fix is None:
                 raise ValueError(f"problem {problem!r} declares no pre-registered comparison")
-            decisive = p.compared() & set(cfgs)
-            if not decisive <= have:  # only the compared runs can hold a verdict back; controls never do
-                out.append({**blank, "missing_runs": sorted(set(cfgs) - have),
-                            "text": f"incomplete: missing runs for {sorted(decisive - have)} (compared by the "
-                                    f"pre-registered decisions)"})
+            if not set(cfgs) & have:
+                out.append({**blank, "missing_runs": sorted(cfgs), "text": "incomplete: no runs yet"})
                 continue
             try:
                 out.append(_one(problem, task, cfgs, runs, metrics, analysis, set(cfgs) - have))

@@ -150,7 +150,28 @@ def test_a_missing_control_or_context_run_does_not_hold_the_verdict_back():
     assert (ab["verdict"], ab["fix"]) == ("present", "reduced") and "Not yet run: depth3" in ab["text"]
     (det,) = verdicts(runs[runs.config != "detail-branch"], pd.DataFrame(), _band0({"baseline": 0.5}),
                       {"detail": uses["detail"]})
-    assert det["verdict"] == "inconclusive" and det["text"].startswith("incomplete: missing runs for ['detail-branch']")
+    assert (det["verdict"], det["fix"]) == ("inconclusive (not run)", "inconclusive (not run)")
+    assert det["present"] is None and det["reduced"] is None
+    assert det["decision"]["reason"] == "missing runs for ['detail-branch']" and math.isnan(det["decision"]["mean"])
+    (nothing,) = verdicts(runs[runs.task == "derain"], pd.DataFrame(), pd.DataFrame(), {"detail": {"derain": ["baseline"]}})
+    assert nothing["verdict"] == "inconclusive" and nothing["text"] == "incomplete: no runs yet"
+
+
+def test_a_control_trained_on_its_own_is_reported_without_the_fix_it_is_not_compared_with():
+    """``reproduce --configs baseline l1-only``: the gradients problem's L1-only control and baseline
+    without LSGAN. The presence test (baseline alone) is decided, the fix is not run, and the effect of
+    the adversarial term (baseline − L1-only) is measured on both axes, per seed."""
+    runs, met, ana = _grad_tables({"baseline": 0.001})
+    keep = runs.config.isin(["baseline", "l1-only"])
+    (v,) = verdicts(runs[keep], met[met.config == "baseline"], ana, {"gradients": {"denoise": [
+        "baseline", "lsgan", "hinge", "wgangp", "relativistic", "rebalanced", "l1-only"]}})
+    assert v["verdict"] == "present" and v["fix"] == "inconclusive (not run)"
+    assert "missing runs for ['lsgan']" in v["fix_decision"]["reason"]
+    psnr, swd = v["effects"]
+    assert psnr["mean"] == pytest.approx(-1.0) and psnr["n_seeds"] == 3  # baseline 23 dB, L1-only 24 dB
+    assert swd["mean"] == pytest.approx(-20.0)  # SWD 40 vs 60: the GAN term is more realistic
+    secondary = [c for c in v["controls"] if c["question"].startswith("secondary")]
+    assert secondary and all(c["answer"] == "not run" for c in secondary)
 
 
 # ------------------------------------------------------------------------------ gradients
