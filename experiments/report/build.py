@@ -250,7 +250,8 @@ def publish(root: str | Path, dest: str | Path) -> list[Path]:
 
 
 def results_markdown(root: str | Path) -> str:
-    """The verdict table and the pivoted headline table of a built report, as Markdown."""
+    """The verdict table, the controls and effects reported beside the verdicts (their answers, which
+    decide nothing) and the pivoted headline table of a built report, as Markdown."""
     src = Path(root) / "report"
     vs = json.loads((src / "verdicts.json").read_text())
     lines = ["| problem | task | verdict | problem comparison (95 % CI, n) | fix | fix comparison (95 % CI, n) |",
@@ -266,8 +267,17 @@ def results_markdown(root: str | Path) -> str:
     for v in vs:
         lines.append(f"| {v['problem']} | {v['task']} | **{v['verdict']}** | {ci(v.get('decision', {}))} | "
                      f"{v['fix']} | {ci(v.get('fix_decision', {}))} |")
+    beside = ["| problem | task | beside the verdict (never decides it) | value (95 % CI, n) | answer |",
+              "|---|---|---|---|---|"]
+    for v in vs:
+        for kind, items in (("control", v.get("controls", [])), ("effect", v.get("effects", []))):
+            for c in items:
+                answer = "—" if kind == "effect" else c.get("answer", "")
+                value = ci(c) if "mean" in c else c.get("reason", "")
+                beside.append(f"| {v['problem']} | {v['task']} | {kind}: {c['question']} | {value} | {answer} |")
     data = collect(root)
     piv = pivot_table(data.runs, data.classical)
     head = "| " + " | ".join(piv.columns) + " |"
     rows = ["| " + " | ".join(str(x) for x in r) + " |" for r in piv.itertuples(index=False)]
-    return "\n".join(lines) + "\n\n" + "\n".join([head, "|" + "---|" * len(piv.columns), *rows]) + "\n"
+    return ("\n".join(lines) + "\n\n" + ("\n".join(beside) + "\n\n" if len(beside) > 2 else "")
+            + "\n".join([head, "|" + "---|" * len(piv.columns), *rows]) + "\n")

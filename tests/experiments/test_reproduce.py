@@ -112,6 +112,11 @@ def test_report_page_is_well_formed_and_publishes(sweep, tmp_path):
     assert 1 <= len(list((pub / "figures").glob("*.png"))) <= 12 and not list(pub.rglob("*.pt"))
     md = (pub / "tables.md").read_text()
     assert md.count("| abstraction | denoise | **inconclusive** |") == 1 and "| degraded input |" in md
+    (grad,) = [v for v in json.loads((pub / "verdicts.json").read_text()) if v["problem"] == "gradients"]
+    effect = grad["effects"][0]  # the L1-only control's reading, in the published Markdown beside the verdicts
+    assert (f"| gradients | denoise | effect: {effect['question']} | {effect['mean']:+.3g} [—], n = 1 | — |"
+            in md)
+    assert md.count("| detail | denoise | control: positive control: without skips") == 1
 
 
 def test_jobs_run_the_same_sweep_as_processes(sweep, tmp_path):
