@@ -24,7 +24,8 @@ def submit_shards(n_shards: int, preset: str, tasks: Sequence[str], problems: Se
                   device: str, out: str | Path, cluster: str = "slurm", partition: str | None = None,
                   gpus: int = 0, cpus: int = 4, timeout_min: int = 24 * 60, wait: bool = False,
                   configs: Sequence[str] | None = None) -> list[Any]:
-    """Submit ``n_shards`` jobs (``configs``: only those configurations, as ``reproduce``); returns the submitit jobs (their logs live in ``OUT/submitit``)."""
+    """Submit ``n_shards`` jobs (``configs``: only those configurations, as ``reproduce``); returns
+    the submitit jobs (their logs live in ``OUT/submitit``)."""
     try:
         import submitit
     except ImportError:
@@ -40,7 +41,7 @@ def submit_shards(n_shards: int, preset: str, tasks: Sequence[str], problems: Se
     ex.update_parameters(**{k: v for k, v in params.items() if v is not None})
     base = {"preset": preset, "tasks": list(tasks), "problems": list(problems), "seeds": seeds, "device": device,
             "out": str(out), "report": False, "progress": False,
-            "configs": list(configs) if configs else None}
+            "configs": list(configs) if configs is not None else None}
     jobs = [ex.submit(_run_shard, {**base, "shard": f"{i}/{n_shards}"}) for i in range(n_shards)]
     if wait:
         results = [j.result() for j in jobs]

@@ -4,9 +4,10 @@ One run folder per (task, configuration, seed) under ``OUT/<task>/<config>/seed<
 configurations shared between problems (the baseline) are trained once. Finished runs (DONE and
 analysed by every analysis the sweep's problems need; ``analyses.json`` records them) are skipped
 or given only the analyses they lack, interrupted ones resumed, failed ones recorded in ``FAILED`` with the error
-and retried next time — the sweep goes on. ``--shard i/N`` takes every N-th run of the grid; ``--configs A B`` only the runs of
-those configurations (a control added to a sweep later; the report still knows the rest of the grid
-and says what is not run); ``--jobs N`` trains N runs at once as processes (threads split between them). The grid runs the configurations a verdict compares first, then
+and retried next time — the sweep goes on. ``--shard i/N`` takes every N-th run of the grid;
+``--configs A B`` only the runs of those configurations (a control added to a sweep later; the
+report still knows the rest of the grid and says what is not run); ``--jobs N`` trains N runs at
+once as processes (threads split between them). The grid runs the configurations a verdict compares first, then
 those only a control or secondary comparison needs, then the context, so a sweep stopped part-way
 has its verdicts. The classical references of each task are scored once and cached in
 ``OUT/<task>/classical/``.
@@ -80,11 +81,11 @@ def select_configs(grid: list[RunSpec], configs: Sequence[str] | None) -> list[R
     the grid's order; a name no run of the grid has is refused with the names it has."""
     if configs is None:
         return grid
-    names = sorted({s.config for s in grid})
-    unknown = sorted(set(configs) - set(names))
+    wanted, names = set(configs), sorted({s.config for s in grid})
+    unknown = sorted(wanted - set(names))
     if unknown:
         raise ValueError(f"--configs: {unknown} not in this sweep's grid; its configurations are {names}")
-    return [s for s in grid if s.config in set(configs)]
+    return [s for s in grid if s.config in wanted]
 
 
 def _decisive_rank(problems: Sequence[str], uses: dict[str, dict[str, list[str]]]) -> dict[tuple[str, str], int]:
@@ -188,8 +189,9 @@ def reproduce(preset: str = "quick", tasks: Sequence[str] = TASKS, problems: Seq
 
     ``jobs``: runs trained at once as separate processes, the CPU threads split between them (on a
     GPU they share the device). ``configs``: only these configurations of the grid (see
-    :func:`select_configs`); the report is built over the whole grid, so what is not run is named. ``classical``: score the task's classical references once per
-    (method, test set, degradation) into ``OUT/<task>/classical/`` (kept when present)."""
+    :func:`select_configs`); the report is built over the whole grid, so what is not run is named.
+    ``classical``: score the task's classical references once per (method, test set, degradation)
+    into ``OUT/<task>/classical/`` (kept when present)."""
     out = Path(out)
     if jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {jobs}")
@@ -200,7 +202,8 @@ def reproduce(preset: str = "quick", tasks: Sequence[str] = TASKS, problems: Seq
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "sweep.json", json.dumps({"preset": preset, "tasks": list(tasks), "problems": list(problems),
                                                       "seeds": seeds or SEEDS[preset], "uses": uses,
-                                                      "configs": sorted(configs) if configs else None}, indent=2))
+                                                      "configs": sorted(configs) if configs is not None else None},
+                                                     indent=2))
     counts: dict[str, Any] = {"trained": 0, "analysed": 0, "skipped": 0, "busy": 0, "failed": 0,
                               "total": len(mine)}
     todo = []

@@ -272,8 +272,9 @@ def results_markdown(root: str | Path) -> str:
     for v in vs:
         for kind, items in (("control", v.get("controls", [])), ("effect", v.get("effects", []))):
             for c in items:
-                answer = c.get("answer", "")  # an effect is a reading, not a question: only its runs' state
-                answer = ("unconverged runs" if "unconverged" in answer else "—") if kind == "effect" else answer
+                answer = c.get("answer", "")
+                if kind == "effect":  # a reading, not a question: only whether its runs converged
+                    answer = "unconverged runs" if "unconverged" in answer else "—"
                 value = ci(c) if "mean" in c else c.get("reason", "")
                 beside.append(f"| {v['problem']} | {v['task']} | {kind}: {c['question']} | {value} | {answer} |")
     data = collect(root)
