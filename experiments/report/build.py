@@ -275,7 +275,7 @@ def results_markdown(root: str | Path) -> str:
                 answer = c.get("answer", "")
                 if kind == "effect":  # a reading, not a question: only whether its runs converged
                     answer = "unconverged runs" if "unconverged" in answer else "—"
-                value = ci(c) if "mean" in c else c.get("reason", "")
+                value = ci(c) if c.get("n_seeds") else c.get("reason", "—")  # not run: which runs are missing
                 beside.append(f"| {v['problem']} | {v['task']} | {kind}: {c['question']} | {value} | {answer} |")
     data = collect(root)
     piv = pivot_table(data.runs, data.classical)

@@ -78,8 +78,7 @@ def _one(problem: str, task: str, cfgs: list[str], runs, met, ana, missing: set[
     p = PROBLEMS[problem]
     pres, fix = (_decide_run(c, runs, met, ana, task, missing) for c in (p.present, p.fix))
     wanted = [c for c in p.controls if c.configs <= set(cfgs)]
-    controls = [_decide(c, runs, met, ana, task) for c in wanted if not c.configs & missing]
-    not_run = [c for c in wanted if c.configs & missing]
+    controls = [_decide_run(c, runs, met, ana, task, missing) for c in wanted]
     effects: list[Decision] = []
     if problem == "gradients" and "l1-only" in cfgs and "l1-only" not in missing:
         effects = [_decide(Comparison("what the adversarial term adds to PSNR (baseline − L1-only)", "psnr",
@@ -95,9 +94,8 @@ def _one(problem: str, task: str, cfgs: list[str], runs, met, ana, missing: set[
         if trend:
             lines.append(trend + (f" Not yet run: {', '.join(sorted(missing))}." if missing else ""))
     for c in controls:
-        lines.append(f"Control ({c.comparison.question}): {c.interval()}, {c.answer} — does not decide the verdict.")
-    for c in not_run:
-        lines.append(f"Control ({c.question}): not run yet (missing runs for {sorted(c.configs & missing)}).")
+        shown = c.reason if c.answer == "inconclusive (not run)" else c.interval()
+        lines.append(f"Control ({c.comparison.question}): {shown}, {c.answer} — does not decide the verdict.")
     for e in effects:
         lines.append(f"Effect ({e.comparison.question}): {e.interval()}.")
     lines.append(f"PSNR on the whole test images (dB, mean ± sd over seeds): {_psnr_line(runs, task, cfgs)}.")
@@ -108,9 +106,7 @@ def _one(problem: str, task: str, cfgs: list[str], runs, met, ana, missing: set[
             "reduced": fix.answer == "yes" if "inconclusive" not in fix.answer else None,
             "illustration": n < MIN_SEEDS, "n_seeds": n,
             "decision": pres.as_dict(), "fix_decision": fix.as_dict(),
-            "controls": [c.as_dict() for c in controls]
-                        + [{"question": c.question, "answer": "not run", "reason": f"missing runs for "
-                            f"{sorted(c.configs & missing)}"} for c in not_run],
+            "controls": [c.as_dict() for c in controls],
             "effects": [e.as_dict() for e in effects], "missing_runs": sorted(missing),
             "text": " ".join(lines)}
 

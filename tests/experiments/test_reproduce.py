@@ -372,3 +372,7 @@ def test_configs_trains_only_the_named_configurations_and_the_report_names_the_r
     assert v["fix"] == "inconclusive (not run)" and "lsgan" in v["missing_runs"]
     psnr, swd = v["effects"]
     assert psnr["n_seeds"] == 2 and math.isfinite(psnr["mean"]) and math.isfinite(swd["mean"])
+    assert main(["report", str(tmp_path), "--publish", str(tmp_path / "pub")]) == 0
+    md = (tmp_path / "pub" / "tables.md").read_text()  # a control not run says which runs it lacks
+    assert ("| gradients | denoise | control: secondary: does hinge raise the gradient ratio over the baseline's? "
+            "| missing runs for ['hinge'] | inconclusive (not run) |") in md

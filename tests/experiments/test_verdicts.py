@@ -146,7 +146,8 @@ def test_a_missing_control_or_context_run_does_not_hold_the_verdict_back():
     det, ab = verdicts(runs, pd.DataFrame(), _band0({"baseline": 0.5, "detail-branch": 0.3}), uses)
     assert (det["verdict"], det["fix"]) == ("present", "reduced") and det["missing_runs"] == ["no-skip"]
     (ctrl,) = det["controls"]
-    assert ctrl["answer"] == "not run" and "no-skip" in ctrl["reason"] and "not run yet" in det["text"]
+    assert ctrl["answer"] == "inconclusive (not run)" and "no-skip" in ctrl["reason"]
+    assert "missing runs for ['no-skip'], inconclusive (not run)" in det["text"]
     assert (ab["verdict"], ab["fix"]) == ("present", "reduced") and "Not yet run: depth3" in ab["text"]
     (det,) = verdicts(runs[runs.config != "detail-branch"], pd.DataFrame(), _band0({"baseline": 0.5}),
                       {"detail": uses["detail"]})
@@ -171,7 +172,7 @@ def test_a_control_trained_on_its_own_is_reported_without_the_fix_it_is_not_comp
     assert psnr["mean"] == pytest.approx(-1.0) and psnr["n_seeds"] == 3  # baseline 23 dB, L1-only 24 dB
     assert swd["mean"] == pytest.approx(-20.0)  # SWD 40 vs 60: the GAN term is more realistic
     secondary = [c for c in v["controls"] if c["question"].startswith("secondary")]
-    assert secondary and all(c["answer"] == "not run" for c in secondary)
+    assert secondary and all(c["answer"] == "inconclusive (not run)" for c in secondary)
 
 
 # ------------------------------------------------------------------------------ gradients
