@@ -30,21 +30,29 @@ def available() -> bool:
 
 if nb is not None:
 
+    @nb.njit(fastmath=False, cache=True)
+    def _block_distances(aT: np.ndarray, i0: int, bs: int) -> np.ndarray:  # pragma: no cover - compiled
+        """(bs, n) max-norm distances of query rows i0…i0+bs−1 to every point, one dimension at a
+        time (the inner loop runs over points: SIMD)."""
+        d, n = aT.shape
+        m = np.zeros((bs, n))
+        for t in range(d):
+            row = aT[t]
+            for b in range(bs):
+                ai = row[i0 + b]
+                mb = m[b]
+                for j in range(n):
+                    mb[j] = max(mb[j], abs(row[j] - ai))
+        return m
+
     @nb.njit(parallel=True, fastmath=False, cache=True)
     def _sweep_kth(aT: np.ndarray, k: int) -> np.ndarray:  # pragma: no cover - compiled
-        d, n = aT.shape
+        n = aT.shape[1]
         out = np.empty(n)
         for blk in nb.prange((n + _BLOCK - 1) // _BLOCK):
             i0 = blk * _BLOCK
             bs = min(_BLOCK, n - i0)
-            m = np.zeros((bs, n))
-            for t in range(d):
-                row = aT[t]
-                for b in range(bs):
-                    ai = row[i0 + b]
-                    mb = m[b]
-                    for j in range(n):
-                        mb[j] = max(mb[j], abs(row[j] - ai))
+            m = _block_distances(aT, i0, bs)
             best = np.empty(k + 1)
             for b in range(bs):  # the (k+1)-th smallest (self included at 0) by insertion
                 best[:] = np.inf
@@ -64,19 +72,12 @@ if nb is not None:
 
     @nb.njit(parallel=True, fastmath=False, cache=True)
     def _sweep_count(aT: np.ndarray, r: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-        d, n = aT.shape
+        n = aT.shape[1]
         out = np.empty(n, np.int64)
         for blk in nb.prange((n + _BLOCK - 1) // _BLOCK):
             i0 = blk * _BLOCK
             bs = min(_BLOCK, n - i0)
-            m = np.zeros((bs, n))
-            for t in range(d):
-                row = aT[t]
-                for b in range(bs):
-                    ai = row[i0 + b]
-                    mb = m[b]
-                    for j in range(n):
-                        mb[j] = max(mb[j], abs(row[j] - ai))
+            m = _block_distances(aT, i0, bs)
             for b in range(bs):
                 ri = r[i0 + b]
                 c = 0
