@@ -29,7 +29,7 @@ from .config import resolve_config
 from .problems import PRESET_OVERRIDES, PROBLEMS, SEEDS, TASKS, RunSpec, task_overrides
 from .runfolder import RunFolder, RunLockedError, atomic_write_text
 
-__all__ = ["build_grid", "reproduce", "parse_shard", "run_one", "select_configs"]
+__all__ = ["merge_sweep", "build_grid", "reproduce", "parse_shard", "run_one", "select_configs"]
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
@@ -178,6 +178,28 @@ def run_one(spec: RunSpec, path: Path, analyses: list[str], device: str) -> tupl
         return spec.key, f"failed: {type(exc).__name__}: {exc}", time.time() - t0
 
 
+def merge_sweep(path: Path, record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` (this call's preset, tasks, problems, seeds, uses, configs) joined with the
+    sweep.json an earlier call left in the same folder, so that a folder filled by several calls
+    (``--tasks dehaze`` after ``--tasks denoise derain``) is reported over all of them: tasks and
+    problems are the union (first-seen order), ``uses`` is rebuilt for that union, ``seeds`` the
+    larger, ``configs`` the union of the selections (None once any call trained the whole grid).
+    A folder holding another preset's sweep is refused: its runs would mix schedules."""
+    if not path.exists():
+        return record
+    old = json.loads(path.read_text())
+    if old.get("preset", record["preset"]) != record["preset"]:
+        raise ValueError(f"{path.parent} holds a {old['preset']!r} sweep; a {record['preset']!r} sweep needs "
+                         f"another --out folder")
+    tasks = list(dict.fromkeys([*old.get("tasks", []), *record["tasks"]]))
+    problems = list(dict.fromkeys([*old.get("problems", []), *record["problems"]]))
+    seeds = max(int(old.get("seeds", 0)), int(record["seeds"]))
+    both = [old.get("configs"), record["configs"]] if "configs" in old else [None, record["configs"]]
+    configs = None if any(c is None for c in both) else sorted({*both[0], *both[1]})
+    return {"preset": record["preset"], "tasks": tasks, "problems": problems, "seeds": seeds,
+            "uses": build_grid(record["preset"], tasks, problems, seeds)[1], "configs": configs}
+
+
 def reproduce(preset: str = "quick", tasks: Sequence[str] = TASKS, problems: Sequence[str] = tuple(PROBLEMS),
               seeds: int | None = None, device: str = "auto", out: str | Path = "runs", shard: str | None = None,
               report: bool = True, progress: bool = True, jobs: int = 1, classical: bool = True,
@@ -200,10 +222,9 @@ def reproduce(preset: str = "quick", tasks: Sequence[str] = TASKS, problems: Seq
     i, n = parse_shard(shard)
     mine = grid[i::n]
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "sweep.json", json.dumps({"preset": preset, "tasks": list(tasks), "problems": list(problems),
-                                                      "seeds": seeds or SEEDS[preset], "uses": uses,
-                                                      "configs": sorted(configs) if configs is not None else None},
-                                                     indent=2))
+    record = {"preset": preset, "tasks": list(tasks), "problems": list(problems), "seeds": seeds or SEEDS[preset],
+              "uses": uses, "configs": sorted(configs) if configs is not None else None}
+    atomic_write_text(out / "sweep.json", json.dumps(merge_sweep(out / "sweep.json", record), indent=2))
     counts: dict[str, Any] = {"trained": 0, "analysed": 0, "skipped": 0, "busy": 0, "failed": 0,
                               "total": len(mine)}
     todo = []

@@ -376,3 +376,31 @@ def test_configs_trains_only_the_named_configurations_and_the_report_names_the_r
     md = (tmp_path / "pub" / "tables.md").read_text()  # a control not run says which runs it lacks
     assert ("| gradients | denoise | control: secondary: does hinge raise the gradient ratio over the baseline's? "
             "| missing runs for ['hinge'] | inconclusive (not run) |") in md
+
+
+def test_a_folder_filled_by_several_calls_is_reported_over_all_of_them(tmp_path):
+    """``reproduce --tasks denoise derain --configs baseline l1-only`` then ``--tasks dehaze
+    --configs hinge`` into one folder: sweep.json (which the report reads) keeps every task and
+    problem of both calls, the grid's configurations for each, and the union of the selections; a
+    call over the whole grid records 'all'; a folder of another preset is refused by name."""
+    from experiments.reproduce import merge_sweep
+
+    def record(tasks, problems, configs, preset="long"):
+        return {"preset": preset, "tasks": tasks, "problems": problems, "seeds": 3,
+                "uses": build_grid(preset, tasks, problems)[1], "configs": configs}
+
+    path = tmp_path / "sweep.json"
+    first = merge_sweep(path, record(["denoise", "derain"], ["gradients"], ["baseline", "l1-only"]))
+    assert first == record(["denoise", "derain"], ["gradients"], ["baseline", "l1-only"])  # nothing to join yet
+    path.write_text(json.dumps(first))
+    both = merge_sweep(path, record(["dehaze"], ["gradients"], ["hinge"]))
+    assert both["tasks"] == ["denoise", "derain", "dehaze"] and both["problems"] == ["gradients"]
+    assert set(both["uses"]["gradients"]) == {"denoise", "derain", "dehaze"}
+    assert both["uses"]["gradients"]["dehaze"] == build_grid("long", ["dehaze"], ["gradients"])[1]["gradients"]["dehaze"]
+    assert both["configs"] == ["baseline", "hinge", "l1-only"]
+    path.write_text(json.dumps(both))
+    wider = merge_sweep(path, record(["denoise"], ["detail"], None))
+    assert wider["configs"] is None and set(wider["uses"]) == {"gradients", "detail"}
+    assert set(wider["uses"]["detail"]) == {"denoise", "derain", "dehaze"}  # the union of tasks, every problem
+    with pytest.raises(ValueError, match=r"holds a 'long' sweep; a 'tiny' sweep needs another --out folder"):
+        merge_sweep(path, record(["denoise"], ["detail"], None, preset="tiny"))
