@@ -194,7 +194,7 @@ def merge_sweep(path: Path, record: dict[str, Any]) -> dict[str, Any]:
     tasks = list(dict.fromkeys([*old.get("tasks", []), *record["tasks"]]))
     problems = list(dict.fromkeys([*old.get("problems", []), *record["problems"]]))
     seeds = max(int(old.get("seeds", 0)), int(record["seeds"]))
-    both = [old.get("configs"), record["configs"]] if "configs" in old else [None, record["configs"]]
+    both = [old.get("configs"), record["configs"]]  # an older sweep.json without the key trained all
     configs = None if any(c is None for c in both) else sorted({*both[0], *both[1]})
     return {"preset": record["preset"], "tasks": tasks, "problems": problems, "seeds": seeds,
             "uses": build_grid(record["preset"], tasks, problems, seeds)[1], "configs": configs}
