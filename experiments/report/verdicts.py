@@ -23,6 +23,7 @@ __all__ = ["verdicts", "PRESENT_WORDS", "FIX_WORDS"]
 
 PRESENT_WORDS = {"yes": "present", "no": "absent"}
 FIX_WORDS = {"yes": "reduced", "no": "not reduced"}
+NOT_RUN = "inconclusive (not run)"  # the answer of a comparison whose configurations are not (yet) run
 
 
 def _word(answer: str, words: dict[str, str]) -> str:
@@ -66,7 +67,7 @@ def _decide_run(c: Comparison, runs, met, ana, task, missing: set[str]) -> Decis
     with the missing configurations as its reason (never decided on the runs that are there)."""
     lacking = sorted(c.configs & missing)
     if lacking:
-        return Decision(c, "inconclusive (not run)", f"missing runs for {lacking}")
+        return Decision(c, NOT_RUN, f"missing runs for {lacking}")
     return _decide(c, runs, met, ana, task)
 
 
@@ -94,7 +95,7 @@ def _one(problem: str, task: str, cfgs: list[str], runs, met, ana, missing: set[
         if trend:
             lines.append(trend + (f" Not yet run: {', '.join(sorted(missing))}." if missing else ""))
     for c in controls:
-        shown = c.reason if c.answer == "inconclusive (not run)" else c.interval()
+        shown = c.reason if c.answer == NOT_RUN else c.interval()
         lines.append(f"Control ({c.comparison.question}): {shown}, {c.answer} — does not decide the verdict.")
     for e in effects:
         lines.append(f"Effect ({e.comparison.question}): {e.interval()}.")
