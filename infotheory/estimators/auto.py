@@ -8,10 +8,11 @@ from scipy import stats
 
 from .._validate import ArrayLike, check_pair
 from ..result import MIEstimate
-from .base import MIEstimator, register
+from .base import MIEstimator, check_positive, register
 from .binning import BinningEstimator
-from .copula import CopulaEstimator, copula_logpdf, fit_elliptical, rank_uniform
-from .flow import FlowEstimator, flow_result
+from ._heldout import gaussian_pmi, heldout_nwj, product_shifts
+from .copula import CopulaEstimator, copula_logpdf, copula_pmi, fit_elliptical, rank_uniform
+from .flow import FlowEstimator, FlowFit, flow_result
 from .ksg import KSGEstimator
 
 __all__ = ["AutoEstimator"]
@@ -28,20 +29,23 @@ class AutoEstimator(MIEstimator):
        per-coordinate maps, so long-tailed or warped marginals cost nothing), then an elliptical
        copula (Gaussian or Student-t, chosen by likelihood: this is where heavy tails and tail
        dependence are detected) gives the closed-form MI with finite-sample bias correction.
-    4. With ``flow`` on, n >= ``flow_min_samples`` and dx + dy <= ``flow_max_dim``: a joint
-       normalizing flow (``flow``: invertible maps per side, correlated Gaussian base) is fitted on
-       a training split, and the elliptical copula on the same split. If the flow's held-out
-       log-likelihood beats the copula's by more than ``flow_margin`` nats per sample and by 3
-       standard errors, the dependence is not elliptical but Gaussian after invertible per-side
-       maps (shears, swirls, coupling layers): the flow's MI is returned.
+    4. With ``flow`` on, n >= ``flow_min_samples`` and dx + dy <= ``flow_max_dim``: joint
+       normalizing flows (``flow``: invertible maps per side, correlated Gaussian base), one per
+       ``flow_candidates`` (conditioner width, patience) pair, and the elliptical copula are fitted
+       on one training split. Each model's pointwise-MI critic gives a held-out NWJ lower bound on
+       the MI (``_heldout``: ``nwj_pairs`` shifted pairings for the product term); the flow with
+       the best bound is tested against the copula held-out, on that bound and on the
+       log-likelihood. If either gain exceeds ``flow_margin`` and 3 paired standard errors, the
+       dependence is not elliptical but Gaussian after
+       invertible per-side maps (shears, swirls, coupling layers): that flow's MI is returned.
     5. Otherwise, in low dimension (dx + dy <= ``low_dim``), where KSG is reliable, KSG on the
        rank-Gaussianised data cross-checks the copula model; if they disagree by more than
        ``agree_tol`` nats (or 3 standard errors) the dependence is not elliptical and the KSG
        value is returned instead.
 
     Parameters: ``k`` (KSG neighbours), ``low_dim``, ``agree_tol`` (nats), ``flow``,
-    ``flow_min_samples``, ``flow_max_dim``, ``flow_margin`` (nats per sample), ``seed``.
-    The flow step costs seconds to tens of seconds on a CPU; ``flow=False`` skips it.
+    ``flow_min_samples``, ``flow_max_dim``, ``flow_margin`` (nats), ``flow_candidates``,
+    ``nwj_pairs``, ``seed``. The flow step costs tens of seconds on a CPU; ``flow=False`` skips it.
     """
 
     k: int = 3
@@ -51,10 +55,21 @@ class AutoEstimator(MIEstimator):
     flow_min_samples: int = 1000
     flow_max_dim: int = 16
     flow_margin: float = 0.01
+    flow_candidates: tuple[tuple[int, int], ...] = ((64, 6), (16, 12))
+    nwj_pairs: int = 10
     seed: int = 0
 
     name = "auto"
     min_samples = 20
+
+    def __post_init__(self) -> None:
+        self.flow_candidates = tuple(tuple(c) for c in self.flow_candidates)  # lists from YAML/JSON too
+        if not self.flow_candidates or any(len(c) != 2 for c in self.flow_candidates):
+            raise ValueError(f"flow_candidates must be (hidden, patience) pairs, got {self.flow_candidates!r}")
+        for h, p in self.flow_candidates:
+            check_positive("flow_candidates hidden", h, integer=True)
+            check_positive("flow_candidates patience", p, integer=True)
+        check_positive("nwj_pairs", self.nwj_pairs, integer=True)
 
     def estimate(self, x: ArrayLike, y: ArrayLike) -> MIEstimate:
         """x: (n,) or (n, dx); y: (n,) or (n, dy); floats or integer labels. Returns nats."""
@@ -73,20 +88,14 @@ class AutoEstimator(MIEstimator):
         u = rank_uniform(np.hstack([X, Y]))
         z = stats.norm.ppf(u)  # rank-Gaussianised: the flow's input and KSG's cross-check
         if self.flow and len(X) >= self.flow_min_samples and dx + dy <= self.flow_max_dim:
-            flow_est = FlowEstimator(seed=self.seed)
-            fit = flow_est.fit(z, dx)
-            train = np.setdiff1d(np.arange(len(u)), fit.heldout)
-            nu, r, _ = fit_elliptical(u[train])
-            gain = fit.heldout_copula_loglik - copula_logpdf(u[fit.heldout], r, nu)
-            mean, se = float(gain.mean()), float(gain.std(ddof=1) / np.sqrt(len(gain)))
-            flow_extra = {"flow_heldout_gain": mean, "flow_heldout_gain_se": se}
-            if mean > max(self.flow_margin, 3 * se):
-                est = flow_result(fit, dx, flow_est.params)
+            chosen_fit, flow_extra, why = self._flow_step(u, z, dx)
+            if chosen_fit is not None:
+                fit, params = chosen_fit
+                est = flow_result(fit, dx, params)
                 extra = {"candidates": {"copula": cop.value, "flow": est.value}, **flow_extra}
-                return self._wrap(est, "flow", f"joint flow: its held-out log-likelihood beats the elliptical "
-                                  f"copula's by {mean:.3f} ± {se:.3f} nats per sample, so the dependence is "
-                                  f"Gaussian only after invertible per-side maps", extra)
-            flow_note = f"; a joint flow gains {mean:.3f} ± {se:.3f} nats/sample held-out (not enough)"
+                return self._wrap(est, "flow", f"joint flow (hidden {params['hidden']}): {why}, so the dependence "
+                                  f"is Gaussian only after invertible per-side maps", extra)
+            flow_note = f"; the best joint flow: {why} (not enough)"
         reason += flow_note
         if dx + dy > self.low_dim:
             return self._wrap(cop, "copula", reason + f"; dx+dy > low_dim={self.low_dim}, no KSG cross-check",
@@ -99,6 +108,36 @@ class AutoEstimator(MIEstimator):
             return self._wrap(cop, "copula", reason + f"; KSG agrees within {diff:.3f} <= {tol:.3f} nats", extra)
         return self._wrap(ksg, "ksg", f"KSG on rank-Gaussianised data: it disagrees with the copula model by "
                           f"{diff:.3f} > {tol:.3f} nats, so the dependence is not elliptical", extra)
+
+    def _flow_step(self, u: np.ndarray, z: np.ndarray, dx: int
+                   ) -> tuple[tuple[FlowFit, dict] | None, dict, str]:
+        """Fit each flow candidate and the elliptical copula on one training split, take the flow with the
+        best held-out NWJ bound, and test it against the copula held-out on the bound and on the
+        log-likelihood (each: gain > ``flow_margin`` and > 3 paired standard errors).
+        Returns ((fit, params) of that flow, or None if neither test passes; details; the reason)."""
+        fitted = [(f.fit(z, dx), f.params) for f in
+                  (FlowEstimator(hidden=h, patience=p, seed=self.seed) for h, p in self.flow_candidates)]
+        te = fitted[0][0].heldout  # every candidate is seeded alike: one split
+        train = np.setdiff1d(np.arange(len(u)), te)
+        nu, r, _ = fit_elliptical(u[train])
+        shifts = product_shifts(len(te), self.nwj_pairs, self.seed)
+        cop = heldout_nwj(copula_pmi(r, nu, dx), u[te, :dx], u[te, dx:], shifts)
+        bounds = [heldout_nwj(gaussian_pmi(f.latents[train], dx), f.latents[te, :dx], f.latents[te, dx:], shifts)
+                  for f, _ in fitted]
+        best = int(np.argmax([b.mean() for b in bounds]))
+        tests = {"flow_nwj_gain": bounds[best] - cop,
+                 "flow_heldout_gain": fitted[best][0].heldout_copula_loglik - copula_logpdf(u[te], r, nu)}
+        details: dict = {"heldout_nwj": {"copula": float(cop.mean()), **{
+            f"flow-{p['hidden']}": float(b.mean()) for (_, p), b in zip(fitted, bounds)}}}
+        passed = []
+        for key, gain in tests.items():
+            mean, se = float(gain.mean()), float(gain.std(ddof=1) / np.sqrt(len(gain)))
+            details[key], details[key + "_se"] = mean, se
+            passed.append(mean > max(self.flow_margin, 3 * se))
+        why = (f"held-out NWJ bound {details['flow_nwj_gain']:+.3f} ± {details['flow_nwj_gain_se']:.3f} nats and "
+               f"log-likelihood {details['flow_heldout_gain']:+.3f} ± {details['flow_heldout_gain_se']:.3f} "
+               f"nats/sample against the elliptical copula")
+        return (fitted[best] if any(passed) else None), details, why
 
     def _wrap(self, est: MIEstimate, chosen: str, reason: str, extra: dict | None = None) -> MIEstimate:
         return MIEstimate(

@@ -17,7 +17,7 @@ from ..result import MIEstimate
 from .base import MIEstimator, check_choice, register
 from .gaussian import logdet_bias
 
-__all__ = ["CopulaEstimator", "rank_uniform", "t_mi_correction", "fit_elliptical", "copula_logpdf"]
+__all__ = ["CopulaEstimator", "rank_uniform", "t_mi_correction", "fit_elliptical", "copula_logpdf", "copula_pmi"]
 
 
 def rank_uniform(a: np.ndarray) -> np.ndarray:
@@ -93,6 +93,18 @@ def copula_logpdf(u: np.ndarray, r: np.ndarray, nu: float) -> np.ndarray:
     if not math.isfinite(nu):
         return _gauss_copula_logpdf(stats.norm.ppf(u), r)
     return _t_copula_logpdf(stats.t.ppf(u, nu), r, nu)
+
+
+def copula_pmi(r: np.ndarray, nu: float, dx: int):
+    """The PMI critic (nats) of an elliptical copula (correlation r, nu; inf = Gaussian) at uniform
+    scores: log c(u_a, u_b) − log c_x(u_a) − log c_y(u_b), the blocks' own copulas (one coordinate: 0)."""
+    def block(u: np.ndarray, sub: np.ndarray) -> np.ndarray:
+        return copula_logpdf(u, sub, nu) if u.shape[1] > 1 else np.zeros(len(u))
+
+    def critic(ua: np.ndarray, ub: np.ndarray) -> np.ndarray:
+        return copula_logpdf(np.hstack([ua, ub]), r, nu) - block(ua, r[:dx, :dx]) - block(ub, r[dx:, dx:])
+
+    return critic
 
 
 NU_GRID = (2.5, 3.0, 4.0, 5.0, 7.0, 10.0, 15.0, 25.0, 50.0)  # t-copula degrees of freedom tried
