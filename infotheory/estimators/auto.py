@@ -36,8 +36,8 @@ class AutoEstimator(MIEstimator):
        the MI (``_heldout``: ``nwj_pairs`` shifted pairings for the product term); the flow with
        the best bound is tested against the copula held-out, on that bound and on the
        log-likelihood. If either gain exceeds ``flow_margin`` and 3 paired standard errors, the
-       dependence is not elliptical but Gaussian after
-       invertible per-side maps (shears, swirls, coupling layers): that flow's MI is returned.
+       dependence is not elliptical but Gaussian after invertible per-side maps (shears, swirls,
+       coupling layers): that flow's MI is returned.
     5. Otherwise, in low dimension (dx + dy <= ``low_dim``), where KSG is reliable, KSG on the
        rank-Gaussianised data cross-checks the copula model; if they disagree by more than
        ``agree_tol`` nats (or 3 standard errors) the dependence is not elliptical and the KSG

@@ -15,6 +15,7 @@ from scipy import special, stats
 from .._validate import ArrayLike, check_pair
 from ..result import MIEstimate
 from .base import MIEstimator, check_choice, register
+from ._heldout import Critic
 from .gaussian import logdet_bias
 
 __all__ = ["CopulaEstimator", "rank_uniform", "t_mi_correction", "fit_elliptical", "copula_logpdf", "copula_pmi"]
@@ -95,7 +96,7 @@ def copula_logpdf(u: np.ndarray, r: np.ndarray, nu: float) -> np.ndarray:
     return _t_copula_logpdf(stats.t.ppf(u, nu), r, nu)
 
 
-def copula_pmi(r: np.ndarray, nu: float, dx: int):
+def copula_pmi(r: np.ndarray, nu: float, dx: int) -> Critic:
     """The PMI critic (nats) of an elliptical copula (correlation r, nu; inf = Gaussian) at uniform
     scores: log c(u_a, u_b) − log c_x(u_a) − log c_y(u_b), the blocks' own copulas (one coordinate: 0)."""
     def block(u: np.ndarray, sub: np.ndarray) -> np.ndarray:
