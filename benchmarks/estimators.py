@@ -243,7 +243,7 @@ def auto_only(which: str = "all") -> int:
               if which in (name, "all")]
     total = hits = 0
     for label, suite in suites:
-        print(f"== auto on the {label} suite ({len(suite)} distributions, 5,000 samples, one thread) ==", flush=True)
+        print(f"== auto on the {label} suite ({len(suite)} distributions, 5,000 samples; torch on one thread) ==", flush=True)
         part = 0
         for gt in suite:
             t = time.perf_counter()
