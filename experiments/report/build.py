@@ -5,6 +5,7 @@ import base64
 import html
 import io
 import json
+import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ def build_report(root: str | Path) -> Path:
             | {f"{w}_{k}": x.get(f"{w}decision", {}).get(k) for w in ("", "fix_") for k in ("mean", "ci_low", "ci_high")}
             for x in vs]
     atomic_write_text(out / "tables" / "verdicts.csv", pd.DataFrame(flat).to_csv(index=False))
-    atomic_write_text(out / "verdicts.json", json.dumps(vs, indent=2, default=_json_default))
+    atomic_write_text(out / "verdicts.json", strict_json(vs))
     imgs: dict[str, str] = {}
     makers = {name: (lambda fn=fn, name=name: fn(data.runs, data.metrics, data.analysis, data.uses,
                                                  **({"classical": data.classical} if name in WITH_CLASSICAL else {})))
@@ -91,6 +92,26 @@ def _json_default(v: Any) -> Any:
         return float(v)
     except (TypeError, ValueError):
         return str(v)
+
+
+def _finite(v: Any) -> Any:
+    """``v`` with every NaN/±inf (a comparison not run, an interval from one seed) as None, numpy
+    scalars as Python ones, tuples as lists — what standard JSON can hold."""
+    if isinstance(v, dict):
+        return {str(k): _finite(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite(x) for x in v]
+    if hasattr(v, "item") and not hasattr(v, "__len__"):  # numpy scalar
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def strict_json(obj: Any) -> str:
+    """Standard JSON (RFC 8259: no NaN or Infinity tokens, which strict parsers such as a browser's
+    ``JSON.parse`` refuse): a missing number is ``null``."""
+    return json.dumps(_finite(obj), indent=2, allow_nan=False, default=lambda v: _finite(_json_default(v)))
 
 
 def pivot_table(runs: pd.DataFrame, classical: pd.DataFrame) -> pd.DataFrame:
@@ -232,8 +253,8 @@ def publish(root: str | Path, dest: str | Path) -> list[Path]:
     if not (src / "verdicts.json").exists():
         raise FileNotFoundError(f"{src} holds no built report (run `infoflow report {root}` first)")
     (dest / "figures").mkdir(parents=True, exist_ok=True)
-    written = [dest / "verdicts.json"]
-    shutil.copyfile(src / "verdicts.json", written[0])
+    written = [dest / "verdicts.json"]  # re-written as standard JSON (a report built before may hold NaN)
+    atomic_write_text(written[0], strict_json(json.loads((src / "verdicts.json").read_text())))
     runs = pd.read_csv(src / "tables" / "runs.csv").drop(columns=["path"], errors="ignore")  # no local paths
     for name in PUBLISHED_TABLES:
         if (src / "tables" / name).exists():

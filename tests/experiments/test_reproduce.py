@@ -368,11 +368,13 @@ def test_configs_trains_only_the_named_configurations_and_the_report_names_the_r
     trained = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.glob("*/*/seed*") if (p / "DONE").exists())
     assert trained == [f"denoise/{c}/seed{k}" for c in ("baseline", "l1-only") for k in range(2)]
     assert json.loads((tmp_path / "sweep.json").read_text())["configs"] == ["baseline", "l1-only"]
-    (v,) = json.loads((tmp_path / "report" / "verdicts.json").read_text())
+    (v,) = _standard_json(tmp_path / "report" / "verdicts.json")
     assert v["fix"] == "inconclusive (not run)" and "lsgan" in v["missing_runs"]
+    assert v["fix_decision"]["n_seeds"] == 0 and v["fix_decision"]["mean"] is None  # not run: null, not NaN
     psnr, swd = v["effects"]
     assert psnr["n_seeds"] == 2 and math.isfinite(psnr["mean"]) and math.isfinite(swd["mean"])
     assert main(["report", str(tmp_path), "--publish", str(tmp_path / "pub")]) == 0
+    assert _standard_json(tmp_path / "pub" / "verdicts.json") == [v]
     md = (tmp_path / "pub" / "tables.md").read_text()  # a control not run says which runs it lacks
     assert ("| gradients | denoise | control: secondary: does hinge raise the gradient ratio over the baseline's? "
             "| missing runs for ['hinge'] | inconclusive (not run) |") in md
@@ -404,3 +406,20 @@ def test_a_folder_filled_by_several_calls_is_reported_over_all_of_them(tmp_path)
     assert set(wider["uses"]["detail"]) == {"denoise", "derain", "dehaze"}  # the union of tasks, every problem
     with pytest.raises(ValueError, match=r"holds a 'long' sweep; a 'tiny' sweep needs another --out folder"):
         merge_sweep(path, record(["denoise"], ["detail"], None, preset="tiny"))
+
+
+def _standard_json(path):
+    """Parse ``path`` as standard JSON: a NaN or Infinity token (which a browser's JSON.parse refuses) fails."""
+    def refuse(token):
+        raise AssertionError(f"{path.name} holds the non-standard JSON token {token}")
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_strict_json_writes_null_for_missing_numbers():
+    import numpy as np
+
+    from experiments.report.build import strict_json
+
+    text = strict_json({"mean": np.float64("nan"), "per_seed": {0: np.float32(0.5)}, "ci": (float("-inf"), np.int64(2))})
+    assert json.loads(text, parse_constant=lambda t: pytest.fail(f"non-standard token {t}")) == {
+        "mean": None, "per_seed": {"0": 0.5}, "ci": [None, 2]}
