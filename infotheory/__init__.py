@@ -7,7 +7,7 @@ from .estimators import (
     AutoEstimator, BinningEstimator, CopulaEstimator, FlowEstimator, GaussianEstimator, InfoNCEEstimator, KDEEstimator,
     KSGEstimator, MIEstimator, MINEEstimator, NWJEstimator, SMILEEstimator,
 )
-from .result import MIEstimate
+from .result import MIEstimate, standard_json
 from . import diagnostics, distributions
 from .bands import laplacian_bands
 from .depth import chain_information, information_along_depth
@@ -18,7 +18,7 @@ from .reductions import Chain, Flatten, GlobalPool, PatchSample, RandomProjectio
 from .taps import LayerTap, resolve_layers
 
 __all__ = [
-    "estimate_mi", "get_estimator", "available_methods", "MIEstimate", "MIEstimator", "distributions",
+    "estimate_mi", "get_estimator", "available_methods", "MIEstimate", "standard_json", "MIEstimator", "distributions",
     "AutoEstimator", "BinningEstimator", "CopulaEstimator", "FlowEstimator", "GaussianEstimator", "InfoNCEEstimator",
     "KDEEstimator", "KSGEstimator", "MINEEstimator", "NWJEstimator", "SMILEEstimator",
     "diagnostics", "laplacian_bands", "InformationPlane", "information_plane_rows", "Chain", "Flatten",

@@ -6,7 +6,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["MIEstimate"]
+__all__ = ["MIEstimate", "standard_json"]
 
 NATS_PER_BIT = math.log(2.0)
 
@@ -54,7 +54,8 @@ class MIEstimate:
         return d
 
     def to_json(self, **kw: Any) -> str:
-        return json.dumps(self.to_dict(), default=_json_default, **kw)
+        """The estimate as standard JSON (a missing number, e.g. an undefined spread, is ``null``)."""
+        return standard_json(self.to_dict(), **kw)
 
     def __str__(self) -> str:
         s = f"I = {self.value:.4f} nats ({self.bits:.4f} bits) [{self.method}"
@@ -68,9 +69,21 @@ class MIEstimate:
         return s + f" (n={self.n_samples})"
 
 
-def _json_default(o: Any) -> Any:
-    if hasattr(o, "item"):
-        return o.item()
-    if isinstance(o, (tuple, set)):
-        return list(o)
-    return str(o)
+def _finite(v: Any) -> Any:
+    """``v`` with NaN/±inf as None, numpy scalars as Python ones, tuples and sets as lists."""
+    if isinstance(v, dict):
+        return {str(k): _finite(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple, set)):
+        return [_finite(x) for x in v]
+    if hasattr(v, "item") and getattr(v, "ndim", 0) == 0:  # numpy / torch scalar
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def standard_json(obj: Any, **kw: Any) -> str:
+    """``json.dumps`` that writes standard JSON (RFC 8259): no NaN or Infinity tokens, which strict
+    parsers such as a browser's ``JSON.parse`` refuse — a missing number is ``null``; numpy scalars
+    are numbers; anything else unknown is its ``str``."""
+    return json.dumps(_finite(obj), allow_nan=False, default=lambda o: _finite(str(o)), **kw)

@@ -5,13 +5,14 @@ import base64
 import html
 import io
 import json
-import math
 import shutil
 from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
+
+from infotheory.result import standard_json
 
 from ..runfolder import atomic_write_text
 from .collect import collect
@@ -54,7 +55,7 @@ def build_report(root: str | Path) -> Path:
             | {f"{w}_{k}": x.get(f"{w}decision", {}).get(k) for w in ("", "fix_") for k in ("mean", "ci_low", "ci_high")}
             for x in vs]
     atomic_write_text(out / "tables" / "verdicts.csv", pd.DataFrame(flat).to_csv(index=False))
-    atomic_write_text(out / "verdicts.json", strict_json(vs))
+    atomic_write_text(out / "verdicts.json", standard_json(vs, indent=2))
     imgs: dict[str, str] = {}
     makers = {name: (lambda fn=fn, name=name: fn(data.runs, data.metrics, data.analysis, data.uses,
                                                  **({"classical": data.classical} if name in WITH_CLASSICAL else {})))
@@ -85,33 +86,6 @@ def _copy_samples(runs: pd.DataFrame, out: Path) -> dict[str, str]:
             shutil.copyfile(pngs[-1], dst)
             res[f"{r.task} / {r.config}"] = base64.b64encode(dst.read_bytes()).decode()
     return res
-
-
-def _json_default(v: Any) -> Any:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return str(v)
-
-
-def _finite(v: Any) -> Any:
-    """``v`` with every NaN/±inf (a comparison not run, an interval from one seed) as None, numpy
-    scalars as Python ones, tuples as lists — what standard JSON can hold."""
-    if isinstance(v, dict):
-        return {str(k): _finite(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_finite(x) for x in v]
-    if hasattr(v, "item") and not hasattr(v, "__len__"):  # numpy scalar
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
-
-
-def strict_json(obj: Any) -> str:
-    """Standard JSON (RFC 8259: no NaN or Infinity tokens, which strict parsers such as a browser's
-    ``JSON.parse`` refuse): a missing number is ``null``."""
-    return json.dumps(_finite(obj), indent=2, allow_nan=False, default=lambda v: _finite(_json_default(v)))
 
 
 def pivot_table(runs: pd.DataFrame, classical: pd.DataFrame) -> pd.DataFrame:
@@ -254,7 +228,7 @@ def publish(root: str | Path, dest: str | Path) -> list[Path]:
         raise FileNotFoundError(f"{src} holds no built report (run `infoflow report {root}` first)")
     (dest / "figures").mkdir(parents=True, exist_ok=True)
     written = [dest / "verdicts.json"]  # re-written as standard JSON (a report built before may hold NaN)
-    atomic_write_text(written[0], strict_json(json.loads((src / "verdicts.json").read_text())))
+    atomic_write_text(written[0], standard_json(json.loads((src / "verdicts.json").read_text()), indent=2))
     runs = pd.read_csv(src / "tables" / "runs.csv").drop(columns=["path"], errors="ignore")  # no local paths
     for name in PUBLISHED_TABLES:
         if (src / "tables" / name).exists():

@@ -40,6 +40,21 @@ def test_result_records_params_bits_and_json():
     assert get_estimator("binning", n_bins=7).params["n_bins"] == 7
 
 
+def test_json_is_standard_a_missing_number_is_null():
+    import json
+
+    from infotheory import MIEstimate, standard_json
+
+    def refuse(token):  # NaN / Infinity: tokens a browser's JSON.parse refuses
+        raise AssertionError(f"non-standard JSON token {token}")
+
+    text = standard_json({"mean": np.float64("nan"), "per_seed": {0: np.float32(0.5)}, "ci": (float("-inf"), np.int64(2))})
+    assert json.loads(text, parse_constant=refuse) == {"mean": None, "per_seed": {"0": 0.5}, "ci": [None, 2]}
+    est = MIEstimate(value=0.5, method="ksg", params={"k": 3}, n_samples=10, std=float("nan"), details={"gain": np.float64("inf")})
+    d = json.loads(est.to_json(), parse_constant=refuse)
+    assert d["std"] is None and d["details"]["gain"] is None and d["value"] == 0.5
+
+
 GOOD = np.random.default_rng(0).standard_normal((100, 2))
 
 
