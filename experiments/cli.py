@@ -133,6 +133,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_status(args: argparse.Namespace) -> int:
+    from .sweep_status import format_status, sweep_status
+
+    table = sweep_status(args.runs)
+    if args.csv:
+        print(table.to_csv(index=False), end="")
+    else:
+        print(format_status(table))
+    return 1 if (table.state == "failed").any() else 0
+
+
 def _cmd_diagnose(args: argparse.Namespace) -> int:
     from .diagnose import diagnose
 
@@ -252,6 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--publish", metavar="DIR", help="also copy verdicts.json, summary tables and <= 12 PNG figures "
                     "to DIR (e.g. results/standard)")
     rp.set_defaults(func=_cmd_report)
+
+    st = sub.add_parser("status", help="where a sweep folder stands: every run done, running (at which step), "
+                        "interrupted, failed or not started")
+    st.add_argument("runs", help="sweep folder written by reproduce")
+    st.add_argument("--csv", action="store_true", help="the whole table as CSV (one row per run)")
+    st.set_defaults(func=_cmd_status)
     return p
 
 

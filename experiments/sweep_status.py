@@ -1,0 +1,94 @@
+"""``infoflow status RUNS``: where a sweep folder stands, run by run, without touching it.
+
+Reads the folder's ``sweep.json`` (what the ``reproduce`` calls into it asked for), rebuilds their
+grid and says for each run whether it is done, running (a live process holds its ``LOCK``: at
+which step), interrupted (started, nobody holds it: the next ``reproduce`` resumes it), failed
+(its ``FAILED`` error) or not started — the view of a long sweep that a progress bar in another
+terminal cannot give.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .reproduce import _analyses_for, _analysis_settings, _lacking, build_grid, select_configs
+from .runfolder import LOCK_NAME, RunFolder
+
+__all__ = ["sweep_status", "format_status"]
+
+STATES = ("done", "done, analyses pending", "running", "interrupted", "failed", "not started")
+
+
+def _last_step(metrics: Path) -> int | None:
+    """The step of the last row of a run's metrics.csv (read from its end), None when it has none."""
+    try:
+        with metrics.open("rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 4096))
+            lines = f.read().decode(errors="replace").strip().splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines[1:] if len(lines) > 1 else lines):
+        head = line.split(",", 1)[0]
+        if head.isdigit():
+            return int(head)
+    return None
+
+
+def sweep_status(out: str | Path) -> pd.DataFrame:
+    """One row per run of the sweep in ``out``: task, config, seed, state (one of :data:`STATES`),
+    step (last logged), steps (the schedule's), seconds (a finished run's training time in its last
+    launch) and detail (the LOCK holder or the recorded error). Raises FileNotFoundError when ``out``
+    holds no sweep.json."""
+    out = Path(out)
+    if not (out / "sweep.json").exists():
+        raise FileNotFoundError(f"{out} holds no sweep.json: not a folder written by `infoflow reproduce`")
+    sweep = json.loads((out / "sweep.json").read_text())
+    grid, uses = build_grid(sweep["preset"], sweep["tasks"], sweep["problems"], sweep.get("seeds"))
+    rows = []
+    for spec in select_configs(grid, sweep.get("configs")):
+        path = out / spec.task / spec.config / f"seed{spec.seed}"
+        over = dict(spec.overrides)
+        row = {"task": spec.task, "config": spec.config, "seed": spec.seed, "state": "not started",
+               "step": _last_step(path / "metrics.csv"), "steps": over.get("train.steps"),
+               "seconds": None, "detail": ""}
+        holder = RunFolder(path).lock_holder() if (path / LOCK_NAME).exists() else None
+        live = (path / LOCK_NAME).exists() and not RunFolder._stale(path / LOCK_NAME, holder)
+        if (path / "DONE").exists():
+            done = json.loads((path / "DONE").read_text())
+            row["seconds"], row["step"] = done.get("seconds_this_launch"), done.get("steps", row["step"])
+            pending = _lacking(path, _analyses_for(spec, uses), _analysis_settings(spec))
+            row["state"] = "done, analyses pending" if pending else "done"
+            row["detail"] = ", ".join(pending)
+            if live:
+                row["detail"] = f"being analysed by pid {holder.get('pid') if holder else '?'}"
+        elif live:
+            row["state"] = "running"
+            row["detail"] = f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}" \
+                if holder else "LOCK being written"
+        elif (path / "FAILED").exists():
+            row["state"] = "failed"
+            row["detail"] = json.loads((path / "FAILED").read_text()).get("error", "")
+        elif path.exists() and any(p.name != LOCK_NAME for p in path.iterdir()):
+            row["state"] = "interrupted"
+            row["detail"] = "resumes from its checkpoint on the next reproduce"
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=["task", "config", "seed", "state", "step", "steps", "seconds", "detail"])
+    return table.astype({"step": "Int64", "steps": "Int64", "seconds": "float64"})
+
+
+def format_status(table: pd.DataFrame) -> str:
+    """The status table as text: one line per run that is not done, then the counts per state and
+    the median training time of the finished runs."""
+    lines = []
+    for r in table.itertuples(index=False):
+        if r.state != "done":
+            at = f" at step {r.step}/{r.steps}" if r.state in ("running", "interrupted") and pd.notna(r.step) else ""
+            lines.append(f"  {r.task}/{r.config}/seed{r.seed}: {r.state}{at}" + (f" ({r.detail})" if r.detail else ""))
+    counts = table.state.value_counts()
+    summary = ", ".join(f"{int(counts[s])} {s}" for s in STATES if s in counts)
+    secs = table.seconds.dropna()
+    timing = f"; a finished run took {secs.median() / 60:.1f} min (median)" if len(secs) else ""
+    return "\n".join(lines + [f"{len(table)} runs: {summary}{timing}"])

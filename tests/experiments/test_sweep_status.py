@@ -1,0 +1,66 @@
+"""``infoflow status``: each run state of a sweep folder, made by hand where the answer is known."""
+import json
+import os
+import platform
+import subprocess
+import sys
+
+import pytest
+
+from experiments.cli import main
+from experiments.reproduce import build_grid
+from experiments.sweep_status import sweep_status
+
+CONFIGS = ["baseline", "hinge", "l1-only", "lsgan", "relativistic", "wgangp"]  # rebalanced not selected
+
+
+@pytest.fixture
+def folder(tmp_path):
+    uses = build_grid("tiny", ["denoise"], ["gradients"], 1)[1]
+    (tmp_path / "sweep.json").write_text(json.dumps({"preset": "tiny", "tasks": ["denoise"], "problems": ["gradients"],
+                                                     "seeds": 1, "uses": uses, "configs": CONFIGS}))
+    run = {c: tmp_path / "denoise" / c / "seed0" for c in CONFIGS}
+    for c in ("baseline", "lsgan", "hinge", "l1-only", "wgangp"):
+        run[c].mkdir(parents=True)
+    for c in ("baseline", "lsgan"):  # finished; only the baseline has the probe its problem needs
+        (run[c] / "DONE").write_text(json.dumps({"steps": 4, "seconds_this_launch": 120.0}))
+    (run["baseline"] / "analysis.csv").write_text("step,split,metric,value\n4,d_probe,x,1\n")
+    (run["baseline"] / "analyses.json").write_text(json.dumps(
+        {"done": ["d_probe"], "settings": {"d_probe": {"diagnostics.d_probe_steps": 4}}}))
+    # training now: a live process (this one) holds the LOCK, three steps logged
+    (run["hinge"] / "LOCK").write_text(json.dumps({"pid": os.getpid(), "host": platform.node(), "since": "t"}))
+    (run["hinge"] / "metrics.csv").write_text("step,split,metric,value\n" + "".join(
+        f"{k},train,loss,0.5\n" for k in range(1, 4)))
+    # interrupted: its process is gone, its checkpoint and metrics stay
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (run["l1-only"] / "LOCK").write_text(json.dumps({"pid": gone.pid, "host": platform.node(), "since": "t"}))
+    (run["l1-only"] / "metrics.csv").write_text("step,split,metric,value\n2,train,loss,0.5\n")
+    (run["wgangp"] / "FAILED").write_text(json.dumps({"error": "ValueError: boom"}))
+    return tmp_path
+
+
+def test_status_names_each_run_state(folder):
+    t = sweep_status(folder).set_index("config")
+    grid = build_grid("tiny", ["denoise"], ["gradients"], 1)[0]
+    assert list(t.index) == [s.config for s in grid if s.config in CONFIGS]  # the grid's order, the unselected not listed
+    assert t.state.to_dict() == {"baseline": "done", "lsgan": "done, analyses pending", "hinge": "running",
+                                 "l1-only": "interrupted", "wgangp": "failed", "relativistic": "not started"}
+    assert t.loc["lsgan", "detail"] == "d_probe" and t.loc["wgangp", "detail"] == "ValueError: boom"
+    assert t.loc["hinge", "step"] == 3 and t.loc["l1-only", "step"] == 2 and t.loc["baseline", "step"] == 4
+    assert (t.steps == 4).all() and t.loc["baseline", "seconds"] == 120.0  # the tiny preset's schedule
+    assert f"pid {os.getpid()}" in t.loc["hinge", "detail"]
+
+
+def test_status_command_prints_what_is_not_done_and_fails_on_a_failed_run(folder, capsys):
+    assert main(["status", str(folder)]) == 1  # a failed run: non-zero, for scripts
+    text = capsys.readouterr().out
+    assert "denoise/hinge/seed0: running at step 3/4" in text and "denoise/baseline/seed0" not in text
+    assert "denoise/l1-only/seed0: interrupted at step 2/4" in text
+    assert text.strip().endswith("6 runs: 1 done, 1 done, analyses pending, 1 running, 1 interrupted, 1 failed, "
+                                 "1 not started; a finished run took 2.0 min (median)")
+    (folder / "denoise" / "wgangp" / "seed0" / "FAILED").unlink()
+    assert main(["status", str(folder), "--csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "task,config,seed,state,step,steps,seconds,detail"
+    assert main(["status", str(folder / "denoise")]) == 2
+    assert "holds no sweep.json" in capsys.readouterr().err
