@@ -16,7 +16,7 @@ import pandas as pd
 from .reproduce import _analyses_for, _analysis_settings, _lacking, build_grid, select_configs
 from .runfolder import LOCK_NAME, RunFolder
 
-__all__ = ["sweep_status", "format_status"]
+__all__ = ["sweep_status", "format_status", "remaining_runs"]
 
 STATES = ("done", "done, analyses pending", "running", "interrupted", "failed", "not started")
 
@@ -79,9 +79,18 @@ def sweep_status(out: str | Path) -> pd.DataFrame:
     return table.astype({"step": "Int64", "steps": "Int64", "seconds": "float64"})
 
 
+def remaining_runs(table: pd.DataFrame) -> float:
+    """The training still to do, in runs: 1 per run not started, the unlogged fraction of each
+    running or interrupted one (failed runs are retried only by a new ``reproduce``: not counted)."""
+    part = table[table.state.isin(["running", "interrupted"])]
+    frac = (1 - part.step.fillna(0).astype(float) / part.steps.astype(float)).clip(0, 1)
+    return float((table.state == "not started").sum() + frac.sum())
+
+
 def format_status(table: pd.DataFrame) -> str:
-    """The status table as text: one line per run that is not done, then the counts per state and
-    the median training time of the finished runs."""
+    """The status table as text: one line per run that is not done, then the counts per state, the
+    median training time of the finished runs and, while runs train, the time left at that pace
+    (:func:`remaining_runs` × median ÷ runs training at once)."""
     lines = []
     for r in table.itertuples(index=False):
         if r.state != "done":
@@ -91,4 +100,9 @@ def format_status(table: pd.DataFrame) -> str:
     summary = ", ".join(f"{int(counts[s])} {s}" for s in STATES if s in counts)
     secs = table.seconds.dropna()
     timing = f"; a finished run took {secs.median() / 60:.1f} min (median)" if len(secs) else ""
+    left = remaining_runs(table)
+    running = int((table.state == "running").sum())
+    if len(secs) and left > 0 and running:
+        timing += (f"; about {left * secs.median() / running / 60:.0f} min left at this pace "
+                   f"({left:.2g} runs of work, {running} at once)")
     return "\n".join(lines + [f"{len(table)} runs: {summary}{timing}"])

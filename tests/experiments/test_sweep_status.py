@@ -9,7 +9,7 @@ import pytest
 
 from experiments.cli import main
 from experiments.reproduce import build_grid
-from experiments.sweep_status import sweep_status
+from experiments.sweep_status import remaining_runs, sweep_status
 
 CONFIGS = ["baseline", "hinge", "l1-only", "lsgan", "relativistic", "wgangp"]  # rebalanced not selected
 
@@ -57,8 +57,11 @@ def test_status_command_prints_what_is_not_done_and_fails_on_a_failed_run(folder
     text = capsys.readouterr().out
     assert "denoise/hinge/seed0: running at step 3/4" in text and "denoise/baseline/seed0" not in text
     assert "denoise/l1-only/seed0: interrupted at step 2/4" in text
+    # left: relativistic (1) + a quarter of hinge + half of l1-only = 1.75 runs of 2 min, one run training
     assert text.strip().endswith("6 runs: 1 done, 1 done, analyses pending, 1 running, 1 interrupted, 1 failed, "
-                                 "1 not started; a finished run took 2.0 min (median)")
+                                 "1 not started; a finished run took 2.0 min (median); about 4 min left at this "
+                                 "pace (1.8 runs of work, 1 at once)")
+    assert remaining_runs(sweep_status(folder)) == pytest.approx(1.75)
     (folder / "denoise" / "wgangp" / "seed0" / "FAILED").unlink()
     assert main(["status", str(folder), "--csv"]) == 0
     assert capsys.readouterr().out.splitlines()[0] == "task,config,seed,state,step,steps,seconds,detail"
