@@ -104,5 +104,5 @@ def format_status(table: pd.DataFrame) -> str:
     running = int((table.state == "running").sum())
     if len(secs) and left > 0 and running:
         timing += (f"; about {left * secs.median() / running / 60:.0f} min left at this pace "
-                   f"({left:.2g} runs of work, {running} at once)")
+                   f"({left:.2g} run{'' if left == 1 else 's'} of work, {running} at once)")
     return "\n".join(lines + [f"{len(table)} runs: {summary}{timing}"])
