@@ -217,6 +217,12 @@ def reproduce(preset: str = "quick", tasks: Sequence[str] = TASKS, problems: Seq
     out = Path(out)
     if jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {jobs}")
+    # imported now, not after hours of training: the references and the report come from the code that
+    # trained (a checkout updated mid-sweep cannot break them with a mix of two versions)
+    if classical:
+        from .classical_refs import score_references
+    if report:
+        from .report import build_report
     grid, uses = build_grid(preset, tasks, problems, seeds)
     grid = select_configs(grid, configs)
     i, n = parse_shard(shard)
@@ -267,13 +273,9 @@ def reproduce(preset: str = "quick", tasks: Sequence[str] = TASKS, problems: Seq
                 raise
     bar.close()
     if classical and n == 1:
-        from .classical_refs import score_references
-
         for task in tasks:
             score_references(task, _task_config(preset, task), out / task / "classical", progress=progress)
     if report and n == 1:
-        from .report import build_report
-
         build_report(out)
     return counts
 
