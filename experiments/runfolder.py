@@ -104,12 +104,17 @@ class RunFolder:
     def done(self) -> bool:
         return (self.path / "DONE").exists()
 
+    @property
+    def has_content(self) -> bool:
+        """Whether anything but a LOCK was written here (a run was started in this folder)."""
+        return self.path.exists() and any(p.name != LOCK_NAME for p in self.path.iterdir())
+
     def open(self, resume: bool) -> None:
         """Prepare the folder; refuses a finished run, and an unfinished one unless ``resume``."""
         if self.done:
             raise RunExistsError(f"{self.path} holds a finished run (DONE exists); refusing to overwrite it — "
                                  "choose another --out")
-        has_content = self.path.exists() and any(p.name != LOCK_NAME for p in self.path.iterdir())
+        has_content = self.has_content
         if has_content and not resume:
             raise RunExistsError(f"{self.path} already holds an unfinished run; pass --resume to continue it "
                                  "or choose another --out")
@@ -169,6 +174,12 @@ class RunFolder:
         except (OSError, ValueError):
             return None
         return held if isinstance(held, dict) else None
+
+    def lock_held(self) -> bool:
+        """Whether a process holds the folder's LOCK now: one exists and is not stale (its process,
+        on this host, is alive; on another host it cannot be checked and counts as held)."""
+        lock = self.path / LOCK_NAME
+        return lock.exists() and not self._stale(lock, self.lock_holder())
 
     @staticmethod
     def _stale(lock: Path, holder: dict[str, Any] | None) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from .reproduce import _analyses_for, _analysis_settings, _lacking, build_grid, select_configs
-from .runfolder import LOCK_NAME, RunFolder
+from .runfolder import RunFolder
 
 __all__ = ["sweep_status", "format_status", "remaining_runs"]
 
@@ -50,13 +50,13 @@ def sweep_status(out: str | Path) -> pd.DataFrame:
     rows = []
     for spec in select_configs(grid, sweep.get("configs")):
         path = out / spec.task / spec.config / f"seed{spec.seed}"
-        over = dict(spec.overrides)
+        run = RunFolder(path)
         row = {"task": spec.task, "config": spec.config, "seed": spec.seed, "state": "not started",
-               "step": _last_step(path / "metrics.csv"), "steps": over.get("train.steps"),
+               "step": _last_step(run.metrics_path), "steps": dict(spec.overrides).get("train.steps"),
                "seconds": None, "detail": ""}
-        holder = RunFolder(path).lock_holder() if (path / LOCK_NAME).exists() else None
-        live = (path / LOCK_NAME).exists() and not RunFolder._stale(path / LOCK_NAME, holder)
-        if (path / "DONE").exists():
+        live = run.lock_held()
+        holder = run.lock_holder() if live else None
+        if run.done:
             done = json.loads((path / "DONE").read_text())
             row["seconds"], row["step"] = done.get("seconds_this_launch"), done.get("steps", row["step"])
             pending = _lacking(path, _analyses_for(spec, uses), _analysis_settings(spec))
@@ -71,7 +71,7 @@ def sweep_status(out: str | Path) -> pd.DataFrame:
         elif (path / "FAILED").exists():
             row["state"] = "failed"
             row["detail"] = json.loads((path / "FAILED").read_text()).get("error", "")
-        elif path.exists() and any(p.name != LOCK_NAME for p in path.iterdir()):
+        elif run.has_content:
             row["state"] = "interrupted"
             row["detail"] = "resumes from its checkpoint on the next reproduce"
         rows.append(row)

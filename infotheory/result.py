@@ -86,4 +86,4 @@ def standard_json(obj: Any, **kw: Any) -> str:
     """``json.dumps`` that writes standard JSON (RFC 8259): no NaN or Infinity tokens, which strict
     parsers such as a browser's ``JSON.parse`` refuse — a missing number is ``null``; numpy scalars
     are numbers; anything else unknown is its ``str``."""
-    return json.dumps(_finite(obj), allow_nan=False, default=lambda o: _finite(str(o)), **kw)
+    return json.dumps(_finite(obj), allow_nan=False, default=str, **kw)
