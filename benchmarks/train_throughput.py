@@ -10,7 +10,7 @@ What each side computes (equal work: same G and D weights at the start, same bat
   100·L1, backward, ``Adam.step`` — three D forwards, two Adam steps, fp32, contiguous tensors,
   eager, ``torch.optim.Adam`` with its defaults, no diagnostics.
 * **infoflow** — :func:`experiments.train.gan_step` with the trainer's own set-up for the mode:
-  :func:`~experiments.builders.build_optimizers` (fused Adam on CUDA), autocast (``bf16``),
+  :func:`~experiments.builders.build_optimizers` (fused Adam), autocast (``bf16``),
   channels_last (``+cl``), :func:`~experiments.train.compile_modules` (``+compile``). The same three
   D forwards and two Adam steps, plus the logged statistics (one device sync per step).
   Both sides use the vanilla (BCE) adversarial loss + 100·L1 whatever the preset's own loss is.
@@ -41,7 +41,7 @@ from experiments.train import StepContext, compile_modules, gan_step
 from models import GeneratorObjective
 
 PRESETS = ["pix2pix", "pix2pix-small", "fix-sampling", "fix-detail", "fixed"]
-MODES = {"fp32": (None, False, False), "bf16": ("bf16", False, False), "bf16+cl": ("bf16", True, False),
+MODES = {"fp32": (None, False, False), "fp32+cl": (None, True, False), "bf16": ("bf16", False, False), "bf16+cl": ("bf16", True, False),
          "bf16+cl+compile": ("bf16", True, True)}
 EQUAL_LOSS = ["loss.adversarial=vanilla", "loss.content=l1", "loss.lambda_adv=1", "loss.lambda_content=100"]
 
@@ -120,12 +120,12 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--steps", type=int, default=30, help="timed steps per repeat (pix2pix on CPU: a tenth)")
     ap.add_argument("--modes", nargs="+", choices=list(MODES), default=None,
-                    help="default: all four on CUDA, fp32 on CPU (autocast pays on CPU only with bf16 instructions)")
+                    help="default: all on CUDA; fp32 and fp32+cl on CPU (channels_last is the trainer's CPU default)")
     ap.add_argument("--presets", nargs="+", default=PRESETS)
     ap.add_argument("--repeats", type=int, default=3, help="interleaved repeats; medians are printed")
     a = ap.parse_args()
     dev = resolve_device(a.device)
-    modes = a.modes or (list(MODES) if dev.type == "cuda" else ["fp32"])
+    modes = a.modes or (list(MODES) if dev.type == "cuda" else ["fp32", "fp32+cl"])
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "CPU"
     print(f"device {name}; {torch.get_num_threads()} CPU threads; torch {torch.__version__}; "

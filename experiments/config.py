@@ -34,7 +34,8 @@ DEFAULTS: dict[str, Any] = {
              "workers": "auto",  # DataLoader worker processes building batches ahead: auto = 2 on CUDA, 0 on CPU
              "degradation": {"kind": "awgn", "params": {"sigma": 25}}},
     "train": {"steps": 1000, "log_every": 25, "eval_every": 250, "ckpt_every": 250, "sample_every": 250,
-              "amp": True, "diagnostics_every": 50, "channels_last": False, "compile": False,
+              "amp": True, "diagnostics_every": 50, "compile": False,
+              "channels_last": "auto",  # NHWC G and D: auto = on CPU (faster there), off on CUDA
               "ema": 0.0,  # ema: decay of an exponential moving average of G used for evaluation (0 = off)
               # the EMA's BatchNorm statistics: re-estimated for its weights on this many fixed training
               # batches before it is evaluated (0 = copy the live model's, which belong to other weights)
@@ -98,7 +99,7 @@ def _number(v: Any) -> Any:
 
 # keys whose value may take more than the default's type
 _TYPES: dict[tuple[str, ...], tuple[type, ...]] = {
-    ("train", "amp"): (bool, str), ("train", "tensorboard"): (bool, str), ("data", "workers"): (int, str), ("diagnostics", "layers"): (str, list), ("data", "paired_root"): (str, type(None)),
+    ("train", "amp"): (bool, str), ("train", "channels_last"): (bool, str), ("train", "tensorboard"): (bool, str), ("data", "workers"): (int, str), ("diagnostics", "layers"): (str, list), ("data", "paired_root"): (str, type(None)),
     ("name",): (str, int), ("data", "degradation"): (dict,), ("data", "test_crop"): (int, type(None)),
 }
 _TYPE_WORDS = {bool: "true/false", int: "an integer", float: "a number", str: "a string", list: "a list",
@@ -186,6 +187,8 @@ def _check_values(cfg: dict[str, Any]) -> None:
     w = cfg["data"]["workers"]
     if w != "auto" and not (isinstance(w, int) and not isinstance(w, bool) and w >= 0):
         raise ConfigError(f"data.workers must be an integer >= 0 or 'auto', got {w!r}")
+    if cfg["train"]["channels_last"] not in (True, False, "auto"):
+        raise ConfigError(f"train.channels_last must be true, false or auto, got {cfg['train']['channels_last']!r}")
     if cfg["train"]["tensorboard"] not in (True, False, "auto"):
         raise ConfigError(f"train.tensorboard must be true, false or auto, got {cfg['train']['tensorboard']!r}")
     if not 0.0 <= cfg["train"]["ema"] < 1.0:

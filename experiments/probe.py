@@ -28,6 +28,8 @@ from tqdm.auto import tqdm
 from infotheory.diagnostics import discriminator_call, eval_mode, gradient_balance, isolated
 from models.losses import GeneratorObjective, get_adversarial, interpolates, penalty_at
 
+from .builders import adam
+
 __all__ = ["d_optimality_probe", "d_family", "probe_summary", "PROBE_METRICS"]
 
 PROBE_METRICS = ("grad_ratio_adv_content", "grad_norm_adv", "grad_norm_content", "d_saturated_fraction",
@@ -86,7 +88,7 @@ def d_optimality_probe(G: torch.nn.Module, make_d: Callable[[], torch.nn.Module]
             D = make_d()
             score = discriminator_call(D, d_input)
             adv = get_adversarial(fam)
-            opt = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
+            opt = adam(D.parameters(), lr, (0.5, 0.999))
             gen = torch.Generator().manual_seed(seed)
             objectives = {n: GeneratorObjective(n, content, lambda_adv, lambda_content) for n in names}
             params = json.dumps({"d_objective": fam, "d_lr": lr, "d_batch": batch_size, "d_steps": steps,

@@ -22,7 +22,8 @@ from infotheory.tensorboard import TensorBoardLog
 from models import GeneratorObjective
 from models.losses import content_loss, interpolates, penalty_at
 
-from .builders import build_discriminator, build_generator, build_optimizers, channels, resolve_device
+from .builders import (build_discriminator, build_generator, build_optimizers, channels, resolve_channels_last,
+                       resolve_device)
 from .data import (StepBatches, batch_loader, build_test_pairs, build_train_set, check_test_pairs, check_train_set,
                    resolve_workers)
 from .evaluate import evaluate_pairs, restore, sample_grid
@@ -270,6 +271,7 @@ class Trainer:
         self.rank, self.world, self.local_rank = dist_env()
         self.is_main = self.rank == 0
         self.device = resolve_device(device)
+        self.channels_last = resolve_channels_last(cfg["train"].get("channels_last", False), self.device)
         if self.world > 1 and self.device.type == "cuda":
             self.device = torch.device(f"cuda:{self.local_rank}")
             torch.cuda.set_device(self.device)
@@ -334,7 +336,7 @@ class Trainer:
         G = given["G"] if given["G"] is not None else build_generator(cfg)
         D = given["D"] if given["D"] is not None else build_discriminator(cfg)
         self.G, self.D = G.to(self.device), D.to(self.device)
-        if t.get("channels_last"):
+        if self.channels_last:
             self.G, self.D = (m.to(memory_format=torch.channels_last) for m in (self.G, self.D))
         self.opt_g, self.opt_d = build_optimizers(self.G, self.D, cfg["optim"], self.device)
         lc = cfg["loss"]
@@ -399,7 +401,7 @@ class Trainer:
                 "generator_params": sum(p.numel() for p in self.G.parameters()),
                 "generator": self._kind("G"), "discriminator": self._kind("D"),
                 "data": "user" if given["train_set"] is not None else "config",
-                "amp": amp or False, "channels_last": bool(t.get("channels_last")),
+                "amp": amp or False, "channels_last": self.channels_last,
                 "compile": bool(t.get("compile"))})
 
     def _check_same_kind(self) -> None:
@@ -500,7 +502,7 @@ class Trainer:
                            self.rank if self.world > 1 else None)
 
     def to_device(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        fmt = torch.channels_last if self.cfg["train"].get("channels_last") else torch.contiguous_format
+        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         return (x.to(self.device, non_blocking=True, memory_format=fmt),
                 y.to(self.device, non_blocking=True, memory_format=fmt))
 

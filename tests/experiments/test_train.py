@@ -151,13 +151,47 @@ def test_cli_train_and_evaluate(tmp_path, capsys):
 
 
 def test_channels_last_trains_like_contiguous(tmp_path):
-    a = Trainer(tiny("train.steps=3"), tmp_path / "a", device="cpu", progress=False)
+    a = Trainer(tiny("train.steps=3", "train.channels_last=false"), tmp_path / "a", device="cpu", progress=False)
     a.fit()
     b = Trainer(tiny("train.steps=3", "train.channels_last=true"), tmp_path / "b", device="cpu", progress=False)
     b.fit()
+    assert json.loads((tmp_path / "a" / "manifest.json").read_text())["channels_last"] is False
     assert json.loads((tmp_path / "b" / "manifest.json").read_text())["channels_last"] is True
+    assert b.G.enc2[1].weight.is_contiguous(memory_format=torch.channels_last)
+    assert not a.G.enc2[1].weight.is_contiguous(memory_format=torch.channels_last)
     for k, v in a.G.state_dict().items():
         assert torch.allclose(v.float(), b.G.state_dict()[k].float(), atol=1e-4), k
+
+
+def test_channels_last_auto_is_on_for_cpu_only(tmp_path):
+    from experiments.builders import resolve_channels_last
+
+    assert resolve_channels_last("auto", torch.device("cpu")) is True
+    assert resolve_channels_last("auto", torch.device("cuda")) is False
+    assert resolve_channels_last(False, torch.device("cpu")) is False
+    assert Trainer(tiny(), tmp_path / "x", device="cpu", progress=False).channels_last is True  # the default
+    with pytest.raises(ConfigError, match="train.channels_last must be true, false or auto"):
+        tiny("train.channels_last=sometimes")
+
+
+def test_fused_adam_takes_the_default_steps():
+    """build_optimizers' fused kernel (CPU too) takes the steps of torch's default Adam."""
+    from experiments.builders import adam
+
+    torch.manual_seed(0)
+    w0 = [torch.randn(17, 5), torch.randn(3)]
+    a, b = ([w.clone().requires_grad_() for w in w0] for _ in range(2))
+    fused, plain = adam(a, 1e-2, (0.5, 0.999)), torch.optim.Adam(b, lr=1e-2, betas=(0.5, 0.999))
+    assert fused.defaults["fused"] is True
+    for step in range(20):
+        for opt, ps in ((fused, a), (plain, b)):
+            loss = sum(((p - step) ** 2).sum() for p in ps)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    for p, q, w in zip(a, b, w0):
+        assert torch.allclose(p, q, atol=1e-5)
+        assert (p - w).abs().max() > 0.1  # both moved: the comparison is not vacuous
 
 
 def test_amp_setting_is_validated(tmp_path):
