@@ -25,12 +25,13 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def resolve_channels_last(value: bool | str, device: torch.device) -> bool:
-    """``train.channels_last`` -> whether G, D and their inputs are stored NHWC. ``auto``: on CPU, where
-    oneDNN's NHWC convolutions make a standard-preset step faster (README, Training options); off on
-    CUDA until measured there."""
+def resolve_channels_last(value: bool | str, device: torch.device, own_modules: bool = True) -> bool:
+    """``train.channels_last`` -> whether G, D and their inputs are stored NHWC. ``auto``: on CPU for the
+    config's own U-Net and PatchGAN, where oneDNN's NHWC convolutions make a step faster (README,
+    benchmarks); off on CUDA until measured there, and off for modules a user passes in
+    (``own_modules=False``), whose ops (a ``.view`` of an activation, say) may need contiguous NCHW."""
     if value == "auto":
-        return device.type == "cpu"
+        return device.type == "cpu" and own_modules
     if not isinstance(value, bool):
         raise ValueError(f"train.channels_last={value!r}; choose true, false or auto")
     return value

@@ -35,7 +35,7 @@ DEFAULTS: dict[str, Any] = {
              "degradation": {"kind": "awgn", "params": {"sigma": 25}}},
     "train": {"steps": 1000, "log_every": 25, "eval_every": 250, "ckpt_every": 250, "sample_every": 250,
               "amp": True, "diagnostics_every": 50, "compile": False,
-              "channels_last": "auto",  # NHWC G and D: auto = on CPU (faster there), off on CUDA
+              "channels_last": "auto",  # NHWC G and D: auto = on CPU for the config's own models, else off
               "ema": 0.0,  # ema: decay of an exponential moving average of G used for evaluation (0 = off)
               # the EMA's BatchNorm statistics: re-estimated for its weights on this many fixed training
               # batches before it is evaluated (0 = copy the live model's, which belong to other weights)

@@ -271,7 +271,8 @@ class Trainer:
         self.rank, self.world, self.local_rank = dist_env()
         self.is_main = self.rank == 0
         self.device = resolve_device(device)
-        self.channels_last = resolve_channels_last(cfg["train"].get("channels_last", False), self.device)
+        self.channels_last = resolve_channels_last(cfg["train"].get("channels_last", False), self.device,
+                                                   own_modules=G is None and D is None)
         if self.world > 1 and self.device.type == "cuda":
             self.device = torch.device(f"cuda:{self.local_rank}")
             torch.cuda.set_device(self.device)

@@ -170,6 +170,23 @@ def test_channels_last_auto_is_on_for_cpu_only(tmp_path):
     assert resolve_channels_last("auto", torch.device("cuda")) is False
     assert resolve_channels_last(False, torch.device("cpu")) is False
     assert Trainer(tiny(), tmp_path / "x", device="cpu", progress=False).channels_last is True  # the default
+    assert resolve_channels_last("auto", torch.device("cpu"), own_modules=False) is False
+
+    class Flat(torch.nn.Module):  # a user's G whose .view needs contiguous NCHW activations
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
+
+        def forward(self, x):
+            h = self.conv(x).view(x.shape[0], -1)
+            return torch.tanh(h.view(x.shape[0], 4, *x.shape[2:]).mean(1, keepdim=True))
+
+    nhwc = torch.randn(2, 1, 16, 16).contiguous(memory_format=torch.channels_last)
+    with pytest.raises(RuntimeError, match="view size"):  # what NHWC would do to it
+        Flat().to(memory_format=torch.channels_last)(nhwc)
+    t = Trainer(tiny("train.steps=2"), tmp_path / "user", device="cpu", progress=False, G=Flat())
+    assert t.channels_last is False
+    assert t.fit()["steps"] == 2
     with pytest.raises(ConfigError, match="train.channels_last must be true, false or auto"):
         tiny("train.channels_last=sometimes")
 
