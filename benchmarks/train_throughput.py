@@ -41,8 +41,8 @@ from experiments.train import StepContext, compile_modules, gan_step
 from models import GeneratorObjective
 
 PRESETS = ["pix2pix", "pix2pix-small", "fix-sampling", "fix-detail", "fixed"]
-MODES = {"fp32": (None, False, False), "fp32+cl": (None, True, False), "bf16": ("bf16", False, False), "bf16+cl": ("bf16", True, False),
-         "bf16+cl+compile": ("bf16", True, True)}
+MODES = {"fp32": (None, False, False), "fp32+cl": (None, True, False), "bf16": ("bf16", False, False),
+         "bf16+cl": ("bf16", True, False), "bf16+cl+compile": ("bf16", True, True)}
 EQUAL_LOSS = ["loss.adversarial=vanilla", "loss.content=l1", "loss.lambda_adv=1", "loss.lambda_content=100"]
 
 
