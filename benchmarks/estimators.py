@@ -291,8 +291,7 @@ def hard_cases(n: int = 5000) -> dict[str, Any]:
                     out["true_pairs" if i // 2 == j // 2 else "null_pairs"].append(v)
     rng = np.random.default_rng(1)
     z = rng.standard_normal((20000, d))
-    x = z.copy()
-    x[:, 1:] += np.sin(2.0 * z[:, :-1])
+    x = D.shear(D.GroundTruth(z, z, 0.0, "z"), which="x").x  # x_j = z_j + sin(2 z_{j-1})
     zh = np.empty_like(x)
     zh[:, 0] = x[:, 0] + 1e-3
     for j in range(1, d):
