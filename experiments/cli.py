@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("reproduce", help="reproduce each problem before and after its fix, then the report")
     r.add_argument("--preset", default="quick", help="tiny (seconds) | quick (CPU, ~15 min, illustration) | standard (3 seeds, 2000 steps, "
-                   "~2.5 h on 2 CPU cores with --jobs 2; unconverged runs are flagged) | long (standard at 8000 "
+                   "1.3-2.5 h on 2 CPU cores with --jobs 2; unconverged runs are flagged) | long (standard at 8000 "
                    "steps, where the horizon runs converged; 5-9 h on 2 cores: a GPU's) | full (GPU)")
     r.add_argument("--tasks", nargs="+", help="denoise derain dehaze (default: all)")
     r.add_argument("--problems", nargs="+", help="abstraction detail gradients (default: all)")
