@@ -350,7 +350,7 @@ def _shear_exact_family(n: int, d: int, steps: int = 1500) -> dict[str, float]:
             return torch.cat(out, 1)
 
         def nll(self, a: torch.Tensor) -> torch.Tensor:
-            L = torch.tril(self.chol)
+            L = torch.tril(self.chol, -1) + torch.diag(torch.diagonal(self.chol).abs() + 1e-6)
             return -torch.distributions.MultivariateNormal(torch.zeros(2 * d), scale_tril=L).log_prob(self.latents(a)).mean()
 
     with torch.random.fork_rng(devices=[]):
