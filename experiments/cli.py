@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from typing import Any, Sequence
 
 import yaml
@@ -30,13 +31,17 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
 
     x, y = load_array(args.x), load_array(args.y)
     discrete = {"auto": "auto", "both": True, "none": False, "x": (True, False), "y": (False, True)}[args.discrete]
-    est = estimate_mi(x, y, method=args.method, discrete=discrete, **parse_params(args.param))
+    with warnings.catch_warnings():  # auto's warning is printed below (and kept in the JSON's details)
+        warnings.filterwarnings("ignore", message="auto: the elliptical copula", category=UserWarning)
+        est = estimate_mi(x, y, method=args.method, discrete=discrete, **parse_params(args.param))
     if args.json:
         print(est.to_json(indent=2))
     else:
         print(str(est))
         if est.method == "auto":
             print(f"auto chose {est.details['chosen']}: {est.details['reason']}")
+            if "warning" in est.details:
+                print(f"warning: {est.details['warning']}")
     return 0
 
 

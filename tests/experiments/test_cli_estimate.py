@@ -33,6 +33,19 @@ def test_estimate_text_output_names_method(arrays, capsys):
     assert "nats" in out and "auto chose" in out
 
 
+def test_estimate_prints_autos_warning_once(tmp_path, capsys):
+    from infotheory import distributions as D
+
+    gt = D.shear(D.correlated_gaussian(2000, 10, 10, 1.0, seed=36))  # a pair no elliptical copula fits
+    np.save(tmp_path / "x.npy", gt.x)
+    np.save(tmp_path / "y.npy", gt.y)
+    assert main(["estimate", str(tmp_path / "x.npy"), str(tmp_path / "y.npy")]) == 0
+    out, err = capsys.readouterr()
+    assert out.count("warning: auto: the elliptical copula's MI") == 1 and "contradicted" not in err
+    assert main(["estimate", str(tmp_path / "x.npy"), str(tmp_path / "y.npy"), "--json"]) == 0
+    assert "contradicted" in json.loads(capsys.readouterr().out)["details"]["warning"]
+
+
 @pytest.mark.parametrize("args,msg", [
     (["missing.npy", "x.npy"], "array file not found"),
     (["d.npz", "x.npy"], "pick one as"),
