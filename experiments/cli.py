@@ -25,14 +25,14 @@ def parse_params(items: Sequence[str]) -> dict[str, Any]:
 
 
 def _cmd_estimate(args: argparse.Namespace) -> int:
-    from infotheory import estimate_mi
+    from infotheory import NonEllipticalWarning, estimate_mi
 
     from .arrays import load_array
 
     x, y = load_array(args.x), load_array(args.y)
     discrete = {"auto": "auto", "both": True, "none": False, "x": (True, False), "y": (False, True)}[args.discrete]
     with warnings.catch_warnings():  # auto's warning is printed below (and kept in the JSON's details)
-        warnings.filterwarnings("ignore", message="auto: the elliptical copula", category=UserWarning)
+        warnings.simplefilter("ignore", NonEllipticalWarning)
         est = estimate_mi(x, y, method=args.method, discrete=discrete, **parse_params(args.param))
     if args.json:
         print(est.to_json(indent=2))

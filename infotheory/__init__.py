@@ -5,7 +5,7 @@ All information quantities are in nats unless a name says bits.
 from .api import available_methods, estimate_mi, get_estimator
 from .estimators import (
     AutoEstimator, BinningEstimator, CopulaEstimator, FlowEstimator, GaussianEstimator, InfoNCEEstimator, KDEEstimator,
-    KSGEstimator, MIEstimator, MINEEstimator, NWJEstimator, SMILEEstimator,
+    KSGEstimator, MIEstimator, MINEEstimator, NonEllipticalWarning, NWJEstimator, SMILEEstimator,
 )
 from .result import MIEstimate, standard_json
 from . import diagnostics, distributions
@@ -20,7 +20,7 @@ from .taps import LayerTap, resolve_layers
 __all__ = [
     "estimate_mi", "get_estimator", "available_methods", "MIEstimate", "standard_json", "MIEstimator", "distributions",
     "AutoEstimator", "BinningEstimator", "CopulaEstimator", "FlowEstimator", "GaussianEstimator", "InfoNCEEstimator",
-    "KDEEstimator", "KSGEstimator", "MINEEstimator", "NWJEstimator", "SMILEEstimator",
+    "KDEEstimator", "KSGEstimator", "MINEEstimator", "NWJEstimator", "SMILEEstimator", "NonEllipticalWarning",
     "diagnostics", "laplacian_bands", "InformationPlane", "information_plane_rows", "Chain", "Flatten",
     "GlobalPool", "PatchSample", "RandomProjection", "Reduction", "LayerTap", "resolve_layers",
     "chain_information", "information_along_depth", "Monitor", "resolution_layers", "TensorBoardLog",

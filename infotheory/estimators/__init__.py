@@ -1,5 +1,6 @@
 """Mutual-information estimators: one per file, each a small object with ``estimate(x, y)``."""
 from .auto import AutoEstimator
+from ._pair_check import NonEllipticalWarning
 from .base import REGISTRY, MIEstimator
 from .binning import BinningEstimator
 from .copula import CopulaEstimator
@@ -15,4 +16,5 @@ from .smile import SMILEEstimator
 __all__ = [
     "REGISTRY", "MIEstimator", "AutoEstimator", "BinningEstimator", "CopulaEstimator", "FlowEstimator", "GaussianEstimator",
     "InfoNCEEstimator", "KDEEstimator", "KSGEstimator", "MINEEstimator", "NWJEstimator", "SMILEEstimator",
+    "NonEllipticalWarning",
 ]

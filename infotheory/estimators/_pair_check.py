@@ -23,7 +23,11 @@ from scipy import stats
 from .copula import _fit_t_corr, t_mi_correction
 from .ksg import KSGEstimator
 
-__all__ = ["pair_check"]
+__all__ = ["pair_check", "NonEllipticalWarning"]
+
+
+class NonEllipticalWarning(UserWarning):
+    """``auto`` returned an elliptical copula's MI that some coordinate pairs contradict (see ``pair_check``)."""
 
 
 def pair_check(u: np.ndarray, nu: float, *, max_pairs: int = 300, max_samples: int = 5000, k: int = 3,

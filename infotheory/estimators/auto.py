@@ -12,7 +12,7 @@ from ..result import MIEstimate
 from .base import MIEstimator, check_positive, register
 from .binning import BinningEstimator
 from ._heldout import gaussian_pmi, heldout_nwj, product_shifts
-from ._pair_check import pair_check
+from ._pair_check import NonEllipticalWarning, pair_check
 from .copula import CopulaEstimator, copula_logpdf, copula_pmi, fit_elliptical, rank_uniform
 from .flow import FlowEstimator, FlowFit, flow_result
 from .ksg import KSGEstimator
@@ -48,9 +48,9 @@ class AutoEstimator(MIEstimator):
        ``pair_checks`` coordinate pairs are checked against the fitted copula (``_pair_check``: each
        pair's KSG against its closed-form model MI, ``pair_tol`` nats plus a Bonferroni margin).
        If any pair contradicts the model, the copula's value is still returned, with a warning
-       (``details["warning"]`` and a ``UserWarning``) that names the worst pairs: the dependence
-       is not elliptical there and the value is unreliable. Dependence that shows in no pair is
-       not caught.
+       (``details["warning"]`` and a ``NonEllipticalWarning``, a ``UserWarning``) that names the
+       worst pairs: the dependence is not elliptical there and the value is unreliable. Dependence
+       that shows in no pair is not caught.
 
     Parameters: ``k`` (KSG neighbours), ``low_dim``, ``agree_tol`` (nats), ``flow``,
     ``flow_min_samples``, ``flow_max_dim``, ``flow_margin`` (nats), ``flow_candidates``,
@@ -124,7 +124,7 @@ class AutoEstimator(MIEstimator):
                            f"{check['contradicting']} contradict it")
                 if check["contradicting"]:
                     extra["warning"] = self._pair_warning(cop.value, check, dx)
-                    warnings.warn(extra["warning"], UserWarning, stacklevel=3)
+                    warnings.warn(extra["warning"], NonEllipticalWarning, stacklevel=3)
             return self._wrap(cop, "copula", reason, extra)
         ksg = KSGEstimator(k=self.k, seed=self.seed).estimate(z[:, :dx], z[:, dx:])
         diff = abs(ksg.value - cop.value)
