@@ -365,7 +365,8 @@ def _shear_exact_family(n: int, d: int, steps: int = 1500) -> dict[str, float]:
     from torch import nn
 
     gt = D.shear(D.correlated_gaussian(n, d, d, 1.0, seed=100 * d))
-    data = torch.tensor(np.hstack([gt.x, gt.y]) - np.hstack([gt.x, gt.y]).mean(0), dtype=torch.float32)
+    joint = np.hstack([gt.x, gt.y])
+    data = torch.tensor(joint - joint.mean(0), dtype=torch.float32)
     te, tr = data[:1000], data[1000:]
 
     class Model(nn.Module):
