@@ -1,6 +1,8 @@
 """Post-run analyses of a finished run (final generator), written to ``analysis.csv`` (tidy rows).
 
-``abstraction``: per-layer I(X;T), I(T;Y) and costs; ``detail``: per-band detail loss;
+``information``: the problems' primary information quantities on the whole test images (split
+``information``, :func:`information_rows`); ``abstraction``: per-layer I(X;T), I(T;Y) and costs;
+``detail``: per-band detail loss;
 ``sources``: path ablation + captum attribution; ``d_probe``: the D-optimality probe
 (:mod:`experiments.probe`) with the run's own generator loss, plus the minimax ``saturating`` form
 when that loss is the BCE one (the same discriminator serves both). For the deraining task the real Rain12 pairs are
@@ -34,7 +36,7 @@ from .evaluate import evaluate_pairs
 
 __all__ = ["analyse_run", "analysed", "analysis_record", "analysis_settings", "ANALYSES", "SETTINGS", "SETTING_KEYS"]
 
-ANALYSES = ("abstraction", "detail", "sources", "d_probe")
+ANALYSES = ("abstraction", "detail", "sources", "d_probe", "information")
 # the config keys an analysis reads that a sweep may set apart from how the run was trained (its
 # preset's current value wins: a baseline trained under an older preset gets the probe the sweep asks for)
 SETTINGS: dict[str, tuple[str, ...]] = {"d_probe": ("diagnostics.d_probe_steps",)}
@@ -80,6 +82,8 @@ def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "aut
             rows += detail_loss(x, y_hat, y, levels=default_levels(x.shape[-1]), estimator=ESTIMATOR, step=step)
         if "sources" in analyses:
             rows += information_sources(G, x, y, estimator=ESTIMATOR, n_steps=8, step=step)
+        if "information" in analyses:
+            rows += information_rows(cfg, G, dev, step)
         if "d_probe" in analyses and cfg["loss"]["lambda_adv"] > 0:  # the L1-only control has no adversarial term
             rows += _d_probe(cfg, G, dev, progress)
     if cfg["task"] == "derain" and have_shared("Rain12"):
@@ -99,6 +103,60 @@ def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "aut
     done, used = analysis_record(run.path)
     used.update({a: {k: _get(cfg, k) for k in SETTINGS[a]} for a in analyses if a in SETTINGS})
     atomic_write_text(run.path / RECORD, json.dumps({"done": sorted(done | set(analyses)), "settings": used}))
+    return rows
+
+
+INFO_BOOT = 200  # bootstrap resamples of the test images behind every information interval
+
+
+def information_rows(cfg: Mapping[str, Any], G: torch.nn.Module, dev: torch.device, step: int,
+                     n_boot: int = INFO_BOOT) -> list[dict[str, Any]]:
+    """The primary information quantities of a run's final generator on the whole test images
+    (no crops), each with its bootstrap interval over images (nats or fractions), as tidy rows of
+    split ``information``: per Laplacian band ``I_y_yhat``, ``I_y_x``, ``retention`` (layer = band,
+    :func:`infotheory.band_information`); ``I_y_yhat`` on 8×8 patches of the whole image (layer
+    ``image``); for a U-Net deeper than the abstraction problem's ``KEEP_LEVELS``, what its deeper
+    levels add (``deep_added``, ``deep_share``) and cost (``deep_param_share``, ``deep_flop_share``;
+    :func:`infotheory.level_information`). Metric ``X_low`` / ``X_high`` hold X's interval."""
+    from infotheory import band_information, image_information, level_information, unet_deep_layers
+    from infotheory.image_information import max_levels
+
+    from .data import to_tensor
+    from .evaluate import restore
+    from .problems.abstraction import KEEP_LEVELS
+
+    pairs = build_test_pairs(dict(cfg), crop=None)
+    mult = 2 ** cfg["model"]["depth"]
+    xs = [to_tensor(x) for _, x, _ in pairs]
+    ys = [to_tensor(y) for _, _, y in pairs]
+    with torch.no_grad():
+        outs = [to_tensor(restore(G, x, dev, mult)) for _, x, _ in pairs]
+    seed = int(cfg["seed"])
+    rows: list[dict[str, Any]] = []
+    pj = json.dumps({"estimator": "copula (gaussian family)", "bootstrap": "basic, over test images", "n_boot": n_boot,
+                     "images": len(pairs), "crop": "whole images"})
+
+    def add(metric: str, value: Any, layer: str) -> None:
+        if isinstance(value, (int, float)) and np.isfinite(value):
+            rows.append({"step": step, "split": "information", "metric": metric, "value": float(value), "layer": layer,
+                         "estimator": "copula", "params": pj})
+
+    levels = max_levels(min(min(t.shape[-2:]) for t in ys))
+    bands = band_information(ys, outs, xs, levels=levels, n_boot=n_boot, seed=seed)
+    for r in bands.to_dict("records"):
+        for k in ("I_y_yhat", "I_y_x", "retention"):
+            for suffix in ("", "_low", "_high"):
+                add(k + suffix, r.get(k + suffix), r["band"])
+    whole = image_information(ys, outs, n_boot=n_boot, seed=seed)
+    for k in ("value", "low", "high"):
+        add("I_y_yhat" + ("" if k == "value" else f"_{k}"), whole[k], "image")
+    if getattr(G, "depth", 0) > KEEP_LEVELS:
+        lv = level_information(G, xs, ys, unet_deep_layers(G, KEEP_LEVELS), n_boot=n_boot, seed=seed)
+        for k in ("added", "share"):
+            for suffix in ("", "_low", "_high"):
+                add(f"deep_{k}{suffix}", lv[k + suffix], f"levels>{KEEP_LEVELS}")
+        add("deep_param_share", lv["param_share"], f"levels>{KEEP_LEVELS}")
+        add("deep_flop_share", lv["flop_share"], f"levels>{KEEP_LEVELS}")
     return rows
 
 

@@ -15,7 +15,8 @@ and ``saturating``: the same BCE D) are measured on the same discriminator traje
 
 Rows (split ``"d_probe"``): ``step`` = discriminator updates so far, ``layer`` = generator loss,
 metrics ``grad_ratio_adv_content``, ``grad_norm_adv``, ``grad_norm_content``,
-``d_saturated_fraction``, ``D(real)``, ``D(fake)``.
+``d_saturated_fraction``, ``D(real)``, ``D(fake)``, ``jsd_lower_bound`` (nats: what the probe's D,
+scored on the held-out probe pairs it never trained on, knows about real vs restored).
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ from .builders import adam
 __all__ = ["d_optimality_probe", "d_family", "probe_summary", "PROBE_METRICS"]
 
 PROBE_METRICS = ("grad_ratio_adv_content", "grad_norm_adv", "grad_norm_content", "d_saturated_fraction",
-                 "D(real)", "D(fake)")
+                 "D(real)", "D(fake)", "jsd_lower_bound")
 
 
 def d_family(g_loss: str) -> str:
@@ -121,7 +122,8 @@ def _d_update(score: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], opt: 
 
 def probe_summary(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """Per generator loss: ``peak`` and ``final`` adversarial/content ratio, ``retained`` = final /
-    peak (≪ 1: the gradient vanished as D won), and ``saturated`` = D's final saturated fraction."""
+    peak (≪ 1: the gradient vanished as D won), ``saturated`` = D's final saturated fraction and
+    ``jsd`` = its final JSD lower bound (nats) on the held-out probe pairs."""
     out: dict[str, dict[str, float]] = {}
     by: dict[str, dict[str, list[tuple[int, float]]]] = {}
     for r in rows:
@@ -133,6 +135,8 @@ def probe_summary(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]
         if not ratio:
             continue
         peak, final = max(v for _, v in ratio), ratio[-1][1]
+        jsd = sorted(m.get("jsd_lower_bound", []))
         out[name] = {"peak": peak, "final": final, "retained": final / peak if peak > 0 else float("nan"),
-                     "saturated": sat[-1][1] if sat else float("nan")}
+                     "saturated": sat[-1][1] if sat else float("nan"),
+                     "jsd": jsd[-1][1] if jsd else float("nan")}
     return out

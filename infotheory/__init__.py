@@ -16,6 +16,10 @@ from .tensorboard import TensorBoardLog, tensorboard_available
 from .infoplane import InformationPlane, information_plane_rows
 from .reductions import Chain, Flatten, GlobalPool, PatchSample, RandomProjection, Reduction
 from .taps import LayerTap, resolve_layers
+from .image_information import band_information, image_information
+from .level_information import level_information, unet_deep_layers
+from .discriminator_information import jsd_lower_bound
+from .random_fields import LinearGaussianImages
 
 __all__ = [
     "estimate_mi", "get_estimator", "available_methods", "MIEstimate", "standard_json", "MIEstimator", "distributions",
@@ -24,5 +28,6 @@ __all__ = [
     "diagnostics", "laplacian_bands", "InformationPlane", "information_plane_rows", "Chain", "Flatten",
     "GlobalPool", "PatchSample", "RandomProjection", "Reduction", "LayerTap", "resolve_layers",
     "chain_information", "information_along_depth", "Monitor", "resolution_layers", "TensorBoardLog",
-    "tensorboard_available",
+    "tensorboard_available", "band_information", "image_information", "level_information", "unet_deep_layers",
+    "jsd_lower_bound", "LinearGaussianImages",
 ]

@@ -1,18 +1,42 @@
 """Problem 1 — over-invested abstraction: sweep the number of down-samplings of the baseline U-Net;
 the fix is a shallower sampling structure with residual blocks at the bottleneck scale.
 
-Evidence: PSNR/SSIM vs depth, I(T_l;Y) per encoder layer vs depth (what each further
-down-sampling keeps of the target information), parameters/FLOPs, and the bottleneck's
-information-plane trajectory over training.
+Primary evidence, in information: what the levels below the fix's own ``KEEP_LEVELS`` = 2
+down-samplings add to the output's information about the target, as a share of I(Y;Ŷ)
+(:func:`infotheory.level_information`), beside their share of parameters and FLOPs; the fix decided
+on I(Y;Ŷ) itself. ``depth2-wide`` (a 2-down-sampling U-Net whose width matches the baseline's
+parameter count within 10 %) separates depth from capacity. Secondary: PSNR, the depth trend.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
-from .base import MAX_DEPTH, Problem
+from .base import MAX_DEPTH, PRESET_OVERRIDES, Problem
 from .decision import Comparison
 
-__all__ = ["PROBLEM"]
+__all__ = ["PROBLEM", "KEEP_LEVELS", "DEEP_SHARE_THRESHOLD", "width_matched_ngf"]
+
+KEEP_LEVELS = 2  # pre-registered: the levels deeper than the fix's 2 down-samplings are the ones measured
+DEEP_SHARE_THRESHOLD = 0.10  # pre-registered: they add less than 10 % of I(Y;Ŷ)
+WIDE_FROM = ("standard", "long", "full")  # presets whose grid has the width-matched control
+
+
+@lru_cache(maxsize=None)
+def width_matched_ngf(ngf: int, depth: int, shallow: int = 2, channels: int = 3) -> int:
+    """The ngf of a ``shallow``-down-sampling U-Net whose parameter count is closest to that of the
+    ``depth``-down-sampling one at ``ngf`` (RGB; grey differs by < 1 %)."""
+    from models import UNetGenerator
+
+    def n(d: int, g: int) -> int:
+        return sum(p.numel() for p in UNetGenerator(channels, channels, depth=d, ngf=g).parameters())
+
+    target = n(depth, ngf)
+    lo, hi = ngf, ngf * 64
+    while hi - lo > 1:  # parameters grow monotonically with width
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if n(shallow, mid) < target else (lo, mid)
+    return min((lo, hi), key=lambda g: abs(n(shallow, g) - target))
 
 
 def configs(preset: str) -> dict[str, dict[str, Any]]:
@@ -21,6 +45,9 @@ def configs(preset: str) -> dict[str, dict[str, Any]]:
     out = {f"depth{d}": {"model.depth": d} for d in depths}
     out["baseline"] = {"model.depth": dmax}
     out["fix-sampling"] = {"model.depth": 2, "model.res_blocks": 2 if preset != "full" else 6}
+    if preset in WIDE_FROM:
+        out["depth2-wide"] = {"model.depth": 2,
+                              "model.ngf": width_matched_ngf(int(PRESET_OVERRIDES[preset]["model.ngf"]), dmax)}
     return out
 
 
@@ -30,11 +57,19 @@ PROBLEM = Problem(
     configs=configs,
     baseline="baseline",
     fixes=["fix-sampling"],
-    analysis=["abstraction"],
-    # decided before any run: the fix's own sampling structure (2 down-samplings) without its residual
-    # blocks against the deepest U-Net — one named depth, not the best of the sweep
-    present=Comparison("Does the deepest U-Net spend down-samplings restoration does not need (does the fix's "
-                       "2-down-sampling structure alone restore better)?", "psnr", a="depth2", b="baseline"),
-    fix=Comparison("Does the fix (2 down-samplings + residual blocks) restore better than the baseline?", "psnr",
-                   a="fix-sampling", b="baseline"),
+    analysis=["information", "abstraction"],
+    # decided before any run, in information: one named split of the baseline (the levels below
+    # KEEP_LEVELS) against a fixed share; the fix against the baseline on I(Y;Ŷ)
+    present=Comparison(f"Do the baseline's levels below {KEEP_LEVELS} down-samplings add less than "
+                       f"{DEEP_SHARE_THRESHOLD:.0%} of the output's information about the target (share of I(Y;Yhat) "
+                       "lost when they are mean-ablated)?", "deep_info_share", a="baseline",
+                       threshold=DEEP_SHARE_THRESHOLD, yes_if="less", unit=""),
+    fix=Comparison("Does the fix (2 down-samplings + residual blocks) carry more information about the target than the "
+                   "baseline (I(Y;Yhat), nats)?", "info_yyhat", a="fix-sampling", b="baseline", unit="nats"),
+    controls=[Comparison("capacity control: a 2-down-sampling U-Net of the baseline's parameter count against the "
+                         "baseline (I(Y;Yhat), nats)", "info_yyhat", a="depth2-wide", b="baseline", unit="nats")],
+    secondary=[Comparison("secondary: does the fix's 2-down-sampling structure alone restore better (PSNR)?", "psnr",
+                          a="depth2", b="baseline"),
+               Comparison("secondary: does the fix restore better than the baseline (PSNR)?", "psnr",
+                          a="fix-sampling", b="baseline")],
 )

@@ -104,18 +104,20 @@ class Problem:
     present: Comparison | None = None  # pre-registered: is the problem present in the baseline?
     fix: Comparison | None = None  # pre-registered: does the named fix reduce it?
     controls: list[Comparison] = field(default_factory=list)  # reported beside the verdict, never decide it
+    # the earlier evidence (PSNR, band residuals, gradient ratios) — labelled secondary, never decides
+    secondary: list[Comparison] = field(default_factory=list)
 
     def compared(self) -> set[str]:
         """The configurations the pre-registered decisions (present, fix) compare."""
         return set().union(*(c.configs for c in (self.present, self.fix) if c is not None))
 
     def run_rank(self, config: str) -> int:
-        """0 when a pre-registered decision compares ``config``, 1 when only a control or secondary
+        """0 when a pre-registered decision compares ``config``, 1 when only a control or a secondary
         comparison does (the no-skip model, the other loss variants), 2 when it is only context (the
         other depths of the trend, the L1-only reference)."""
         if config in self.compared():
             return 0
-        return 1 if any(config in c.configs for c in self.controls) else 2
+        return 1 if any(config in c.configs for c in (*self.controls, *self.secondary)) else 2
 
 
 def probe_batch(pairs: list[tuple[str, np.ndarray, np.ndarray]], crop: int, n: int, seed: int = 0,

@@ -14,20 +14,29 @@ The rule, three-valued:
   or a run in the comparison did not converge by the plateau rule (``inconclusive (unconverged)``).
 
 Controls are computed the same way and reported beside the verdict; they never decide it.
+
+Two sources of error: seeds, and the test images. With ``image_se`` (the per-run standard error of
+the quantity over test images — a bootstrap over images), the interval's half-width is
+√((t·s/√n)² + (z·se_img)²): every seed is scored on the same images, so their error does not
+average out over seeds; se_img² = mean se(a)² + mean se(b)² (a and b's image errors taken as
+independent: conservative, as they are positively correlated). The p-value of the same statistic
+(t on n − 1 degrees of freedom) feeds :func:`holm`, the Holm–Bonferroni adjustment over a sweep's
+primary decisions; the adjusted answer is printed beside the unadjusted one.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 from scipy import stats
 
-__all__ = ["Comparison", "Decision", "decide", "paired_interval", "MIN_SEEDS", "LEVEL"]
+__all__ = ["Comparison", "Decision", "decide", "paired_interval", "holm", "MIN_SEEDS", "LEVEL", "ALPHA"]
 
 MIN_SEEDS = 3
 LEVEL = 0.95
+ALPHA = 1 - LEVEL  # the family-wise error rate Holm's adjustment holds
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,10 @@ class Decision:
     high: float = math.nan
     n: int = 0
     per_seed: dict[int, float] = field(default_factory=dict)
+    p_value: float = math.nan  # two-sided, of the difference from the threshold
+    se_images: float = math.nan  # the test images' share of the standard error (NaN: not given)
+    holm_answer: str | None = None  # the answer after Holm's adjustment (None: not in a family)
+    p_holm: float = math.nan
 
     def interval(self, digits: int = 2) -> str:
         if self.n == 0 or math.isnan(self.mean):
@@ -84,9 +97,11 @@ class Decision:
 
     def as_dict(self) -> dict[str, Any]:
         c = self.comparison
-        return {"question": c.question, "rule": c.describe(), "answer": self.answer, "reason": self.reason,
+        return {"question": c.question, "quantity": c.quantity, "unit": c.unit, "rule": c.describe(),
+                "answer": self.answer, "reason": self.reason,
                 "mean": self.mean, "ci_low": self.low, "ci_high": self.high, "n_seeds": self.n,
-                "per_seed": {str(k): v for k, v in self.per_seed.items()}}
+                "per_seed": {str(k): v for k, v in self.per_seed.items()}, "p_value": self.p_value,
+                "se_images": self.se_images, "holm_answer": self.holm_answer, "p_holm": self.p_holm}
 
 
 def paired_interval(d: np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:
@@ -101,20 +116,49 @@ def paired_interval(d: np.ndarray, level: float = LEVEL) -> tuple[float, float, 
     return m, m - half, m + half
 
 
+def _image_se(c: Comparison, image_se: Callable[[str], Mapping[int, float]] | None, seeds: list[int]) -> float:
+    if image_se is None or not seeds:
+        return math.nan
+    total = 0.0
+    for cfg in filter(None, (c.a, c.b)):
+        se = [v for k, v in image_se(cfg).items() if k in seeds and v is not None and math.isfinite(v)]
+        if not se:
+            return math.nan
+        total += float(np.mean(np.square(se)))
+    return math.sqrt(total)
+
+
 def decide(comparison: Comparison, value: Callable[[str], Mapping[int, float]],
            converged: Callable[[str], Mapping[int, bool | None]] | None = None,
-           min_seeds: int = MIN_SEEDS) -> Decision:
+           min_seeds: int = MIN_SEEDS, image_se: Callable[[str], Mapping[int, float]] | None = None) -> Decision:
     """Decide ``comparison``. ``value(config) -> {seed: number}`` gives the per-run quantity;
     ``converged(config) -> {seed: bool | None}`` the plateau rule's outcome per run (None: cannot be
-    judged, treated as unconverged)."""
+    judged, treated as unconverged); ``image_se(config) -> {seed: s.e.}`` the per-run error over
+    test images, widening the interval (module docstring)."""
     c = comparison
     va = {k: v for k, v in value(c.a).items() if v is not None and math.isfinite(v)}
     vb = {k: v for k, v in value(c.b).items() if v is not None and math.isfinite(v)} if c.b else None
     seeds = sorted(set(va) & set(vb)) if vb is not None else sorted(va)
     # paired: the per-seed differences; one configuration: the quantity itself (against the threshold)
     per = {k: va[k] - vb[k] if vb is not None else va[k] for k in seeds}
-    m, lo, hi = paired_interval(np.array(list(per.values())))
-    dec = Decision(c, "inconclusive", "", m, lo, hi, len(per), per)
+    d = np.array(list(per.values()))
+    m, lo, hi = paired_interval(d)
+    se_img = _image_se(c, image_se, seeds)
+    p = math.nan
+    if d.size >= 2:
+        se_seed = float(d.std(ddof=1) / math.sqrt(d.size))
+        t_q = float(stats.t.ppf(0.5 + LEVEL / 2, d.size - 1))
+        half = t_q * se_seed
+        se_tot = se_seed
+        if math.isfinite(se_img):
+            half = math.hypot(half, float(stats.norm.ppf(0.5 + LEVEL / 2)) * se_img)
+            se_tot = math.hypot(se_seed, se_img)
+        lo, hi = m - half, m + half
+        if se_tot > 0:
+            p = float(2 * stats.t.sf(abs(m - c.threshold) / se_tot, d.size - 1))
+        else:
+            p = 0.0 if m != c.threshold else 1.0
+    dec = Decision(c, "inconclusive", "", m, lo, hi, len(per), per, p_value=p, se_images=se_img)
     if len(per) < min_seeds:
         dec.reason = f"fewer than {min_seeds} paired seeds ({len(per)})"
         return dec
@@ -132,3 +176,20 @@ def decide(comparison: Comparison, value: Callable[[str], Mapping[int, float]],
     else:
         dec.reason = "the interval contains the threshold"
     return dec
+
+
+def holm(decisions: Sequence[Decision], alpha: float = ALPHA) -> None:
+    """Holm–Bonferroni over a family of decisions, in place: each decision with a p-value gets
+    ``p_holm`` (Holm's step-down adjusted p) and ``holm_answer`` — its own answer when ``p_holm`` <
+    ``alpha``, else ``inconclusive (Holm)``. A decision already inconclusive (unconverged, not run, too
+    few seeds, interval across the threshold) stays as it is; the family is every decision with a
+    p-value, so m counts them all. (The yes/no answer needs its interval beyond the threshold; Holm
+    only ever removes answers, never adds one.)"""
+    fam = [d for d in decisions if math.isfinite(d.p_value)]
+    m = len(fam)
+    running = 0.0
+    for i, d in enumerate(sorted(fam, key=lambda d: d.p_value)):
+        running = max(running, min(1.0, (m - i) * d.p_value))
+        d.p_holm = running
+        d.holm_answer = d.answer if (d.answer in ("yes", "no") and running < alpha) else \
+            (d.answer if "inconclusive" in d.answer else "inconclusive (Holm)")

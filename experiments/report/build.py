@@ -51,8 +51,9 @@ def build_report(root: str | Path) -> Path:
         atomic_write_text(out / "tables" / "classical.csv", data.classical.to_csv(index=False))
     vs = verdicts(data.runs, data.metrics, data.analysis, data.uses)
     flat = [{k: "; ".join(v) if k == "missing_runs" else v for k, v in x.items()
-             if k not in ("controls", "effects", "decision", "fix_decision")}
-            | {f"{w}_{k}": x.get(f"{w}decision", {}).get(k) for w in ("", "fix_") for k in ("mean", "ci_low", "ci_high")}
+             if k not in ("controls", "effects", "secondary", "decision", "fix_decision")}
+            | {f"{w}_{k}": x.get(f"{w}decision", {}).get(k) for w in ("", "fix_")
+               for k in ("quantity", "mean", "ci_low", "ci_high", "p_value", "p_holm")}
             for x in vs]
     atomic_write_text(out / "tables" / "verdicts.csv", pd.DataFrame(flat).to_csv(index=False))
     atomic_write_text(out / "verdicts.json", standard_json(vs, indent=2))
@@ -249,29 +250,33 @@ def results_markdown(root: str | Path) -> str:
     decide nothing) and the pivoted headline table of a built report, as Markdown."""
     src = Path(root) / "report"
     vs = json.loads((src / "verdicts.json").read_text())
-    lines = ["| problem | task | verdict | problem comparison (95 % CI, n) | fix | fix comparison (95 % CI, n) |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| problem | task | verdict | Holm | primary: problem comparison (95 % CI, n) | fix | Holm | "
+             "primary: fix comparison (95 % CI, n) |", "|---|---|---|---|---|---|---|---|"]
 
     def ci(d: dict) -> str:
         if not d or d.get("n_seeds", 0) == 0:
             return "—"
         lo, hi = d.get("ci_low"), d.get("ci_high")
         rng = f"[{lo:+.3g}, {hi:+.3g}]" if lo is not None and lo == lo else "[—]"
-        return f"{d['mean']:+.3g} {rng}, n = {d['n_seeds']}"
+        q = f"{d['quantity']}: " if d.get("quantity") else ""
+        return f"{q}{d['mean']:+.3g} {rng}, n = {d['n_seeds']}"
 
     for v in vs:
-        lines.append(f"| {v['problem']} | {v['task']} | **{v['verdict']}** | {ci(v.get('decision', {}))} | "
-                     f"{v['fix']} | {ci(v.get('fix_decision', {}))} |")
+        lines.append(f"| {v['problem']} | {v['task']} | **{v['verdict']}** | {v.get('verdict_holm', '—')} | "
+                     f"{ci(v.get('decision', {}))} | {v['fix']} | {v.get('fix_holm', '—')} | "
+                     f"{ci(v.get('fix_decision', {}))} |")
     beside = ["| problem | task | beside the verdict (never decides it) | value (95 % CI, n) | answer |",
               "|---|---|---|---|---|"]
     for v in vs:
-        for kind, items in (("control", v.get("controls", [])), ("effect", v.get("effects", []))):
+        for kind, items in (("secondary", v.get("secondary", [])), ("control", v.get("controls", [])),
+                            ("effect", v.get("effects", []))):
             for c in items:
                 answer = c.get("answer", "")
                 if kind == "effect":  # a reading, not a question: only whether its runs converged
                     answer = "unconverged runs" if "unconverged" in answer else "—"
                 value = ci(c) if c.get("n_seeds") else c.get("reason", "—")  # not run: which runs are missing
-                beside.append(f"| {v['problem']} | {v['task']} | {kind}: {c['question']} | {value} | {answer} |")
+                question = c["question"].removeprefix("secondary: ")
+                beside.append(f"| {v['problem']} | {v['task']} | {kind}: {question} | {value} | {answer} |")
     data = collect(root)
     piv = pivot_table(data.runs, data.classical)
     head = "| " + " | ".join(piv.columns) + " |"

@@ -2,9 +2,13 @@
 (:mod:`experiments.problems`) decided over paired seeds (:mod:`experiments.problems.decision`).
 
 ``verdict``: present / absent / inconclusive (with the reason: too few seeds, unconverged runs, an
-interval that contains the threshold); ``fix``: reduced / not reduced / inconclusive. Controls and
-context (the depth trend, the other alternatives, what the adversarial term adds over the L1-only
-control) are reported beside them and never change them.
+interval that contains the threshold); ``fix``: reduced / not reduced / inconclusive. Both are
+decided by the problem's information quantity (its primary); the interval combines seed and
+test-image variance where the quantity has one. ``verdict_holm`` / ``fix_holm``: the same after
+Holm–Bonferroni over every primary decision of the sweep (the family: problems × tasks × {present,
+fix}). Secondary evidence (PSNR, band residuals, gradient ratios), controls and context (the depth
+trend, what the adversarial term adds over the L1-only control) are reported beside them, labelled,
+and never change them.
 """
 from __future__ import annotations
 
@@ -15,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from ..problems import PROBLEMS
-from ..problems.decision import MIN_SEEDS, Comparison, Decision, decide, paired_interval
-from .quantities import converged_runs, per_seed
+from ..problems.decision import MIN_SEEDS, Comparison, Decision, decide, holm, paired_interval
+from .quantities import converged_runs, per_seed, per_seed_se
 from .tables import fmt_pm
 
 __all__ = ["verdicts", "PRESENT_WORDS", "FIX_WORDS"]
@@ -31,7 +35,8 @@ def _word(answer: str, words: dict[str, str]) -> str:
 
 
 def _decide(c: Comparison, runs, met, ana, task) -> Decision:
-    return decide(c, per_seed(runs, met, ana, task, c.quantity), converged_runs(runs, task))
+    return decide(c, per_seed(runs, met, ana, task, c.quantity), converged_runs(runs, task),
+                  image_se=per_seed_se(runs, met, ana, task, c.quantity))
 
 
 def _psnr_line(runs: pd.DataFrame, task: str, configs: list[str]) -> str:
@@ -80,6 +85,7 @@ def _one(problem: str, task: str, cfgs: list[str], runs, met, ana, missing: set[
     pres, fix = (_decide_run(c, runs, met, ana, task, missing) for c in (p.present, p.fix))
     wanted = [c for c in p.controls if c.configs <= set(cfgs)]
     controls = [_decide_run(c, runs, met, ana, task, missing) for c in wanted]
+    secondary = [_decide_run(c, runs, met, ana, task, missing) for c in p.secondary if c.configs <= set(cfgs)]
     effects: list[Decision] = []
     if problem == "gradients" and "l1-only" in cfgs and "l1-only" not in missing:
         effects = [_decide(Comparison("what the adversarial term adds to PSNR (baseline − L1-only)", "psnr",
@@ -97,6 +103,10 @@ def _one(problem: str, task: str, cfgs: list[str], runs, met, ana, missing: set[
     for c in controls:
         shown = c.reason if c.answer == NOT_RUN else c.interval()
         lines.append(f"Control ({c.comparison.question}): {shown}, {c.answer} — does not decide the verdict.")
+    for c in secondary:
+        shown = c.reason if c.answer == NOT_RUN else c.interval()
+        lines.append(f"Secondary ({c.comparison.question.removeprefix('secondary: ')}): {shown}, {c.answer} — does not "
+                     "decide the verdict.")
     for e in effects:
         lines.append(f"Effect ({e.comparison.question}): {e.interval()}.")
     lines.append(f"PSNR on the whole test images (dB, mean ± sd over seeds): {_psnr_line(runs, task, cfgs)}.")
@@ -107,7 +117,8 @@ def _one(problem: str, task: str, cfgs: list[str], runs, met, ana, missing: set[
             "reduced": fix.answer == "yes" if "inconclusive" not in fix.answer else None,
             "illustration": n < MIN_SEEDS, "n_seeds": n,
             "decision": pres.as_dict(), "fix_decision": fix.as_dict(),
-            "controls": [c.as_dict() for c in controls],
+            "controls": [c.as_dict() for c in controls], "secondary": [c.as_dict() for c in secondary],
+            "_decisions": (pres, fix),
             "effects": [e.as_dict() for e in effects], "missing_runs": sorted(missing),
             "text": " ".join(lines)}
 
@@ -132,4 +143,27 @@ def verdicts(runs: pd.DataFrame, metrics: pd.DataFrame, analysis: pd.DataFrame,
                 out.append(_one(problem, task, cfgs, runs, metrics, analysis, set(cfgs) - have))
             except Exception as exc:  # a report must still be written
                 out.append({**blank, "text": f"verdict failed: {type(exc).__name__}: {exc}"})
+    _holm(out)
     return out
+
+
+def _holm(out: list[dict[str, Any]]) -> None:
+    """Holm–Bonferroni over every primary decision of the sweep (in place): ``verdict_holm``,
+    ``fix_holm`` and the adjusted p-values in the decision dicts, a sentence added to the text."""
+    pairs = [v.pop("_decisions") for v in out if "_decisions" in v]
+    holm([d for pair in pairs for d in pair])
+    m = sum(1 for pair in pairs for d in pair if d.p_holm == d.p_holm)
+    it = iter(pairs)
+    for v in out:
+        if "decision" not in v:
+            v.update({"verdict_holm": v["verdict"], "fix_holm": v["fix"]})
+            continue
+        pres, fix = next(it)
+        v["decision"], v["fix_decision"] = pres.as_dict(), fix.as_dict()
+        v["verdict_holm"] = _word(pres.holm_answer or pres.answer, PRESENT_WORDS)
+        v["fix_holm"] = _word(fix.holm_answer or fix.answer, FIX_WORDS)
+        v["holm_family"] = m
+        ps = "; ".join(f"{name} p = {d.p_value:.3g}, Holm p = {d.p_holm:.3g}" for name, d in (("present", pres), ("fix", fix))
+                       if d.p_holm == d.p_holm)
+        v["text"] += (f" Holm–Bonferroni over the sweep's {m} primary decisions: verdict {v['verdict_holm'].upper()}, fix "
+                      f"{v['fix_holm'].upper()}" + (f" ({ps})." if ps else "."))

@@ -2,7 +2,9 @@
 
 Per measurement: the generator's gradient norm per layer split by loss term (adversarial vs
 content, each back-propagated alone with ``torch.autograd.grad``), their ratio, D(real)/D(fake)
-statistics, the fraction of saturated discriminator outputs, the D/G loss balance, and a
+statistics, the information D has about real vs generated (``jsd_lower_bound``: a lower bound on
+JSD = I(sample; real/generated) in nats from D's calibrated outputs on the batch,
+:func:`infotheory.jsd_lower_bound`), the fraction of saturated discriminator outputs, the D/G loss balance, and a
 warning when the adversarial gradient falls below ``threshold`` × the content gradient.
 """
 from __future__ import annotations
@@ -96,6 +98,16 @@ def _terms(objective: Any, d_fake: torch.Tensor, d_real: torch.Tensor, fake: tor
     return out[0], out[1]
 
 
+def _jsd(d_real: torch.Tensor, d_fake: torch.Tensor) -> float:
+    """JSD(real, generated) lower bound (nats) from D's outputs on this batch, calibrated (any loss);
+    NaN (no row) with fewer than 4 outputs per class."""
+    from ..discriminator_information import jsd_lower_bound
+
+    if min(d_real.numel(), d_fake.numel()) < 4:
+        return math.nan
+    return jsd_lower_bound(d_real, d_fake.detach(), calibrate=True, n_boot=0)["value"]
+
+
 def gradient_balance(G: nn.Module, D: nn.Module, objective: Any, x: torch.Tensor, y: torch.Tensor,
                      threshold: float = 0.01, saturation_logit: float = 4.0, step: int = 0,
                      warn: bool = True, d_input: DInput = "auto") -> list[dict[str, Any]]:
@@ -150,7 +162,8 @@ def _gradient_balance(G, D, objective, x, y, threshold, saturation_logit, step, 
                  "d_saturated_fraction": sat, "loss_d": d_loss, "loss_g_adv": float(t_adv),
                  "loss_g_content": float(t_con),
                  "grad_norm_adv": tot_adv, "grad_norm_content": tot_con, "grad_ratio_adv_content": ratio,
-                 "vanishing_adv_gradient": float(ratio < threshold)}
+                 "vanishing_adv_gradient": float(ratio < threshold),
+                 "jsd_lower_bound": _jsd(d_real, d_fake)}
     p = json.dumps({"threshold": threshold, "saturation_logit": saturation_logit,
                     "saturation_rule": getattr(adv, "saturation_rule", "not given by the objective"),
                     "adversarial": getattr(adv, "name", type(objective).__name__),

@@ -74,65 +74,116 @@ def test_seeds_are_paired_not_pooled():
     assert decide(c, vals.__getitem__).answer == "yes"
 
 
+# ------------------------------------------------------------------------------ information tables
+def _info(metric: str, layer: str, values: dict[str, float], spread=(0.0, 0.01, -0.01), half: float = 0.0
+          ) -> pd.DataFrame:
+    """Rows of the ``information`` analysis: ``metric`` per configuration and seed, with an image-bootstrap
+    interval of half-width ``half`` (``metric_low`` / ``metric_high``)."""
+    rows = []
+    for c, v in values.items():
+        for i, s in enumerate(SEEDS):
+            val = v + spread[i]
+            for suffix, x in (("", val), ("_low", val - half), ("_high", val + half)):
+                rows.append({"task": "denoise", "config": c, "seed": s, "step": 1, "split": "information",
+                             "metric": metric + suffix, "layer": layer, "value": x})
+    return pd.DataFrame(rows)
+
+
 # ------------------------------------------------------------------------------ abstraction
-@pytest.mark.parametrize("depth2, fix, verdict, fixed", [
-    (24.0, 24.5, "present", "reduced"),      # the shallow structure restores better
-    (22.0, 22.5, "absent", "not reduced"),   # the deep U-Net is better than both
+ABSTRACTION_PSNR = {"depth2": 24.0, "depth3": 23.0, "baseline": 23.0, "fix-sampling": 24.5}
+
+
+def _abstraction_ana(share: float, info: dict[str, float], **kw) -> pd.DataFrame:
+    return pd.concat([_info("deep_share", "levels>2", {"baseline": share}, **kw),
+                      _info("I_y_yhat", "image", info, **kw)])
+
+
+@pytest.mark.parametrize("share, fix, verdict, fixed", [
+    (0.02, 1.3, "present", "reduced"),      # the deep levels add 2 % of I(Y;Yhat); the fix carries more
+    (0.40, 0.7, "absent", "not reduced"),   # they add 40 %; the fix carries less
 ])
-def test_abstraction_known_answers(depth2, fix, verdict, fixed):
-    v = _one("abstraction", _runs("denoise", {"depth2": depth2, "depth3": 23.0, "baseline": 23.0, "fix-sampling": fix}))
+def test_abstraction_known_answers(share, fix, verdict, fixed):
+    v = _one("abstraction", _runs("denoise", ABSTRACTION_PSNR),
+             ana=_abstraction_ana(share, {"baseline": 1.0, "fix-sampling": fix}))
     assert (v["verdict"], v["fix"]) == (verdict, fixed)
+    assert v["decision"]["quantity"] == "deep_info_share" and v["fix_decision"]["quantity"] == "info_yyhat"
     assert "per extra down-sampling" in v["text"]  # the depth trend is context
 
 
-def test_abstraction_inconclusive_when_the_interval_straddles_zero():
-    runs = _runs("denoise", {"depth2": 23.0, "depth3": 23.0, "baseline": 23.0, "fix-sampling": 23.0},
-                 spread=(0.0, 0.0, 0.0))
-    runs.loc[runs.config == "depth2", "final_psnr"] += [0.4, -0.4, 0.1]
-    assert _one("abstraction", runs)["verdict"] == "inconclusive"
+def test_abstraction_inconclusive_when_the_interval_straddles_the_threshold():
+    ana = _abstraction_ana(0.10, {"baseline": 1.0, "fix-sampling": 1.3}, spread=(0.03, -0.03, 0.01))
+    assert _one("abstraction", _runs("denoise", ABSTRACTION_PSNR), ana=ana)["verdict"] == "inconclusive"
 
 
-def test_abstraction_is_not_best_of_k():
-    """depth3 beats the baseline, the pre-registered depth2 does not: the verdict follows depth2."""
-    v = _one("abstraction", _runs("denoise", {"depth2": 22.0, "depth3": 25.0, "baseline": 23.0, "fix-sampling": 23.0}))
-    assert v["verdict"] == "absent"
+def test_secondary_psnr_never_decides():
+    """PSNR says the shallow structure restores better (secondary: yes); the information primary says
+    the deep levels add 40 % — the verdict follows the primary."""
+    v = _one("abstraction", _runs("denoise", ABSTRACTION_PSNR),
+             ana=_abstraction_ana(0.40, {"baseline": 1.0, "fix-sampling": 1.3}))
+    psnr = next(c for c in v["secondary"] if "2-down-sampling structure alone" in c["question"])
+    assert psnr["answer"] == "yes" and v["verdict"] == "absent" and "Secondary (" in v["text"]
+
+
+def test_image_variance_widens_the_interval():
+    """The same per-seed values, decided once with narrow and once with wide image-bootstrap intervals:
+    the interval grows by the images' share of the error and the verdict becomes inconclusive."""
+    narrow = _one("abstraction", _runs("denoise", ABSTRACTION_PSNR),
+                  ana=_abstraction_ana(0.07, {"baseline": 1.0, "fix-sampling": 1.3}, half=0.001))
+    wide = _one("abstraction", _runs("denoise", ABSTRACTION_PSNR),
+                ana=_abstraction_ana(0.07, {"baseline": 1.0, "fix-sampling": 1.3}, half=0.05))
+    assert narrow["verdict"] == "present" and wide["verdict"] == "inconclusive"
+    d = wide["decision"]
+    assert d["se_images"] == pytest.approx(0.05 / 1.96, rel=0.02)
+    assert d["ci_high"] - d["ci_low"] > narrow["decision"]["ci_high"] - narrow["decision"]["ci_low"] + 0.05
 
 
 def test_unconverged_runs_make_every_verdict_inconclusive():
-    v = _one("abstraction", _runs("denoise", {"depth2": 24.0, "depth3": 23.0, "baseline": 23.0, "fix-sampling": 24.5},
-                                  converged=False))
+    v = _one("abstraction", _runs("denoise", ABSTRACTION_PSNR, converged=False),
+             ana=_abstraction_ana(0.02, {"baseline": 1.0, "fix-sampling": 1.3}))
     assert v["verdict"] == v["fix"] == "inconclusive (unconverged)"
 
 
 def test_two_seeds_are_an_illustration():
-    v = _one("abstraction", _runs("denoise", {"depth2": 24.0, "depth3": 23.0, "baseline": 23.0, "fix-sampling": 24.5},
-                                  seeds=(0, 1), spread=(0.0, 0.1)))
+    v = _one("abstraction", _runs("denoise", ABSTRACTION_PSNR, seeds=(0, 1), spread=(0.0, 0.1)),
+             ana=_abstraction_ana(0.02, {"baseline": 1.0, "fix-sampling": 1.3}).query("seed < 2"))
     assert v["verdict"] == "inconclusive" and v["illustration"] is True and "fewer than 3" in v["text"]
 
 
 # ------------------------------------------------------------------------------ detail
-def _band0(residual: dict[str, float]) -> pd.DataFrame:
-    return pd.DataFrame([{"task": "denoise", "config": c, "seed": s, "step": 1, "split": "detail",
-                          "metric": "detail_residual", "layer": "band0", "value": r + 0.01 * s}
-                         for c, r in residual.items() for s in SEEDS])
+DETAIL_PSNR = {"baseline": 23.0, "baseline+global-residual": 23.2, "no-skip": 20.0, "detail-branch": 23.5}
 
 
-@pytest.mark.parametrize("base, branch, verdict", [(0.5, 0.3, "present"), (0.3, 0.5, "absent"), (0.4, 0.4, "inconclusive")])
-def test_detail_known_answers(base, branch, verdict):
-    ana = _band0({"baseline": base, "detail-branch": branch, "no-skip": 0.9})
-    if verdict == "inconclusive":  # equal residuals up to seed noise that changes sign
-        ana.loc[(ana.config == "detail-branch"), "value"] += [0.05, -0.05, 0.01]
-    runs = _runs("denoise", {"baseline": 23.0, "no-skip": 20.0, "detail-branch": 23.5})
-    v = _one("detail", runs, ana=ana)
+def _retention(values: dict[str, float], **kw) -> pd.DataFrame:
+    return _info("retention", "band0 (1/1)", values, **kw)
+
+
+@pytest.mark.parametrize("base, verdict", [(0.6, "present"), (1.1, "absent"), (0.9, "inconclusive")])
+def test_detail_known_answers(base, verdict):
+    spread = (0.05, -0.05, 0.01) if verdict == "inconclusive" else (0.0, 0.01, -0.01)
+    ana = pd.concat([_retention({"baseline": base}, spread=spread),
+                     _retention({"baseline+global-residual": 0.7, "detail-branch": 0.9, "no-skip": 0.2})])
+    v = _one("detail", _runs("denoise", DETAIL_PSNR), ana=ana)
     assert v["verdict"] == verdict and v["fix"] == "reduced"
     (ctrl,) = v["controls"]
     assert ctrl["answer"] == "yes" and "positive control" in ctrl["question"]
 
 
+def test_the_detail_fix_is_decided_against_the_same_global_residual():
+    """The branch with its residual beats the plain baseline, but not the baseline with the residual
+    alone: the fix is not credited to the branch."""
+    ana = _retention({"baseline": 0.5, "baseline+global-residual": 0.9, "detail-branch": 0.9, "no-skip": 0.2},
+                     spread=(0.02, -0.02, 0.0))
+    ana.loc[(ana.config == "detail-branch") & (ana.metric == "retention"), "value"] += [0.02, -0.03, 0.01]
+    v = _one("detail", _runs("denoise", DETAIL_PSNR), ana=ana)
+    assert v["fix"] == "inconclusive" and v["fix_decision"]["mean"] == pytest.approx(0.0, abs=1e-9)
+    alone = next(c for c in v["secondary"] if "global residual alone" in c["question"])
+    assert alone["answer"] == "yes"
+
+
 def test_detail_control_never_decides():
-    """The no-skip model loses far more detail (control: yes) — the verdict still follows baseline vs fix."""
-    v = _one("detail", _runs("denoise", {"baseline": 23.0, "no-skip": 20.0, "detail-branch": 22.0}),
-             ana=_band0({"baseline": 0.3, "detail-branch": 0.5, "no-skip": 0.9}))
+    """The no-skip model loses far more detail (control: yes) — the verdict still follows the primary."""
+    v = _one("detail", _runs("denoise", DETAIL_PSNR),
+             ana=_retention({"baseline": 1.1, "baseline+global-residual": 1.1, "detail-branch": 1.0, "no-skip": 0.2}))
     assert v["controls"][0]["answer"] == "yes" and v["verdict"] == "absent" and v["fix"] == "not reduced"
 
 
@@ -140,20 +191,24 @@ def test_a_missing_control_or_context_run_does_not_hold_the_verdict_back():
     """A sweep stopped part-way (the grid runs the compared configurations first): missing no-skip
     (control) or depth3 (trend) runs leave the verdict decided and say what is not run yet; a
     missing compared run makes it incomplete."""
-    uses = {"detail": {"denoise": ["baseline", "no-skip", "detail-branch"]},
+    uses = {"detail": {"denoise": ["baseline", "baseline+global-residual", "no-skip", "detail-branch"]},
             "abstraction": {"denoise": ["depth2", "depth3", "baseline", "fix-sampling"]}}
-    runs = _runs("denoise", {"baseline": 23.0, "detail-branch": 23.5, "depth2": 24.0, "fix-sampling": 24.5})
-    det, ab = verdicts(runs, pd.DataFrame(), _band0({"baseline": 0.5, "detail-branch": 0.3}), uses)
+    runs = _runs("denoise", {"baseline": 23.0, "baseline+global-residual": 23.1, "detail-branch": 23.5,
+                             "depth2": 24.0, "fix-sampling": 24.5})
+    ana = pd.concat([_retention({"baseline": 0.5, "baseline+global-residual": 0.6, "detail-branch": 0.8}),
+                     _abstraction_ana(0.02, {"baseline": 1.0, "fix-sampling": 1.3})])
+    det, ab = verdicts(runs, pd.DataFrame(), ana, uses)
     assert (det["verdict"], det["fix"]) == ("present", "reduced") and det["missing_runs"] == ["no-skip"]
     (ctrl,) = det["controls"]
     assert ctrl["answer"] == "inconclusive (not run)" and "no-skip" in ctrl["reason"]
     assert "missing runs for ['no-skip'], inconclusive (not run)" in det["text"]
     assert (ab["verdict"], ab["fix"]) == ("present", "reduced") and "Not yet run: depth3" in ab["text"]
-    (det,) = verdicts(runs[runs.config != "detail-branch"], pd.DataFrame(), _band0({"baseline": 0.5}),
+    (det,) = verdicts(runs[runs.config != "detail-branch"], pd.DataFrame(), _retention({"baseline": 0.5}),
                       {"detail": uses["detail"]})
-    assert (det["verdict"], det["fix"]) == ("inconclusive (not run)", "inconclusive (not run)")
-    assert det["present"] is None and det["reduced"] is None
-    assert det["decision"]["reason"] == "missing runs for ['detail-branch']" and math.isnan(det["decision"]["mean"])
+    assert det["verdict"] == "present" and det["fix"] == "inconclusive (not run)"
+    assert det["reduced"] is None
+    assert det["fix_decision"]["reason"] == "missing runs for ['detail-branch']"
+    assert math.isnan(det["fix_decision"]["mean"])
     (nothing,) = verdicts(runs[runs.task == "derain"], pd.DataFrame(), pd.DataFrame(), {"detail": {"derain": ["baseline"]}})
     assert nothing["verdict"] == "inconclusive" and nothing["text"] == "incomplete: no runs yet"
 
@@ -176,7 +231,11 @@ def test_a_control_trained_on_its_own_is_reported_without_the_fix_it_is_not_comp
 
 
 # ------------------------------------------------------------------------------ gradients
-def _grad_tables(ratio: dict[str, float], minimax_retained: float = 0.001, d_won: float = 1.0):
+def _grad_tables(ratio: dict[str, float], minimax_retained: float = 0.001, d_won: float = 1.0,
+                 jsd: dict[str, float] | None = None):
+    """``jsd``: the probe D's final JSD bound (nats) per configuration (default: the baseline's D knows
+    0.68 of log 2 = 0.69 nats, LSGAN's 0.3)."""
+    jsd = jsd or {"baseline": 0.68, "lsgan": 0.3}
     cfgs = ["baseline", "lsgan", "hinge", "wgangp", "relativistic", "rebalanced", "l1-only"]
     runs = _runs("denoise", {c: 23.0 for c in cfgs} | {"l1-only": 24.0},
                  swd={c: 40.0 for c in cfgs} | {"l1-only": 60.0})
@@ -190,27 +249,37 @@ def _grad_tables(ratio: dict[str, float], minimax_retained: float = 0.001, d_won
                         "layer": "saturating", "metric": "grad_ratio_adv_content", "value": v})
             ana.append({"task": "denoise", "config": "baseline", "seed": s, "step": k, "split": "d_probe",
                         "layer": "saturating", "metric": "d_saturated_fraction", "value": d_won * k / 4})
+        for c, j in jsd.items():
+            loss = "lsgan" if c == "lsgan" else "vanilla"
+            for k, f in ((0, 0.1), (4, 1.0)):
+                ana.append({"task": "denoise", "config": c, "seed": s, "step": k, "split": "d_probe", "layer": loss,
+                            "metric": "grad_ratio_adv_content", "value": 0.1})
+                ana.append({"task": "denoise", "config": c, "seed": s, "step": k, "split": "d_probe", "layer": loss,
+                            "metric": "jsd_lower_bound", "value": f * j + 0.002 * s})
     return runs, met, pd.DataFrame(ana)
 
 
-@pytest.mark.parametrize("base, lsgan, verdict, fixed", [
-    (0.001, 0.05, "present", "reduced"),
-    (0.2, 0.05, "absent", "not reduced"),
+@pytest.mark.parametrize("jsd, verdict, fixed", [
+    ({"baseline": 0.68, "lsgan": 0.3}, "present", "reduced"),
+    ({"baseline": 0.2, "lsgan": 0.4}, "absent", "not reduced"),
 ])
-def test_gradients_known_answers(base, lsgan, verdict, fixed):
-    runs, met, ana = _grad_tables({"baseline": base, "lsgan": lsgan})
+def test_gradients_known_answers(jsd, verdict, fixed):
+    runs, met, ana = _grad_tables({"baseline": 0.2, "lsgan": 0.05}, jsd=jsd)
     v = _one("gradients", runs, met, ana)
     assert (v["verdict"], v["fix"]) == (verdict, fixed)
+    assert v["decision"]["quantity"] == "probe_jsd" and v["decision"]["unit"] == "nats"
 
 
 def test_gradients_inconclusive_near_the_threshold():
-    runs, met, ana = _grad_tables({"baseline": 0.01, "lsgan": 0.05})
+    thr = 0.9 * math.log(2)
+    runs, met, ana = _grad_tables({"baseline": 0.01, "lsgan": 0.05}, jsd={"baseline": thr, "lsgan": 0.3})
     assert _one("gradients", runs, met, ana)["verdict"] == "inconclusive"
 
 
 def test_minimax_vanishing_is_a_control_not_the_verdict():
-    """The textbook minimax form vanishes (control: yes), the baseline's own ratio is healthy: absent."""
-    runs, met, ana = _grad_tables({"baseline": 0.2, "lsgan": 0.3}, minimax_retained=0.001)
+    """The textbook minimax form vanishes (control: yes), a winning D knows little: absent."""
+    runs, met, ana = _grad_tables({"baseline": 0.2, "lsgan": 0.3}, minimax_retained=0.001,
+                                  jsd={"baseline": 0.2, "lsgan": 0.1})
     v = _one("gradients", runs, met, ana)
     minimax = next(c for c in v["controls"] if "minimax" in c["question"])
     assert minimax["answer"] == "yes" and minimax["mean"] == pytest.approx(0.001)
@@ -237,11 +306,39 @@ def test_what_the_adversarial_term_adds_is_reported():
     assert swd["mean"] == pytest.approx(-20.0) and swd["answer"] == "yes"  # ... and buys realism
 
 
+# ------------------------------------------------------------------------------ Holm
+def test_holm_adjusts_a_family_and_only_removes_answers():
+    from experiments.problems.decision import holm
+
+    c = Comparison("q", "psnr", a="fix", b="base")
+    base = {k: 20.0 for k in range(3)}
+    strong = decide(c, {"fix": {0: 21.0, 1: 21.1, 2: 20.9}, "base": base}.__getitem__)
+    weak = decide(c, {"fix": {0: 20.5, 1: 20.3, 2: 20.7}, "base": base}.__getitem__)  # t = 4.33, p = 0.049
+    null = decide(c, {"fix": {0: 20.5, 1: 19.5, 2: 20.1}, "base": base}.__getitem__)
+    assert (strong.answer, weak.answer, null.answer) == ("yes", "yes", "inconclusive")
+    ps = sorted([strong.p_value, weak.p_value, null.p_value])
+    holm([strong, weak, null])
+    # Holm's step-down: the smallest p times 3, the next times 2 (never below the one before), the last times 1
+    assert strong.p_holm == pytest.approx(min(1, 3 * ps[0]))
+    assert weak.p_holm == pytest.approx(max(strong.p_holm, min(1, 2 * ps[1])))
+    assert null.p_holm == pytest.approx(max(weak.p_holm, ps[2]))
+    assert strong.holm_answer == "yes"
+    assert weak.p_holm > 0.05 and weak.holm_answer == "inconclusive (Holm)"  # survives alone, not in the family
+    assert null.holm_answer == "inconclusive"
+
+
+def test_verdicts_carry_the_holm_adjusted_decision():
+    runs, met, ana = _grad_tables({"baseline": 0.001, "lsgan": 0.05})
+    v = _one("gradients", runs, met, ana)
+    assert v["verdict_holm"] == "present" and v["holm_family"] == 2
+    assert v["decision"]["p_holm"] >= v["decision"]["p_value"] and "Holm–Bonferroni" in v["text"]
+
+
 def test_every_problem_preregisters_its_comparisons():
     for p in PROBLEMS.values():
         assert p.present is not None and p.fix is not None
         cfgs = p.configs("standard")
-        for c in (p.present, p.fix, *p.controls):
+        for c in (p.present, p.fix, *p.controls, *p.secondary):
             assert c.a in cfgs and (c.b is None or c.b in cfgs), (p.name, c)
         assert not math.isnan(p.present.threshold)
 
