@@ -133,7 +133,7 @@ def information_rows(cfg: Mapping[str, Any], G: torch.nn.Module, dev: torch.devi
         outs = [to_tensor(restore(G, x, dev, mult)) for _, x, _ in pairs]
     seed = int(cfg["seed"])
     rows: list[dict[str, Any]] = []
-    pj = json.dumps({"estimator": "copula (gaussian family)", "bootstrap": "basic, over test images", "n_boot": n_boot,
+    pj = json.dumps({"estimator": "copula (gaussian family)", "bootstrap": "normal (θ ± 1.96 sd), over test images", "n_boot": n_boot,
                      "images": len(pairs), "crop": "whole images"})
 
     def add(metric: str, value: Any, layer: str) -> None:

@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence, Union
 import numpy as np
 import pandas as pd
 import torch
+from scipy.stats import norm
 
 from .api import estimate_mi
 from .bands import BAND_NAMES, laplacian_bands
@@ -96,18 +97,23 @@ def max_levels(size: int, patch: int = 3, margin: int = 4, most: int = 3) -> int
 
 
 def _mi(a: np.ndarray, b: np.ndarray, method: str, params: dict[str, Any]) -> float:
+    """MI in nats; coordinates that are constant over the sample carry no information and are dropped
+    (an ablated path's constant output has I = 0 exactly, where a rank-based fit would be singular)."""
+    a, b = (v[:, np.ptp(v, axis=0) > 1e-12 * (1 + np.abs(v).max())] for v in (a, b))
+    if a.shape[1] == 0 or b.shape[1] == 0:
+        return 0.0
     return float(estimate_mi(a, b, method=method, **params).value)
 
 
 def bootstrap_over_images(blocks: dict[str, list[np.ndarray]], stats: Callable[[dict[str, np.ndarray]], dict[str, float]],
                           n_boot: int = 200, seed: int = 0, level: float = LEVEL
                           ) -> dict[str, tuple[float, float, float]]:
-    """``stats`` of the pooled blocks, and its basic-bootstrap interval over ``n_boot`` resamples of
-    the images (with replacement; every block of an image goes with it): [2θ − q_hi, 2θ − q_lo], the
-    percentile interval reflected about the estimate θ, so the upward small-sample bias of an MI
-    estimate on a resample with repeated images does not move the interval with it. ``blocks``:
-    name -> one (n_i, d) array per image. Returns name of statistic -> (value, low, high); NaN
-    bounds when ``n_boot`` is 0 or there is one image."""
+    """``stats`` of the pooled blocks, and its normal bootstrap interval θ ± z·sd over ``n_boot``
+    resamples of the images (with replacement; every block of an image goes with it). The bootstrap
+    gives the spread only: a resample that repeats images shifts an MI estimate (repeated patches
+    look dependent), so percentile intervals — or the basic ones reflected about θ — would move with
+    that shift, not with the error. ``blocks``: name -> one (n_i, d) array per image. Returns name
+    of statistic -> (value, low, high); NaN bounds when ``n_boot`` is 0 or there is one image."""
     names = list(blocks)
     n_img = len(blocks[names[0]])
     pooled = {k: np.concatenate(v) for k, v in blocks.items()}
@@ -119,15 +125,12 @@ def bootstrap_over_images(blocks: dict[str, list[np.ndarray]], stats: Callable[[
             idx = rng.integers(n_img, size=n_img)
             for k, v in stats({b: np.concatenate([blocks[b][i] for i in idx]) for b in names}).items():
                 reps[k].append(v)
-    q = (1 - level) / 2
+    z = float(norm.ppf(0.5 + level / 2))
     out = {}
     for k, v in point.items():
         r = np.asarray([x for x in reps[k] if math.isfinite(x)])
-        if r.size >= 2 and math.isfinite(v):
-            lo, hi = 2 * v - float(np.quantile(r, 1 - q)), 2 * v - float(np.quantile(r, q))
-        else:
-            lo = hi = math.nan
-        out[k] = (float(v), lo, hi)
+        half = z * float(r.std(ddof=1)) if r.size >= 2 and math.isfinite(v) else math.nan
+        out[k] = (float(v), v - half, v + half)
     return out
 
 
@@ -141,7 +144,7 @@ def band_information(y: Images, y_hat: Images, x: Images | None = None, levels: 
     (C, H, W) images (whole test images of any size; aligned image by image). Each band is the
     :func:`~infotheory.laplacian_bands` band of the image at its own resolution; its p×p patches are
     taken ``margin`` band pixels inside the border (away from the pyramid's padding) and projected
-    to ``dim`` dims. Intervals: basic bootstrap over images (``n_boot`` resamples, ``level``).
+    to ``dim`` dims. Intervals: normal bootstrap over images (``n_boot`` resamples, ``level``).
 
     Retention reads: the fraction of the target's band information that the input's band carried
     and the output's band kept. It is ≤ 1 (up to estimation error) when Ŷ_b is a function of X_b
@@ -200,7 +203,7 @@ def image_information(y: Images, y_hat: Images, patch: int = 8, n_per_image: int
                       method: str = DEFAULT_METHOD, n_boot: int = 200, seed: int = 0, level: float = LEVEL,
                       **params: Any) -> dict[str, float]:
     """I(Y;Ŷ) in nats on aligned ``patch``×``patch`` patches of whole images (projected to ``dim``),
-    with its basic-bootstrap interval over images: ``{"value", "low", "high", "n_images",
+    with its normal bootstrap interval over images: ``{"value", "low", "high", "n_images",
     "n_samples"}``. y, y_hat: (B, C, H, W) or lists of (C, H, W) images, aligned."""
     groups = {"y": as_image_list(y, "y"), "y_hat": as_image_list(y_hat, "y_hat")}
     _check_aligned(groups)

@@ -3,9 +3,9 @@ output's information about the target, against what those levels cost.
 
 ``added = I(Y;Ŷ) − I(Y;Ŷ with the deep layers ablated)`` in nats, on aligned patches of whole
 images (:mod:`infotheory.image_information`), the two terms bootstrapped over the same image
-resamples (a paired interval). Ablation replaces the deep layers' outputs by their per-channel mean
-(:func:`infotheory.diagnostics.ablate`), so nothing the deep path computes from the image reaches
-the output; what is left is what the shallow levels (and skips) carry. ``share = added / I(Y;Ŷ)``
+resamples (a paired interval). Ablation replaces the deep layers' outputs by their per-channel
+mean over the whole image set — one constant for every image — so nothing the deep path computes
+from any image reaches the output; what is left is what the shallow levels (and skips) carry. ``share = added / I(Y;Ŷ)``
 is set beside the deep layers' share of the model's parameters and FLOPs
 (:func:`infotheory.diagnostics.layer_costs`).
 """
@@ -20,10 +20,8 @@ from torch import nn
 
 from ._isolate import eval_mode, isolated
 from .diagnostics.abstraction import layer_costs
-from .diagnostics.sources import ablate
-from .image_information import (DEFAULT_METHOD, DEFAULT_PARAMS, LEVEL, Images, as_image_list, bootstrap_over_images,
-                                image_patches)
-from .api import estimate_mi
+from .image_information import (DEFAULT_METHOD, DEFAULT_PARAMS, LEVEL, Images, _mi, as_image_list,
+                                bootstrap_over_images, image_patches)
 from .taps import resolve_layers
 
 __all__ = ["level_information", "unet_deep_layers"]
@@ -88,8 +86,9 @@ def level_information(model: nn.Module, x: Images, y: Images, deep_layers: Seque
     device, dtype = (p0.device, p0.dtype) if p0 is not None else (torch.device("cpu"), torch.float32)
     params = {**DEFAULT_PARAMS, **params} if method == DEFAULT_METHOD else params
     with isolated(model), eval_mode(model):
+        means = _layer_means(model, abl, xs, multiple, device, dtype)
         full = _outputs(model, xs, multiple, device, dtype)
-        with ablate(model, abl, "mean"):
+        with _replaced(model, means):
             cut = _outputs(model, xs, multiple, device, dtype)
         probe = xs[0][..., : max(multiple, min(xs[0].shape[-2], 64)), : max(multiple, min(xs[0].shape[-1], 64))]
         costs = layer_costs(model, _pad_to(probe, multiple).to(device, dtype), deep)
@@ -99,8 +98,7 @@ def level_information(model: nn.Module, x: Images, y: Images, deep_layers: Seque
             blocks[k].append(image_patches(im, patch, n_per_image, 0, seed, dim, i))
 
     def stats(p: dict[str, np.ndarray]) -> dict[str, float]:
-        i_full = float(estimate_mi(p["y"], p["full"], method=method, **params).value)
-        i_cut = float(estimate_mi(p["y"], p["cut"], method=method, **params).value)
+        i_full, i_cut = _mi(p["y"], p["full"], method, params), _mi(p["y"], p["cut"], method, params)
         return {"I_full": i_full, "I_ablated": i_cut, "added": i_full - i_cut,
                 "share": (i_full - i_cut) / i_full if i_full > 0 else math.nan}
 
@@ -119,6 +117,48 @@ def level_information(model: nn.Module, x: Images, y: Images, deep_layers: Seque
                 "flop_share": sum(c["flops"] for c in costs.values()) / max(total_f, 1.0),
                 "n_images": len(xs), "method": method, "deep_layers": deep, "ablated": abl})
     return out
+
+
+def _layer_means(model: nn.Module, layers: list[str], xs: list[torch.Tensor], multiple: int, device: torch.device,
+                 dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """Per-channel mean of each layer's output over every position of every image (one pass)."""
+    sums: dict[str, list] = {n: [0.0, 0] for n in layers}
+    handles = []
+
+    def hook(name: str):
+        def f(m: nn.Module, args: Any, out: torch.Tensor) -> None:
+            dims = [d for d in range(out.dim()) if d != 1]
+            sums[name][0] = sums[name][0] + out.detach().double().sum(dim=dims)
+            sums[name][1] += out.numel() // out.shape[1]
+        return f
+
+    try:
+        handles = [model.get_submodule(n).register_forward_hook(hook(n)) for n in layers]
+        _outputs(model, xs, multiple, device, dtype)
+    finally:
+        for h in handles:
+            h.remove()
+    return {n: (s / max(c, 1)) for n, (s, c) in sums.items()}
+
+
+class _replaced:
+    """Within the block, each named layer's output is its fixed per-channel mean over the image set:
+    the same constant for every image, so nothing of any one image passes (hooks removed on exit)."""
+
+    def __init__(self, model: nn.Module, means: dict[str, torch.Tensor]) -> None:
+        self.model, self.means, self.handles = model, means, []
+
+    def __enter__(self) -> None:
+        for name, mu in self.means.items():
+            def f(m: nn.Module, args: Any, out: torch.Tensor, mu: torch.Tensor = mu) -> torch.Tensor:
+                shape = [1] * out.dim()
+                shape[1] = out.shape[1]
+                return mu.to(out.device, out.dtype).reshape(shape).expand_as(out).clone()
+            self.handles.append(self.model.get_submodule(name).register_forward_hook(f))
+
+    def __exit__(self, *exc: Any) -> None:
+        for h in self.handles:
+            h.remove()
 
 
 def _pad_to(x: torch.Tensor, multiple: int) -> torch.Tensor:

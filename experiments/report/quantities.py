@@ -9,7 +9,7 @@ one (task, configuration), read from the tidy tables of :func:`experiments.repor
 * ``probe_d_saturated`` — fraction of that discriminator's outputs in its loss's saturated region at
   the end of the probe (the BCE discriminator the minimax control is measured against): did it win?
 
-Information quantities (analysis ``information``, on the whole test images; each has its basic-
+Information quantities (analysis ``information``, on the whole test images; each has its normal
 bootstrap interval over images, read by :data:`IMAGE_SE` as a standard error):
 
 * ``band0_retention`` — I(Y₀;Ŷ₀)/I(Y₀;X₀) of the finest Laplacian band (fraction);
