@@ -132,6 +132,7 @@ def information_rows(cfg: Mapping[str, Any], G: torch.nn.Module, dev: torch.devi
     with torch.no_grad():
         outs = [to_tensor(restore(G, x, dev, mult)) for _, x, _ in pairs]
     seed = int(cfg["seed"])
+    n_boot = n_boot if len(pairs) >= 2 else 0  # one test image: the value, without an interval
     rows: list[dict[str, Any]] = []
     pj = json.dumps({"estimator": "copula (gaussian family)", "bootstrap": "normal (θ ± 1.96 sd), over test images", "n_boot": n_boot,
                      "images": len(pairs), "crop": "whole images"})

@@ -31,6 +31,10 @@ DEFAULTS: dict[str, Any] = {
     "optim": {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999, "decay_start": 1.0},
     "data": {"train": "embedded", "test": "embedded", "mode": "rgb", "crop": 64, "batch_size": 8,
              "train_patches": 4000, "test_images": 4, "test_crop": 128, "paired_root": None,
+             # the last N training images are held out as a validation split (never trained on, never
+             # the test images): the convergence curve and any model selection read it (0 = none: the
+             # curve then reads test crops, and says so)
+             "val_images": 4,
              "workers": "auto",  # DataLoader worker processes building batches ahead: auto = 2 on CUDA, 0 on CPU
              "degradation": {"kind": "awgn", "params": {"sigma": 25}}},
     "train": {"steps": 1000, "log_every": 25, "eval_every": 250, "ckpt_every": 250, "sample_every": 250,
@@ -193,6 +197,9 @@ def _check_values(cfg: dict[str, Any]) -> None:
         raise ConfigError(f"train.tensorboard must be true, false or auto, got {cfg['train']['tensorboard']!r}")
     if not 0.0 <= cfg["train"]["ema"] < 1.0:
         raise ConfigError(f"train.ema must be a decay in [0, 1) (0 = off, e.g. 0.999), got {cfg['train']['ema']!r}")
+    vi = cfg["data"]["val_images"]
+    if isinstance(vi, bool) or not isinstance(vi, int) or vi < 0:
+        raise ConfigError(f"data.val_images must be an integer >= 0 (0 = no validation split), got {vi!r}")
     nb = cfg["train"]["ema_bn_batches"]
     if isinstance(nb, bool) or not isinstance(nb, int) or nb < 0:
         raise ConfigError(f"train.ema_bn_batches must be an integer >= 0 (0 = copy the live statistics), got {nb!r}")

@@ -1,10 +1,13 @@
 """Convergence is measured, not assumed: did a run reach its plateau?
 
-The rule (stated before any run): fit a least-squares line to the held-out PSNR evaluations in the
-last quarter of training (the evaluation at the quarter's start included); the run has converged
-when the line's gain over that quarter is below ``tol`` dB (0.05). A line, not the difference of two
-points, so one noisy evaluation neither hides a climb nor invents one. At least 3 evaluations must
-fall in the window, otherwise the run cannot be judged (``converged`` is None).
+The rule (stated before any run), two-sided: fit a least-squares line to the held-out PSNR
+evaluations in the last quarter of training (the evaluation at the quarter's start included) — on
+the validation split, carved from the training images, when the run has one; the run has
+*converged* when the line's change over that quarter lies within ±``tol`` dB (0.05); it is still
+*climbing* when it gains more, and *unstable* when it loses more (a run whose held-out PSNR falls is
+not at a plateau). A line, not the difference of two points, so one noisy evaluation neither hides a
+climb nor invents one. At least 3 evaluations must fall in the window, otherwise the run cannot be
+judged (``converged`` and ``status`` are None).
 """
 from __future__ import annotations
 
@@ -22,10 +25,11 @@ MIN_POINTS = 3
 
 def plateau(steps: Sequence[float], psnr: Sequence[float], total: int | None = None, tol: float = TOL_DB,
             window: float = WINDOW) -> dict[str, Any]:
-    """{'gain_db', 'converged', 'n_points', 'window_start'} for a held-out PSNR curve (dB by step).
+    """{'gain_db', 'converged', 'status', 'n_points', 'window_start'} for a held-out PSNR curve (dB by step).
 
     ``total``: the run's number of steps (default: the last evaluated step). ``gain_db`` is the
-    fitted gain over the window (NaN and ``converged`` None with fewer than 3 evaluations in it).
+    fitted change over the window; ``status`` ``converged`` / ``climbing`` / ``unstable`` (NaN, None
+    and None with fewer than 3 evaluations in it); ``converged`` is ``status == "converged"``.
     """
     s, v = np.asarray(steps, dtype=float), np.asarray(psnr, dtype=float)
     if s.shape != v.shape or s.ndim != 1:
@@ -37,7 +41,9 @@ def plateau(steps: Sequence[float], psnr: Sequence[float], total: int | None = N
     m = (s >= start - 1e-9) & (s <= end)
     n = int(m.sum())
     if n < MIN_POINTS or np.ptp(s[m]) == 0:
-        return {"gain_db": math.nan, "converged": None, "n_points": n, "window_start": start}
+        return {"gain_db": math.nan, "converged": None, "status": None, "n_points": n, "window_start": start}
     slope = float(np.polyfit(s[m], v[m], 1)[0])
     gain = slope * (end - start)
-    return {"gain_db": gain, "converged": bool(gain < tol), "n_points": n, "window_start": start}
+    status = "climbing" if gain >= tol else ("unstable" if gain <= -tol else "converged")
+    return {"gain_db": gain, "converged": status == "converged", "status": status, "n_points": n,
+            "window_start": start}

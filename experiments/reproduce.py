@@ -26,7 +26,7 @@ from typing import Any, Sequence
 from tqdm.auto import tqdm
 
 from .config import resolve_config
-from .problems import PRESET_OVERRIDES, PROBLEMS, SEEDS, TASKS, RunSpec, task_overrides
+from .problems import PRESET_OVERRIDES, PRIMARY_SEEDS, PROBLEMS, SEEDS, TASKS, RunSpec, task_overrides
 from .runfolder import RunFolder, RunLockedError, atomic_write_text
 
 __all__ = ["merge_sweep", "build_grid", "reproduce", "parse_shard", "run_one", "select_configs"]
@@ -47,7 +47,10 @@ def parse_shard(text: str | None) -> tuple[int, int]:
 
 def build_grid(preset: str, tasks: Sequence[str], problems: Sequence[str], seeds: int | None = None
                ) -> tuple[list[RunSpec], dict[str, dict[str, list[str]]]]:
-    """The runs, and for each problem and task the configuration names it uses."""
+    """The runs, and for each problem and task the configuration names it uses. ``seeds`` (None: the
+    preset's) sets every configuration's seed count; by default a configuration a pre-registered
+    primary decision compares gets :data:`PRIMARY_SEEDS` of the preset (5 for the confirmatory
+    ``long`` and ``full``), the others :data:`SEEDS`."""
     if preset not in PRESET_OVERRIDES:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESET_OVERRIDES)}")
     for t in tasks:
@@ -56,22 +59,25 @@ def build_grid(preset: str, tasks: Sequence[str], problems: Sequence[str], seeds
     for p in problems:
         if p not in PROBLEMS:
             raise ValueError(f"unknown problem {p!r}; choose from {list(PROBLEMS)}")
-    n_seeds = seeds or SEEDS[preset]
     specs: dict[str, RunSpec] = {}
     uses: dict[str, dict[str, list[str]]] = {}
+    merged_of: dict[tuple[str, str], dict[str, Any]] = {}
     for task in tasks:
         for pname in problems:
             cfgs = PROBLEMS[pname].configs(preset)
             uses.setdefault(pname, {})[task] = list(cfgs)
             for cname, over in cfgs.items():
                 merged = {**PRESET_OVERRIDES[preset], **task_overrides(task), **over}
-                for seed in range(n_seeds):
-                    spec = RunSpec(task, cname, seed, tuple(sorted({**merged, "seed": seed, "name": cname}.items())))
-                    old = specs.get(spec.key)
-                    if old is not None and old.overrides != spec.overrides:
-                        raise RuntimeError(f"configuration {cname!r} of {task} is defined differently by two problems")
-                    specs[spec.key] = spec
+                old = merged_of.get((task, cname))
+                if old is not None and old != merged:
+                    raise RuntimeError(f"configuration {cname!r} of {task} is defined differently by two problems")
+                merged_of[(task, cname)] = merged
     rank = _decisive_rank(problems, uses)
+    for (task, cname), merged in merged_of.items():
+        n_seeds = seeds or (PRIMARY_SEEDS.get(preset, SEEDS[preset]) if rank[(task, cname)] == 0 else SEEDS[preset])
+        for seed in range(n_seeds):
+            spec = RunSpec(task, cname, seed, tuple(sorted({**merged, "seed": seed, "name": cname}.items())))
+            specs[spec.key] = spec
     return sorted(specs.values(), key=lambda s: (rank[(s.task, s.config)], TASKS.index(s.task), s.config,
                                                  s.seed)), uses
 

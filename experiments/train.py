@@ -24,7 +24,7 @@ from models.losses import content_loss, interpolates, penalty_at
 
 from .builders import (build_discriminator, build_generator, build_optimizers, channels, resolve_channels_last,
                        resolve_device)
-from .data import (StepBatches, batch_loader, build_test_pairs, build_train_set, check_test_pairs, check_train_set,
+from .data import (StepBatches, batch_loader, build_test_pairs, build_train_set, build_val_pairs, check_test_pairs, check_train_set,
                    resolve_workers)
 from .evaluate import evaluate_pairs, restore, sample_grid
 from .runfolder import RunFolder
@@ -347,6 +347,10 @@ class Trainer:
             self._check_generator()
         self.test_pairs = (given["test_pairs"] if given["test_pairs"] is not None else build_test_pairs(cfg)) \
             if self.is_main else []
+        # the convergence curve's pairs: the validation split carved from the training images when the
+        # Trainer builds its own data (data.val_images), else the test pairs (split "test", as before)
+        own_data = given["train_set"] is None and given["test_pairs"] is None
+        self.val_pairs = build_val_pairs(cfg) if (self.is_main and own_data) else []
         amp = resolve_amp(t["amp"], self.device)
         dtype = torch.float16 if amp == "fp16" else torch.bfloat16
         self.autocast = (lambda: torch.autocast(self.device.type, dtype=dtype)) if amp else contextlib.nullcontext
@@ -538,25 +542,54 @@ class Trainer:
             state["rng_cuda"] = torch.cuda.get_rng_state()
         self.run.save_checkpoint(state)
 
-    def evaluate(self) -> dict[str, float]:
-        rows = evaluate_pairs(self.G_eval, self.test_pairs, self.device, self.multiple)
+    @property
+    def curve_split(self) -> str:
+        """The split of the periodic held-out curve: ``val`` (the validation split) when the run has
+        one, else ``test`` (crops of the test images)."""
+        return "val" if self.val_pairs else "test"
+
+    def evaluate(self, split: str | None = None) -> dict[str, float]:
+        """Mean PSNR/SSIM of the evaluated generator on ``split``'s pairs (default: the curve's),
+        logged under that split."""
+        split = split or self.curve_split
+        pairs = self.val_pairs if split == "val" else self.test_pairs
+        rows = evaluate_pairs(self.G_eval, pairs, self.device, self.multiple)
         means = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "image"}
         for k, v in means.items():
-            self.run.log(self.step, "test", k, v)
+            self.run.log(self.step, split, k, v)
         return means
 
     def log_convergence(self) -> dict[str, Any]:
-        """The plateau rule (:mod:`experiments.convergence`) on the held-out PSNR curve, logged as
-        split ``convergence``: ``n_points`` always; ``gain_db`` and ``converged`` (1/0) when judged."""
+        """The plateau rule (:mod:`experiments.convergence`) on the held-out PSNR curve (the
+        validation split when the run has one), logged as split ``convergence``: ``n_points`` and
+        ``on_validation`` (1/0) always; ``gain_db``, ``converged`` and ``unstable`` (1/0) when judged."""
         from .convergence import plateau
 
-        curve = sorted((r["step"], r["value"]) for r in self.run.rows if r["split"] == "test" and r["metric"] == "psnr")
+        split = self.curve_split
+        curve = sorted((r["step"], r["value"]) for r in self.run.rows if r["split"] == split and r["metric"] == "psnr")
         conv = plateau([c[0] for c in curve], [c[1] for c in curve], total=self.cfg["train"]["steps"])
         self.run.log(self.step, "convergence", "n_points", conv["n_points"])
+        self.run.log(self.step, "convergence", "on_validation", float(split == "val"))
         if conv["converged"] is not None:  # too few evaluations in the window: not judged (no NaN rows)
             self.run.log(self.step, "convergence", "gain_db", conv["gain_db"])
             self.run.log(self.step, "convergence", "converged", conv["converged"])
+            self.run.log(self.step, "convergence", "unstable", conv["status"] == "unstable")
         return conv
+
+    def score_crops(self) -> dict[str, float]:
+        """The final generator on the test images at two crop sizes: ``data.test_crop`` (split
+        ``test``, the crops of earlier versions' curve) and the training crop ``data.crop`` (split
+        ``test_crop``: the size the model was trained at) — beside :meth:`score_full_size`."""
+        out = {"test": self.evaluate("test")} if self.curve_split == "val" else {}
+        if self._given["test_pairs"] is None:
+            pairs = build_test_pairs(self.cfg, crop=self.cfg["data"]["crop"])
+            with eval_mode(self.G_eval):
+                rows = evaluate_pairs(self.G_eval, pairs, self.device, self.multiple)
+            means = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "image"}
+            for k, v in means.items():
+                self.run.log(self.step, "test_crop", k, v)
+            out["test_crop"] = means
+        return out
 
     def score_full_size(self) -> dict[str, float]:
         """The final generator on the whole test images (no crops; split ``test_full``; the given
@@ -673,9 +706,10 @@ class Trainer:
                     dist.broadcast(b, src=0)
         summary = {"steps": self.step, "seconds_this_launch": time.time() - t0, "world_size": self.world}
         if self.is_main:
+            summary["convergence"] = self.log_convergence()
+            self.score_crops()
             summary["test"] = {r["metric"]: r["value"] for r in self.run.rows
                                if r["split"] == "test" and r["step"] == self.step}
-            summary["convergence"] = self.log_convergence()
             summary["test_full"] = self.score_full_size()
             self.run.finish(summary)
         return summary

@@ -13,7 +13,7 @@ from .datasets import PairedFolder, SyntheticPairs
 from .degradations import Degradation
 from .sources import get_images, shared_data_root
 
-__all__ = ["center_crop", "build_train_set", "build_test_pairs"]
+__all__ = ["center_crop", "build_train_set", "build_test_pairs", "build_val_pairs", "train_val_images"]
 
 
 def center_crop(img: np.ndarray, size: int | None, multiple: int) -> np.ndarray:
@@ -29,15 +29,46 @@ def center_crop(img: np.ndarray, size: int | None, multiple: int) -> np.ndarray:
     return img[y0 : y0 + th, x0 : x0 + tw]
 
 
+def train_val_images(cfg: dict[str, Any]) -> tuple[list[tuple[str, np.ndarray]], list[tuple[str, np.ndarray]]]:
+    """``data.train``'s clean images split into (training, validation): the last ``data.val_images``
+    are the validation split — carved from the training images, never from the test images."""
+    d = cfg["data"]
+    images = get_images(d["train"], d["mode"], split="train")
+    v = int(d.get("val_images", 0) or 0)
+    if v and len(images) < v + 2:
+        raise ValueError(f"data.val_images={v}: {d['train']!r} has only {len(images)} training images; keep at "
+                         f"least 2 for training (lower data.val_images, or 0 for no validation split)")
+    return (images[:-v], images[-v:]) if v else (images, [])
+
+
 def build_train_set(cfg: dict[str, Any]) -> PairedFolder | SyntheticPairs:
     """The training pairs: a paired folder (``data.paired_root``) or synthetic degradations of
-    ``data.train``'s images; items are (degraded, clean) tensors (C, crop, crop) in [-1, 1]."""
+    ``data.train``'s images less the validation split; items are (degraded, clean) tensors
+    (C, crop, crop) in [-1, 1]."""
     d = cfg["data"]
     if d["paired_root"]:
         return PairedFolder(d["paired_root"], d["mode"], crop=d["crop"], flip=True, seed=cfg["seed"])
-    images = get_images(d["train"], d["mode"], split="train")
+    images, _ = train_val_images(cfg)
     deg = Degradation.from_spec(d["degradation"])
     return SyntheticPairs(images, deg, d["crop"], d["train_patches"], seed=cfg["seed"])
+
+
+def build_val_pairs(cfg: dict[str, Any]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, degraded, clean) validation pairs: the validation split's images, centre-cropped to
+    ``data.test_crop`` and degraded with seed [1, i] per image (the test pairs use [0, i]); [] when
+    ``data.val_images`` is 0 or the training data is a paired folder."""
+    d = cfg["data"]
+    if d["paired_root"] or not d.get("val_images"):
+        return []
+    _, val = train_val_images(cfg)
+    deg = Degradation.from_spec(d["degradation"])
+    mult = 2 ** cfg["model"]["depth"]
+    out = []
+    for i, (name, img) in enumerate(val):
+        clean = center_crop(img, d["test_crop"], mult)
+        degraded, _ = deg(clean, np.random.default_rng([1, i]))
+        out.append((name, degraded, clean))
+    return out
 
 
 def build_test_pairs(cfg: dict[str, Any], source: str | None = None, limit: int | None = None,

@@ -11,7 +11,7 @@ import torch
 from ..data.sources import shared_data_root
 from .decision import Comparison
 
-__all__ = ["PRESET_OVERRIDES", "task_overrides", "Problem", "RunSpec", "probe_batch", "have_shared"]
+__all__ = ["PRESET_OVERRIDES", "PRIMARY_SEEDS", "SEEDS", "task_overrides", "Problem", "RunSpec", "probe_batch", "have_shared"]
 
 # scale of each reproduce preset (applied to every configuration)
 PRESET_OVERRIDES: dict[str, dict[str, Any]] = {
@@ -53,6 +53,8 @@ PRESET_OVERRIDES: dict[str, dict[str, Any]] = {
 }
 MAX_DEPTH = {"tiny": 5, "quick": 5, "standard": 5, "long": 5, "full": 7}  # down-samplings that reach a 1×1 bottleneck
 SEEDS = {"tiny": 1, "quick": 2, "standard": 3, "long": 3, "full": 3}
+# seeds of the configurations a primary decision compares (the confirmatory presets: more than the rest)
+PRIMARY_SEEDS = {"long": 5, "full": 5}
 
 
 def have_shared(name: str) -> bool:

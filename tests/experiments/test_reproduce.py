@@ -41,14 +41,18 @@ def test_the_grid_runs_what_decides_a_verdict_first():
     needs, and those before the context-only ones (the depths of the trend, the L1-only reference)."""
     grid, uses = build_grid("long", ["denoise", "derain", "dehaze"], list(PROBLEMS))
     decisive = {c for p in PROBLEMS.values() for comp in (p.present, p.fix) if comp for c in (comp.a, comp.b)}
-    control = {c for p in PROBLEMS.values() for comp in p.controls for c in (comp.a, comp.b)} - decisive
+    control = {c for p in PROBLEMS.values() for comp in (*p.controls, *p.secondary) for c in (comp.a, comp.b)}
+    control -= decisive
     rank = [0 if s.config in decisive else 1 if s.config in control else 2 for s in grid]
     assert rank == sorted(rank) and set(rank) == {0, 1, 2}
-    assert {s.config for s, r in zip(grid, rank) if r == 0} == {"baseline", "depth2", "fix-sampling", "detail-branch",
-                                                                 "lsgan"}
-    assert {s.config for s, r in zip(grid, rank) if r == 1} == {"no-skip", "hinge", "wgangp", "relativistic",
-                                                                 "rebalanced"}  # controls and secondaries
+    assert {s.config for s, r in zip(grid, rank) if r == 0} == {"baseline", "baseline+global-residual",
+                                                                 "fix-sampling", "detail-branch", "lsgan"}
+    assert {s.config for s, r in zip(grid, rank) if r == 1} == {"no-skip", "depth2", "depth2-wide", "hinge", "wgangp",
+                                                                 "relativistic", "rebalanced"}  # controls, secondaries
     assert {s.config for s, r in zip(grid, rank) if r == 2} == {"depth3", "depth4", "l1-only"}
+    # the confirmatory preset trains 5 seeds of what a primary compares, 3 of the rest
+    seeds = {c: sum(1 for s in grid if s.config == c and s.task == "denoise") for c in {s.config for s in grid}}
+    assert seeds["baseline"] == seeds["lsgan"] == 5 and seeds["no-skip"] == seeds["depth3"] == 3
     only_detail, _ = build_grid("long", ["denoise"], ["detail"])  # ranks follow the problems asked for
     assert [s.config for s in only_detail][-3:] == ["no-skip"] * 3
 
@@ -114,8 +118,15 @@ def test_report_page_is_well_formed_and_publishes(sweep, tmp_path):
     assert md.count("| abstraction | denoise | **inconclusive** |") == 1 and "| degraded input |" in md
     (grad,) = [v for v in json.loads((pub / "verdicts.json").read_text()) if v["problem"] == "gradients"]
     effect = grad["effects"][0]  # the L1-only control's reading, in the published Markdown beside the verdicts
-    assert (f"| gradients | denoise | effect: {effect['question']} | {effect['mean']:+.3g} [—], n = 1 | — |"
+    assert (f"| gradients | denoise | effect: {effect['question']} | psnr: {effect['mean']:+.3g} [—], n = 1 | — |"
             in md)
+    # the primaries are information quantities, published with the Holm-adjusted decision beside them
+    vs = json.loads((pub / "verdicts.json").read_text())
+    assert {v["decision"]["quantity"] for v in vs} == {"deep_info_share", "band0_retention", "probe_jsd"}
+    assert all("verdict_holm" in v and "secondary" in v for v in vs)
+    ana = pd.read_csv(out / "denoise" / "baseline" / "seed0" / "analysis.csv")
+    info = ana[ana.split == "information"]
+    assert {"retention", "I_y_yhat", "I_y_x", "deep_share", "deep_param_share"} <= set(info.metric)
     assert md.count("| detail | denoise | control: positive control: without skips") == 1
 
 
@@ -123,8 +134,8 @@ def test_jobs_run_the_same_sweep_as_processes(sweep, tmp_path):
     out, _ = sweep
     counts = reproduce("tiny", ["denoise"], ["detail"], out=tmp_path, device="cpu", progress=False, jobs=2,
                        classical=False, report=False)
-    assert counts["trained"] == 3 and counts["failed"] == 0
-    for cfg in ("baseline", "no-skip", "detail-branch"):
+    assert counts["trained"] == 4 and counts["failed"] == 0
+    for cfg in ("baseline", "baseline+global-residual", "no-skip", "detail-branch"):
         a = json.loads((tmp_path / "denoise" / cfg / "seed0" / "DONE").read_text())["test_full"]
         b = json.loads((out / "denoise" / cfg / "seed0" / "DONE").read_text())["test_full"]
         assert a["psnr"] == pytest.approx(b["psnr"], abs=1e-3)  # same seeds, same batches, other thread count
@@ -157,7 +168,7 @@ def test_failed_run_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
 
     monkeypatch.setattr(train_mod.Trainer, "fit", flaky)
     counts = reproduce("tiny", ["denoise"], ["detail"], out=tmp_path, device="cpu", progress=False)
-    assert counts["failed"] == 1 and counts["trained"] == 2
+    assert counts["failed"] == 1 and counts["trained"] == 3
     err = json.loads((tmp_path / "denoise" / "no-skip" / "seed0" / "FAILED").read_text())
     assert "simulated crash" in err["error"]
     assert "simulated crash" in (tmp_path / "report" / "report.html").read_text()
@@ -171,7 +182,7 @@ def test_submitit_local_shards_then_report(tmp_path, capsys):
     assert main(["reproduce", "--preset", "tiny", "--tasks", "denoise", "--problems", "detail", "--device", "cpu",
                  "--out", str(out), "--submit", "2", "--cluster", "local", "--timeout-min", "10", "--wait"]) == 0
     assert "submitted 2 jobs" in capsys.readouterr().out
-    assert len(list(out.glob("denoise/*/seed0/DONE"))) == 3  # baseline, no-skip, detail-branch over 2 jobs
+    assert len(list(out.glob("denoise/*/seed0/DONE"))) == 4  # baseline(+global-residual), no-skip, detail-branch
     assert (out / "report" / "report.html").exists()
 
 

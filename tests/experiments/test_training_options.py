@@ -22,27 +22,52 @@ def test_plateau_rule_on_known_curves():
     rising = 20 + 0.002 * steps  # +1 dB over the last quarter
     r = plateau(steps, rising, total=2000)
     assert r["converged"] is False and r["gain_db"] == pytest.approx(1.0) and r["n_points"] == 6
-    flat = 25 + 0.1 * (-1.0) ** np.arange(len(steps))  # noisy (±0.1 dB) but level
-    assert plateau(steps, flat, total=2000)["converged"] is True
-    falling = 30 - 0.001 * steps
-    assert plateau(steps, falling, total=2000)["converged"] is True  # no further gain to wait for
+    assert r["status"] == "climbing"
+    flat = 25 + 0.1 * np.tile([1.0, -1.0, -1.0, 1.0], 5)  # noisy (±0.1 dB) but level
+    assert plateau(steps, flat, total=2000)["status"] == "converged"
+    falling = 30 - 0.001 * steps  # -0.5 dB over the last quarter: not a plateau either (two-sided rule)
+    r = plateau(steps, falling, total=2000)
+    assert r["converged"] is False and r["status"] == "unstable" and r["gain_db"] == pytest.approx(-0.5)
+    slight = 30 - 0.00002 * steps  # -0.01 dB: within the tolerance
+    assert plateau(steps, slight, total=2000)["converged"] is True
     few = plateau([1000, 2000], [20.0, 21.0], total=2000)
-    assert few["converged"] is None and math.isnan(few["gain_db"])
+    assert few["converged"] is None and few["status"] is None and math.isnan(few["gain_db"])
     with pytest.raises(ValueError, match="NaN"):
         plateau([1, 2, 3], [1.0, float("nan"), 2.0])
     with pytest.raises(ValueError, match="same length"):
         plateau([1, 2, 3], [1.0, 2.0])
 
 
-def test_every_run_records_its_convergence(tmp_path):
+def test_every_run_records_its_convergence_on_the_validation_split(tmp_path):
+    from experiments.data import build_test_pairs, build_val_pairs, train_val_images
+
     out = tmp_path / "run"
-    s = Trainer(tiny("train.steps=12", "train.eval_every=1"), out, device="cpu", progress=False).fit()
+    cfg = tiny("train.steps=12", "train.eval_every=1")
+    s = Trainer(cfg, out, device="cpu", progress=False).fit()
     conv = {r["metric"]: float(r["value"]) for r in rows(out) if r["split"] == "convergence"}
-    curve = [(int(r["step"]), float(r["value"])) for r in rows(out) if r["split"] == "test" and r["metric"] == "psnr"]
+    curve = [(int(r["step"]), float(r["value"])) for r in rows(out) if r["split"] == "val" and r["metric"] == "psnr"]
     ref = plateau([c[0] for c in curve], [c[1] for c in curve], total=12)
     assert len(curve) == 12 and s["convergence"]["n_points"] == 4  # steps 9..12: the last quarter
     assert conv["gain_db"] == pytest.approx(ref["gain_db"]) and math.isfinite(conv["gain_db"])
-    assert conv["converged"] == float(ref["converged"])
+    assert conv["converged"] == float(ref["converged"]) and conv["on_validation"] == 1.0
+    assert conv["unstable"] == float(ref["status"] == "unstable")
+    # the validation images come from the training images, are not trained on, and are not the test images
+    train, val = train_val_images(cfg)
+    test = {name for name, _, _ in build_test_pairs(cfg)}
+    assert len(val) == cfg["data"]["val_images"] and not {n for n, _ in val} & ({n for n, _ in train} | test)
+    assert [n for n, _, _ in build_val_pairs(cfg)] == [n for n, _ in val]
+    # the test images are scored once, at the end, at three sizes: test crops, the training crop, whole
+    final = {r["split"] for r in rows(out) if int(r["step"]) == 12}
+    assert {"test", "test_crop", "test_full"} <= final
+    assert [r for r in rows(out) if r["split"] == "test" and int(r["step"]) < 12] == []
+
+
+def test_without_a_validation_split_the_curve_reads_test_crops(tmp_path):
+    out = tmp_path / "run"
+    Trainer(tiny("train.steps=8", "train.eval_every=2", "data.val_images=0"), out, device="cpu", progress=False).fit()
+    conv = {r["metric"]: float(r["value"]) for r in rows(out) if r["split"] == "convergence"}
+    assert conv["on_validation"] == 0.0 and not any(r["split"] == "val" for r in rows(out))
+    assert len([r for r in rows(out) if r["split"] == "test" and r["metric"] == "psnr"]) == 4
 
 
 # ------------------------------------------------------------------------------ learning-rate decay
