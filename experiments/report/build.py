@@ -215,9 +215,9 @@ def _html(root: Path, data: Any, summ: pd.DataFrame, vs: list[dict], imgs: dict[
 
 
 PUBLISHED_TABLES = ("verdicts.csv", "summary.csv", "runs.csv", "classical.csv")
-PUBLISHED_FIGURES = ("psnr_all_configs", "perception_distortion", "sample_crops", "abstraction_psnr_vs_depth",
-                     "abstraction_info_per_layer", "abstraction_cost_vs_quality", "detail_bands",
-                     "gradients_ratio_and_saturation", "gradients_d_probe")
+PUBLISHED_FIGURES = ("abstraction_information_vs_cost", "detail_retention_bands", "gradients_jsd_vs_gradient",
+                     "psnr_all_configs", "perception_distortion", "sample_crops", "abstraction_info_per_layer",
+                     "detail_bands", "gradients_d_probe")
 
 
 def publish(root: str | Path, dest: str | Path) -> list[Path]:

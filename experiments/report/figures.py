@@ -91,8 +91,101 @@ def info_per_layer(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figure | 
         sns.lineplot(data=a[a.task == task], x="layer_index", y="value", hue="config", marker="o", errorbar="sd", ax=ax)
         ax.set(title=task, xlabel="encoder layer (down-samplings so far)", ylabel="I(T_l;Y) (nats)")
         ax.legend(fontsize=7)
-    fig.suptitle("Target information kept along depth: the same X and Y at every layer, one sample per whole "
-                 "probe crop (gaussian estimator, 16-dim projections; n ≥ 200; the truth cannot rise)", fontsize=8)
+    fig.suptitle("Target information along depth (same X and Y at every layer; gaussian estimator, 16-dim "
+                 "projections). " + _dpi_sentence(analysis), fontsize=7)
+    return fig
+
+
+def _dpi_sentence(analysis: pd.DataFrame) -> str:
+    """What the curve can be read for: the true I(T_l;Y) cannot rise along the encoder (a Markov
+    chain); rises beyond 2 s.e. (``dpi_violation`` rows) mean the estimator cannot order the layers."""
+    v = _rows(analysis, "abstraction", ["dpi_violation"])
+    if v is None:
+        return "The truth cannot rise with depth."
+    n_bad, n = int((v.value.astype(float) > 0).sum()), len(v)
+    if n_bad:
+        return (f"THE ESTIMATE RISES beyond 2 s.e. at {n_bad} of {n} layer steps, which the truth cannot: "
+                "this estimator cannot order the layers, and no verdict uses this curve.")
+    return f"No rise beyond 2 s.e. at any of {n} layer steps (the truth cannot rise)."
+
+
+def _band_order(layers: pd.Series) -> list[str]:
+    return sorted(layers.unique(), key=lambda b: (b == "lowpass", b))
+
+
+def retention_bands(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figure | None:
+    """Detail loss in information: per Laplacian band, the retention I(Y_b;Ŷ_b)/I(Y_b;X_b) of each
+    detail configuration (mean over seeds; bars: the seeds' spread), 1 = everything the input's band
+    carried about the target's is kept."""
+    a = _rows(analysis, "information", ["retention"])
+    cfgs = {c for t in uses.get("detail", {}).values() for c in t}
+    if a is None or not a.config.isin(cfgs).any():
+        return None
+    a = a[a.config.isin(cfgs) & (a.layer.astype(str) != "image")]
+    tasks = sorted(a.task.unique())
+    fig, axes = _facets(len(tasks), w=4.6)
+    for ax, task in zip(axes, tasks):
+        d = a[a.task == task]
+        sns.pointplot(data=d, x="layer", y="value", hue="config", order=_band_order(d.layer), errorbar=("pi", 100),
+                      dodge=0.3, ax=ax)
+        ax.axhline(1.0, ls=":", color="grey")
+        ax.set(title=task, xlabel="Laplacian band (finest first)", ylabel="retention I(Y_b;Ŷ_b) / I(Y_b;X_b)")
+        ax.tick_params(axis="x", labelsize=6)
+        ax.legend(fontsize=6)
+    fig.suptitle("Detail loss in information: the fraction of each band's target information (carried by the input's "
+                 "band) that the output keeps — whole test images", fontsize=8)
+    return fig
+
+
+def information_vs_cost(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figure | None:
+    """Over-invested abstraction in information: what the deepest levels add to I(Y;Ŷ) (share, with
+    its interval) against their share of parameters and FLOPs, per configuration that has them."""
+    a = _rows(analysis, "information", ["deep_share", "deep_param_share", "deep_flop_share"])
+    if a is None:
+        return None
+    g = a.groupby(["task", "config", "metric"])["value"].mean().unstack("metric").reset_index()
+    tasks = sorted(g.task.unique())
+    fig, axes = _facets(len(tasks), w=4.6)
+    for ax, task in zip(axes, tasks):
+        d = g[g.task == task].melt(id_vars=["config"], value_vars=[c for c in ("deep_share", "deep_param_share",
+                                                                               "deep_flop_share") if c in g])
+        d["what"] = d.metric.map({"deep_share": "share of I(Y;Ŷ) they add", "deep_param_share": "share of parameters",
+                                  "deep_flop_share": "share of FLOPs"})
+        sns.barplot(data=d, x="config", y="value", hue="what", ax=ax)
+        ax.set(title=task, xlabel="", ylabel="fraction", ylim=(min(0, float(d.value.min()) - 0.05), 1.05))
+        ax.tick_params(axis="x", labelsize=7)
+        ax.legend(fontsize=6)
+    fig.suptitle("The levels below 2 down-samplings: the information about the target they add vs what they cost "
+                 "(mean over seeds)", fontsize=8)
+    return fig
+
+
+def jsd_vs_gradient(runs, metrics: pd.DataFrame, analysis, uses) -> plt.Figure | None:
+    """Vanishing gradients in information: the training discriminator's JSD lower bound (nats,
+    ceiling log 2) above G's adversarial/content gradient ratio, over training, per loss."""
+    m = _rows(metrics, "gradients", ["jsd_lower_bound", "grad_ratio_adv_content"])
+    cfgs = {c for t in uses.get("gradients", {}).values() for c in t}
+    if m is None or not m.config.isin(cfgs).any() or "jsd_lower_bound" not in set(m.metric):
+        return None
+    m = overall_rows(m[m.config.isin(cfgs)])
+    tasks = sorted(m.task.unique())
+    fig, axes = _grid(len(tasks), rows=2, h=3.0)
+    for j, task in enumerate(tasks):
+        for i, metric in enumerate(["jsd_lower_bound", "grad_ratio_adv_content"]):
+            ax = axes[i, j]
+            sns.lineplot(data=m[(m.task == task) & (m.metric == metric)], x="step", y="value", hue="config",
+                         errorbar="sd", ax=ax)
+            if i == 0:
+                ax.axhline(np.log(2), ls=":", color="grey")
+                ax.set(ylabel="JSD lower bound (nats)")
+            else:
+                ax.set_yscale("log")
+                ax.set(ylabel="‖∇adv‖ / ‖∇content‖")
+            ax.set(title=task)
+            ax.legend(fontsize=6)
+    fig.suptitle("What D knows about real vs restored (JSD bound; dotted: log 2) beside G's adversarial gradient, "
+                 "over training", fontsize=8)
+    fig.tight_layout()
     return fig
 
 
@@ -272,6 +365,9 @@ def perception_distortion(runs: pd.DataFrame, metrics, analysis, uses, classical
 
 
 FIGURES = {
+    "abstraction_information_vs_cost": information_vs_cost,
+    "detail_retention_bands": retention_bands,
+    "gradients_jsd_vs_gradient": jsd_vs_gradient,
     "abstraction_psnr_vs_depth": psnr_vs_depth,
     "abstraction_info_per_layer": info_per_layer,
     "abstraction_cost_vs_quality": cost_vs_quality,
