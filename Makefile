@@ -1,12 +1,13 @@
 # infoflow — the two commands a newcomer runs: `make demo` and `make test`.
-# Both create .venv if missing. torch is pinned to the CPU build on purpose (see DEVELOPERS.md):
-# an unpinned torch pulls a multi-GB CUDA build.
+# Both create .venv if missing. torch is pinned to one version (TORCH): pip takes the wheel its index
+# offers for that version — a local CPU wheel where one is on disk (as on CI), else PyPI's (CUDA on
+# Linux x86-64). An unpinned torch would pull the newest CUDA build.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test test-slow bench env clean
+.PHONY: demo test test-slow bench docs env clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,8 +27,11 @@ test: env
 test-slow: env
 	$(PY) -m pytest -q -m slow tests
 
+docs: env
+	$(PY) -m mkdocs serve
+
 bench: env
 	$(PY) benchmarks/estimators.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info site .cache

@@ -83,7 +83,7 @@ def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "aut
         if "sources" in analyses:
             rows += information_sources(G, x, y, estimator=ESTIMATOR, n_steps=8, step=step)
         if "information" in analyses:
-            rows += information_rows(cfg, G, dev, step)
+            rows += information_rows(cfg, G, dev, step, cfg["diagnostics"].get("info_bootstrap", INFO_BOOT))
         if "d_probe" in analyses and cfg["loss"]["lambda_adv"] > 0:  # the L1-only control has no adversarial term
             rows += _d_probe(cfg, G, dev, progress)
     if cfg["task"] == "derain" and have_shared("Rain12"):

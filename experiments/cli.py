@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from typing import Any, Sequence
@@ -166,7 +167,12 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from infoflow import __version__
+
     p = argparse.ArgumentParser(prog="infoflow", description=__doc__)
+    p.add_argument("--version", action="version", version=f"infoflow {__version__}")
+    p.add_argument("--debug", action="store_true",
+                   help="show the full traceback of an error (also INFOFLOW_DEBUG=1) instead of one line")
     sub = p.add_subparsers(dest="command", required=True)
     e = sub.add_parser("estimate", help="estimate I(X;Y) from two arrays (.npy, .npz:key, .csv:cols)")
     e.add_argument("x", help="samples of X: a.npy | a.npz:key | a.csv:col1,col2")
@@ -282,7 +288,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (ValueError, TypeError, KeyError, FileNotFoundError, RuntimeError, ImportError) as exc:
-        print(f"infoflow {args.command}: error: {exc}", file=sys.stderr)
+        if args.debug or os.environ.get("INFOFLOW_DEBUG", "") not in ("", "0"):
+            raise
+        print(f"infoflow {args.command}: error: {exc} (--debug or INFOFLOW_DEBUG=1 shows the traceback)",
+              file=sys.stderr)
         return 2
 
 

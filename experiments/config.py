@@ -50,7 +50,9 @@ DEFAULTS: dict[str, Any] = {
                     "estimator_params": {"noise_variance": 0.1}, "n_per_image": 16, "probe_size": 16,
                     "gradients": True, "threshold": 0.01, "detail": True, "detail_estimator": "gaussian",
                     "gather_ranks": False,  # under torchrun: pool every rank's probe activations for MI
-                    "d_probe_steps": 400},  # post-run D-optimality probe (experiments/probe.py): D updates
+                    "d_probe_steps": 400,  # post-run D-optimality probe (experiments/probe.py): D updates
+                    # bootstrap resamples of the test images behind every information interval (analysis "information")
+                    "info_bootstrap": 200},
 }
 
 # task -> data defaults (the user's config still overrides them)
@@ -197,6 +199,9 @@ def _check_values(cfg: dict[str, Any]) -> None:
         raise ConfigError(f"train.tensorboard must be true, false or auto, got {cfg['train']['tensorboard']!r}")
     if not 0.0 <= cfg["train"]["ema"] < 1.0:
         raise ConfigError(f"train.ema must be a decay in [0, 1) (0 = off, e.g. 0.999), got {cfg['train']['ema']!r}")
+    ib = cfg["diagnostics"]["info_bootstrap"]
+    if isinstance(ib, bool) or not isinstance(ib, int) or ib < 0:
+        raise ConfigError(f"diagnostics.info_bootstrap must be an integer >= 0 (0 = no interval), got {ib!r}")
     vi = cfg["data"]["val_images"]
     if isinstance(vi, bool) or not isinstance(vi, int) or vi < 0:
         raise ConfigError(f"data.val_images must be an integer >= 0 (0 = no validation split), got {vi!r}")

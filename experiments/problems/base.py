@@ -19,11 +19,12 @@ PRESET_OVERRIDES: dict[str, dict[str, Any]] = {
              "data.train_patches": 64, "data.test_images": 2, "data.test_crop": 64, "train.steps": 4,
              "train.log_every": 2, "train.eval_every": 4, "train.ckpt_every": 2, "train.sample_every": 4,
              "train.diagnostics_every": 2, "diagnostics.probe_size": 4, "diagnostics.n_per_image": 8,
-             "diagnostics.d_probe_steps": 4, "train.tensorboard": False},
+             "diagnostics.d_probe_steps": 4, "diagnostics.info_bootstrap": 10, "train.tensorboard": False},
     "quick": {"model.ngf": 16, "disc.ndf": 16, "disc.n_layers": 2, "data.crop": 32, "data.batch_size": 8,
               "data.train_patches": 2000, "data.test_images": 4, "data.test_crop": 64, "train.steps": 300,
               "train.log_every": 10, "train.eval_every": 300, "train.ckpt_every": 100, "train.sample_every": 300,
               "train.diagnostics_every": 50, "diagnostics.probe_size": 16, "diagnostics.d_probe_steps": 250,
+              "diagnostics.info_bootstrap": 50,
               # 300 steps fit the CPU budget only with a larger step size than pix2pix's 2e-4 (full keeps 2e-4)
               "optim.lr_g": 1e-3, "optim.lr_d": 1e-3,
               "train.tensorboard": False},  # illustration sweeps: the report is the view (saves ~1 s a run)

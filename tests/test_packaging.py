@@ -1,0 +1,91 @@
+"""The package a user installs and the documentation they read: the wheel's top-level names, its
+data files and version; the docs site builds with every reference resolved; the README stays a
+short user document."""
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dist")
+    r = subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(ROOT)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    (whl,) = out.glob("infoflow-*.whl")
+    return whl
+
+
+def test_the_wheel_installs_what_it_should(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
+    assert top == {"infoflow", "infotheory", "models", "experiments"}
+    assert "experiments/configs/denoise_train400.yaml" in names  # configs are package data
+    assert {f"{p}/py.typed" for p in top} <= set(names)
+    assert not any(n.startswith(("tests/", "benchmarks/", "notebooks/", "docs/")) for n in names)
+    meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    text = zipfile.ZipFile(wheel).read(meta).decode()
+    assert "License-Expression: MIT" in text and "Classifier: Typing :: Typed" in text
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+
+
+def test_the_unpacked_wheel_imports_on_its_own(wheel, tmp_path):
+    """What the wheel holds is enough: imported from the unpacked wheel, not from the checkout."""
+    zipfile.ZipFile(wheel).extractall(tmp_path / "site")
+    code = ("import infoflow, infotheory, experiments.cli, pathlib;"
+            "assert pathlib.Path(experiments.cli.__file__).is_relative_to(pathlib.Path.cwd()), experiments.cli.__file__;"
+            "print(infoflow.__version__)")
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path / "site", capture_output=True, text=True, timeout=300,
+                       env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path / "site")})
+    assert r.returncode == 0, r.stderr[-2000:]
+    import infoflow
+
+    assert r.stdout.strip() == infoflow.__version__
+
+
+def test_version_everywhere():
+    import infoflow
+    from experiments.cli import main
+
+    toml = (ROOT / "pyproject.toml").read_text()
+    assert f'version = "{infoflow.__version__}"' in toml
+    assert f"version: {infoflow.__version__}" in (ROOT / "CITATION.cff").read_text()
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+
+
+def test_debug_shows_the_traceback(tmp_path, capsys):
+    from experiments.cli import main
+
+    assert main(["estimate", str(tmp_path / "missing.npy"), str(tmp_path / "y.npy")]) == 2
+    assert "--debug" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError):
+        main(["--debug", "estimate", str(tmp_path / "missing.npy"), str(tmp_path / "y.npy")])
+
+
+def test_docs_build_strict(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert (tmp_path / "site" / "information" / "index.html").exists()
+    api = (tmp_path / "site" / "api" / "index.html").read_text()
+    assert "band_information" in api and "jsd_lower_bound" in api
+
+
+def test_readme_is_short_user_documentation():
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 200
+    assert not re.search(r"\b20\d\d-\d\d-\d\d\b", text), "no dates in user docs"
+    assert not re.search(r"\bissues? #?\d+|\bsessions?\b", text, re.I), "no issue numbers or work logs"
+    for doc in (ROOT / "docs").glob("*.md"):
+        body = doc.read_text()
+        assert not re.search(r"\b20\d\d-\d\d-\d\d\b", body), doc.name
+        assert not re.search(r"\bissues? #?\d+|\bsessions?\b", body, re.I), doc.name
+    assert "make demo" in text and "make test" in text
