@@ -7,7 +7,12 @@ Peers: an IDNNs-style numpy histogram (Shwartz-Ziv & Tishby's code pattern), a p
 Kolchinsky–Tracey KDE (Saxe et al.'s code pattern), NPEET's KSG (``npeet-plus``, the ``bench``
 extra) and scikit-learn's ``mutual_info_regression``. Ratios > 1 mean infoflow is faster. Every
 ratio is at equal work — one thread on both sides, the same dtype, data and output (each row says
-what both compute); infoflow's multi-core time is a separate column.
+what both compute); infoflow's multi-core time is a separate column. Each row gives the WARM time
+(best of repeats after a warm-up call: the headline, the conservative one for infoflow, whose
+peers gain most from warm memory) and the COLD one (the first call in a fresh process, each side
+its own), because a peer that allocates N × N arrays is several times slower on its first call.
+
+    python benchmarks/estimators.py --speed-only   # the speed table alone (~3 min)
 """
 from __future__ import annotations
 
@@ -84,68 +89,120 @@ def threads(n: int | None):
         torch.set_num_threads(prev)
 
 
-def _case(task: str, what: str, dtype: str, peer: str, ours: Callable[[int], Any], ref: Callable[[], Any],
-          value: Callable[[Any], float], repeat: int, target: str, multicore: bool = True) -> dict[str, Any]:
-    """Ours and the peer on one thread each (same data, dtype and output), then ours on every core."""
-    with threads(1):
-        t1, out1 = timeit(lambda: ours(1), repeat)
-        tp, outp = timeit(ref, max(1, repeat // 2))
-    tn = math.nan
-    if multicore:
-        with threads(None):
-            tn, _ = timeit(lambda: ours(-1), repeat)
-    return dict(task=task, what=what, dtype=dtype, peer=peer, ours_s=t1, peer_s=tp, ratio=tp / t1, ours_all_s=tn,
-                multicore_gain=t1 / tn, ours=value(out1), peer_value=float(outp), target=target)
-
-
-def speed(repeat: int) -> list[dict[str, Any]]:
-    """Each comparison at equal work: one thread on both sides, the same dtype, data and output."""
-    rows = []
+def _speed_cases() -> dict[str, dict[str, Any]]:
+    """Each comparison at equal work, by key: what both sides compute, the data (seeded: a fresh
+    process rebuilds the same arrays), infoflow's call ``ours(workers)`` and the peer's ``ref()``."""
+    cases: dict[str, dict[str, Any]] = {}
     rng = np.random.default_rng(0)
     xb = rng.standard_normal((100_000, 3))
     yb = np.tanh(xb @ rng.standard_normal((3, 3)))
-    occ = estimate_mi(xb, yb, method="binning", n_bins=10).details["occupied_bins"]["xy"]
-    rows.append(_case(
-        f"binning 100k×(3+3), 10 bins ({occ / len(xb):.0%} of rows own a joint bin: not saturated)",
-        "plug-in I = H(X)+H(Y)-H(X,Y) over equal-width bins", "float64", "IDNNs-style numpy histogram",
-        lambda w: estimate_mi(xb, yb, method="binning", n_bins=10, correction="none"),
-        lambda: idnns_binning_mi(xb, yb, 10), lambda e: e.value, repeat, "≥5×", multicore=False))
-
-    x = rng.standard_normal((10_000, 10))
-    y = np.tanh(x @ rng.standard_normal((10, 10)) * 0.3)
-    rows.append(_case(
-        "kde bounds 10k×10", "both K-T bounds (KL, Bhattacharyya) on I(X;T+ε), X = sample id, σ²=0.1", "float64",
-        "plain numpy K-T (full distance matrix + logsumexp)",
-        lambda w: estimate_mi(np.arange(len(y)), y, method="kde", discrete=(True, False), noise_variance=0.1,
-                              dtype="float64"),
-        lambda: numpy_kde_bounds(y, 0.1)[1], lambda e: e.upper, repeat, "≥3×"))
-    rows.append(_case(
-        "kde bounds 10k×10, ours in float32", "as above; infoflow's default dtype (centred first)",
-        "float32 vs float64", "plain numpy K-T (float64)",
-        lambda w: estimate_mi(np.arange(len(y)), y, method="kde", discrete=(True, False), noise_variance=0.1),
-        lambda: numpy_kde_bounds(y, 0.1)[1], lambda e: e.upper, repeat, "(not equal work: dtype)"))
-
+    cases["binning"] = dict(
+        task="binning 100k×(3+3), 10 bins (not saturated)", what="plug-in I = H(X)+H(Y)-H(X,Y) over equal-width bins",
+        dtype="float64", peer="IDNNs-style numpy histogram",
+        ours=lambda w: estimate_mi(xb, yb, method="binning", n_bins=10, correction="none"),
+        ref=lambda: idnns_binning_mi(xb, yb, 10), value=lambda e: e.value, target="≥5×", multicore=False)
+    for n, d in ((5_000, 5), (10_000, 10)):
+        r = np.random.default_rng([n, d])
+        x = r.standard_normal((n, d))
+        y = np.tanh(x @ r.standard_normal((d, d)) * 0.3)
+        cases[f"kde{n // 1000}k{d}"] = dict(
+            task=f"kde bounds {n // 1000}k×{d}",
+            what="both K-T bounds (KL, Bhattacharyya) on I(X;T+ε), X = sample id, σ²=0.1; both sides return both",
+            dtype="float64", peer="plain numpy K-T (full distance matrix + logsumexp)",
+            ours=lambda w, y=y: estimate_mi(np.arange(len(y)), y, method="kde", discrete=(True, False),
+                                            noise_variance=0.1, dtype="float64"),
+            ref=lambda y=y: numpy_kde_bounds(y, 0.1), value=lambda e: e.upper, peer_value=lambda v: v[1],
+            target="≥3× warm", pairs=n * (n - 1) / 2)
     gt = D.correlated_gaussian(10_000, 10, 10, 2.0, seed=1)
     try:
         import npeet_plus
 
-        rows.append(_case(
-            "ksg 10k×(10+10), k=3", "KSG-1 max-norm, 1e-10 tie-breaking noise (its own RNG on each side)",
-            "float64", "NPEET (npeet-plus; sklearn BallTree + KDTree)",
-            lambda w: estimate_mi(gt.x, gt.y, method="ksg", k=3, standardize=False, workers=w),
-            lambda: npeet_plus.mi(gt.x, gt.y, k=3, base=math.e), lambda e: e.value, repeat, "≥2×, equal"))
+        cases["ksg"] = dict(
+            task="ksg 10k×(10+10), k=3", what="KSG-1 max-norm, 1e-10 tie-breaking noise (its own RNG on each side)",
+            dtype="float64", peer="NPEET (npeet-plus; sklearn BallTree + KDTree)",
+            ours=lambda w: estimate_mi(gt.x, gt.y, method="ksg", k=3, standardize=False, workers=w),
+            ref=lambda: npeet_plus.mi(gt.x, gt.y, k=3, base=math.e), value=lambda e: e.value, target="≥2×, equal")
     except ImportError:
         print("npeet-plus not installed (pip install -e .[bench]); skipping the NPEET comparison")
-
     from sklearn.feature_selection import mutual_info_regression
 
     g1 = D.correlated_gaussian(10_000, 10, 1, 0.5, seed=2)  # y depends on x[:, 0] only
-    rows.append(_case(
-        "per-feature ksg 10k, 10 features", "KSG-1 of each of 10 features with y (sklearn scales x and y first)",
-        "float64", "sklearn mutual_info_regression (n_jobs=1)",
-        lambda w: [estimate_mi(g1.x[:, j], g1.y[:, 0], method="ksg", k=3, workers=w).value for j in range(10)],
-        lambda: mutual_info_regression(g1.x, g1.y[:, 0], n_neighbors=3, random_state=0)[0],
-        lambda v: v[0], repeat, "comparable"))
+    cases["perfeature"] = dict(
+        task="per-feature ksg 10k, 10 features", what="KSG-1 of each of 10 features with y (sklearn scales x and y first)",
+        dtype="float64", peer="sklearn mutual_info_regression (n_jobs=1)",
+        ours=lambda w: [estimate_mi(g1.x[:, j], g1.y[:, 0], method="ksg", k=3, workers=w).value for j in range(10)],
+        ref=lambda: mutual_info_regression(g1.x, g1.y[:, 0], n_neighbors=3, random_state=0)[0],
+        value=lambda v: v[0], target="comparable")
+    return cases
+
+
+def _cold(key: str, side: str) -> float:
+    """One call of ``side`` ('ours' or 'peer') of case ``key`` in a fresh process, on one thread:
+    its first call, timed alone (imports and data building excluded)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+           "NUMBA_NUM_THREADS": str(os.cpu_count() or 1)}
+    r = subprocess.run([sys.executable, __file__, "--cold-call", key, side], capture_output=True, text=True,
+                       env=env, timeout=3600)
+    if r.returncode != 0:
+        raise RuntimeError(f"cold call {key}/{side} failed: {r.stderr[-1500:]}")
+    return float(r.stdout.strip().splitlines()[-1])
+
+
+def cold_call(key: str, side: str) -> None:
+    """The child of :func:`_cold`: prints the seconds of one first call."""
+    c = _speed_cases()[key]
+    with threads(1):
+        fn = (lambda: c["ours"](1)) if side == "ours" else c["ref"]
+        t = time.perf_counter()
+        fn()
+        print(time.perf_counter() - t)
+
+
+def exp_floor_ns() -> float:
+    """Nanoseconds of one float64 ``exp`` and a sum on this CPU, one thread (numba loop over 10⁷
+    arguments in the KDE kernel's range, best of 3): the physical floor of the KDE kernel is one
+    exp per pair."""
+    import numba as nb
+
+    @nb.njit(cache=False)
+    def expsum(a):  # pragma: no cover - compiled
+        s = 0.0
+        for i in range(a.shape[0]):
+            s += np.exp(a[i])
+        return s
+
+    a = -np.random.default_rng(0).random(10_000_000) * 10
+    expsum(a[:10])
+    return timeit(lambda: expsum(a), 3)[0] / a.size * 1e9
+
+
+def speed(repeat: int, cold: bool = True) -> list[dict[str, Any]]:
+    """Every case at equal work on one thread per side: warm = best of ``repeat`` calls after a
+    warm-up call; cold = the first call in a fresh process (each side its own). Then infoflow on
+    every core (warm)."""
+    rows = []
+    floor = exp_floor_ns()
+    for key, c in _speed_cases().items():
+        peer_value = c.get("peer_value", float)
+        with threads(1):
+            c["ours"](1)  # warm-up
+            t1, out1 = timeit(lambda: c["ours"](1), repeat)
+            c["ref"]()
+            tp, outp = timeit(c["ref"], max(3, repeat // 2))
+        tn = math.nan
+        if c.get("multicore", True):
+            with threads(None):
+                c["ours"](-1)
+                tn, _ = timeit(lambda: c["ours"](-1), repeat)
+        oc, pc = (_cold(key, "ours"), _cold(key, "peer")) if cold else (math.nan, math.nan)
+        fl = c["pairs"] * floor * 1e-9 if "pairs" in c else math.nan
+        rows.append(dict(key=key, task=c["task"], what=c["what"], dtype=c["dtype"], peer=c["peer"], ours_s=t1,
+                         peer_s=tp, ratio=tp / t1, ours_cold_s=oc, peer_cold_s=pc, ratio_cold=pc / oc,
+                         ours_all_s=tn, multicore_gain=t1 / tn, ours=c["value"](out1),
+                         peer_value=float(peer_value(outp)), target=c["target"], floor_s=fl))
     return rows
 
 
@@ -416,7 +473,9 @@ def _shear_exact_family(n: int, d: int, steps: int = 1500) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="1 repeat and no neural column in the accuracy table")
+    ap.add_argument("--quick", action="store_true", help="1 repeat, no cold timings, no neural column in the accuracy table")
+    ap.add_argument("--speed-only", action="store_true", help="the speed table alone")
+    ap.add_argument("--cold-call", nargs=2, metavar=("CASE", "SIDE"), help=argparse.SUPPRESS)
     ap.add_argument("--skip-accuracy", action="store_true")
     ap.add_argument("--non-elliptical", action="store_true",
                     help="only the non-elliptical suite (shear, swirl, coupling at 3/5/25 dims, 3 seeds each)")
@@ -428,6 +487,10 @@ def main() -> None:
                     help="auto's pairwise copula check alone on both suites: false alarms and detections (~3 min)")
     args = ap.parse_args()
     import torch
+
+    if args.cold_call:
+        cold_call(*args.cold_call)
+        return
 
     if args.pair_checks:
         pair_checks()
@@ -451,11 +514,19 @@ def main() -> None:
     print("== speed at equal work: one thread on both sides (threadpoolctl + torch), the same dtype, data and "
           "output; best of repeats; ratio = peer time / infoflow time; 'all cores' = infoflow with every core, "
           "gain = its 1-thread time / all-core time ==")
-    for r in speed(1 if args.quick else 5):
+    print(f"one float64 exp + add on this CPU, one thread: {exp_floor_ns():.2f} ns (the KDE kernel's floor: one per pair)")
+    for r in speed(1 if args.quick else 5, cold=not args.quick):
+        floor = (f" | floor (pairs × one exp) {r['floor_s'] * 1e3:.1f} ms = {r['floor_s'] / r['ours_s']:.0%} of infoflow's"
+                 if r["floor_s"] == r["floor_s"] else "")
         print(f"{r['task']}\n    computes: {r['what']} [{r['dtype']}]\n"
-              f"    infoflow 1 thread {r['ours_s'] * 1e3:9.1f} ms | {r['peer']} 1 thread {r['peer_s'] * 1e3:9.1f} ms | "
-              f"ratio {r['ratio']:5.2f}× | infoflow all cores {r['ours_all_s'] * 1e3:9.1f} ms (gain "
-              f"{r['multicore_gain']:4.2f}×) | values {r['ours']:.6f} vs {r['peer_value']:.6f} | target {r['target']}")
+              f"    WARM (best of repeats after a warm-up): infoflow {r['ours_s'] * 1e3:9.1f} ms | {r['peer']} "
+              f"{r['peer_s'] * 1e3:9.1f} ms | ratio {r['ratio']:5.2f}×\n"
+              f"    COLD (first call, fresh process):       infoflow {r['ours_cold_s'] * 1e3:9.1f} ms | peer "
+              f"{r['peer_cold_s'] * 1e3:9.1f} ms | ratio {r['ratio_cold']:5.2f}×\n"
+              f"    infoflow all cores {r['ours_all_s'] * 1e3:9.1f} ms (gain {r['multicore_gain']:4.2f}×) | values "
+              f"{r['ours']:.9f} vs {r['peer_value']:.9f} | target {r['target']}{floor}")
+    if args.speed_only:
+        return
     print("\n== neural bounds: one fit each, 5k×(2+2), truth 1.0 nat (all cores; no peer) ==")
     for m, t, v in neural(1):
         print(f"{m:<8} {t:6.2f} s  value {v:.4f}")
