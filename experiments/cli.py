@@ -91,7 +91,18 @@ def _cmd_analyse(args: argparse.Namespace) -> int:
     from .analysis import analyse_run
     from .probe import probe_summary
 
-    rows = analyse_run(args.run, args.what, device=args.device, progress=not args.no_progress)
+    from pathlib import Path
+
+    from .analysis import ANALYSES
+
+    what = [w for group in (args.what or []) for w in group] or ["information", "abstraction", "detail", "d_probe"]
+    if args.run is None:  # `--what detail runs/x`: the folder was read as an analysis name
+        folders = [w for w in what if w not in ANALYSES and Path(w).is_dir()]
+        if len(folders) != 1:
+            raise ValueError("name the run folder: infoflow analyse RUN --what A,B")
+        args.run = folders[0]
+        what = [w for w in what if w != args.run]
+    rows = analyse_run(args.run, what, device=args.device, progress=not args.no_progress)
     df = pd.DataFrame(rows)
     for split, g in df.groupby("split", sort=False):
         if split == "d_probe":
@@ -166,8 +177,25 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     return 0
 
 
+def _comma_list(text: str) -> list[str]:
+    """``--what a,b`` (and repeated ``--what a --what b``): a list that cannot swallow a positional."""
+    return [v for v in text.split(",") if v]
+
+
+def _key_value(text: str) -> str:
+    """A ``KEY=VALUE`` item of ``--set``: anything else (e.g. a run folder after ``--set``) is named."""
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE (a run folder or file goes before --set)")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     from infoflow import __version__
+    from infotheory import available_methods
+
+    from .analysis import ANALYSES
+    from .data.degradations import DEGRADATIONS
+    from .problems import PRESET_OVERRIDES, PROBLEMS, TASKS
 
     p = argparse.ArgumentParser(prog="infoflow", description=__doc__)
     p.add_argument("--version", action="version", version=f"infoflow {__version__}")
@@ -177,8 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("estimate", help="estimate I(X;Y) from two arrays (.npy, .npz:key, .csv:cols)")
     e.add_argument("x", help="samples of X: a.npy | a.npz:key | a.csv:col1,col2")
     e.add_argument("y", help="samples of Y, same number of rows")
-    e.add_argument("--method", default="auto", help="estimator (auto, binning, kde, ksg, gaussian, copula, "
-                   "mine, nwj, infonce, smile)")
+    e.add_argument("--method", default="auto", choices=available_methods(), help="estimator (default auto)")
     e.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="estimator parameter")
     e.add_argument("--json", action="store_true", help="print the full result as JSON")
     e.add_argument("--discrete", default="auto", choices=["auto", "both", "none", "x", "y"],
@@ -187,17 +214,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a restoration GAN into a run folder")
     t.add_argument("--config", help="YAML config (keys: see experiments/config.py DEFAULTS)")
-    t.add_argument("--set", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+    t.add_argument("--set", action="extend", nargs="+", default=[], metavar="KEY=VALUE", type=_key_value,
                    help="overrides, e.g. --set train.steps=200 optim.lr_g=1e-3 (repeatable)")
     t.add_argument("--device", default="auto", help="auto | cpu | cuda")
     t.add_argument("--out", help="run folder (default runs/<name>)")
     t.add_argument("--resume", action="store_true", help="continue an unfinished run from its last checkpoint")
     t.add_argument("--deterministic", action="store_true", help="deterministic algorithms (slower)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
-    t.add_argument("--generator", metavar="FILE.py:FACTORY",
+    t.add_argument("--generator", "--model", dest="generator", metavar="FILE.py:FACTORY",
                    help="train your generator instead of the config's U-Net (a factory called with no arguments; "
                         "an nn.Module mapping (B, C, H, W) in [-1, 1] to the same shape)")
-    t.add_argument("--discriminator", metavar="FILE.py:FACTORY",
+    t.add_argument("--discriminator", "--disc", dest="discriminator", metavar="FILE.py:FACTORY",
                    help="your discriminator, called as D(degraded, image) -> logits")
     t.set_defaults(func=_cmd_train)
 
@@ -208,33 +235,36 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--crop", type=int, default=None, help="centre crop size (default: full images)")
     v.add_argument("--device", default="auto")
     v.add_argument("--method", help="a classical restorer instead of a run: bm3d | nlm | wavelet | dcp")
-    v.add_argument("--task", default="denoise", help="with --method: denoise | dehaze (the degradation applied)")
-    v.add_argument("--set", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+    v.add_argument("--task", default="denoise", choices=TASKS, help="with --method: the degradation applied")
+    v.add_argument("--set", action="extend", nargs="+", default=[], metavar="KEY=VALUE", type=_key_value,
                    help="with --method: degradation overrides, e.g. data.degradation.params.sigma=50")
     v.add_argument("--out", help="with --method: CSV path (default eval_<method>_<dataset>.csv)")
     v.set_defaults(func=_cmd_evaluate)
 
     a = sub.add_parser("analyse", help="post-run analyses of a finished run into its analysis.csv")
-    a.add_argument("run", help="run folder")
-    a.add_argument("--what", nargs="+", default=["abstraction", "detail", "d_probe"],
-                   help="abstraction | detail | sources | d_probe (default: abstraction detail d_probe)")
+    a.add_argument("run", nargs="?", help="run folder (before or after --what)")
+    a.add_argument("--what", action="extend", nargs="+", type=_comma_list, default=None, metavar="A[,B]",
+                   help=f"analyses, comma-separated or repeated: {', '.join(ANALYSES)} "
+                        "(default: information,abstraction,detail,d_probe)")
     a.add_argument("--device", default="auto")
     a.add_argument("--no-progress", action="store_true", help="no progress bar")
     a.set_defaults(func=_cmd_analyse)
 
     r = sub.add_parser("reproduce", help="reproduce each problem before and after its fix, then the report")
-    r.add_argument("--preset", default="quick", help="tiny (seconds) | quick (CPU, ~15 min, illustration) | standard (3 seeds, 2000 steps, "
+    r.add_argument("--preset", default="quick", choices=list(PRESET_OVERRIDES), help="tiny (seconds) | quick (CPU, ~15 min, illustration) | standard (3 seeds, 2000 steps, "
                    "1.3-2.5 h on 2 CPU cores with --jobs 2; unconverged runs are flagged) | long (standard at 8000 "
                    "steps, where the horizon runs converged; 5-9 h on 2 cores: a GPU's) | full (GPU)")
-    r.add_argument("--tasks", nargs="+", help="denoise derain dehaze (default: all)")
-    r.add_argument("--problems", nargs="+", help="abstraction detail gradients (default: all)")
+    r.add_argument("--tasks", nargs="+", choices=TASKS, help="default: all")
+    r.add_argument("--problems", nargs="+", choices=list(PROBLEMS), help="default: all")
     r.add_argument("--configs", nargs="+", help="only these configurations of the grid (e.g. baseline l1-only; "
                    "default: all)")
     r.add_argument("--seeds", type=int, help="seeds per configuration (default: preset's)")
     r.add_argument("--device", default="auto")
     r.add_argument("--out", default="runs", help="sweep folder (default runs/)")
     r.add_argument("--shard", help="i/N: run every N-th configuration starting at i (for clusters)")
-    r.add_argument("--jobs", type=int, default=1, help="runs trained at once, as processes (threads split)")
+    r.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
+                   help="runs trained at once, as processes, the threads split between them (default: one per core, "
+                        "at most 4 — what make demo uses)")
     r.add_argument("--no-classical", action="store_true", help="skip the classical references")
     r.add_argument("--no-report", action="store_true")
     r.add_argument("--submit", type=int, metavar="N", help="submit N shard jobs with submitit instead of running here")
@@ -248,14 +278,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=_cmd_reproduce)
 
     dg = sub.add_parser("diagnose", help="diagnose your own restoration model: report.html + diagnosis.csv")
-    dg.add_argument("--model", required=True, help="FILE.py:FACTORY or package.module:FACTORY (called with no args)")
+    dg.add_argument("--generator", "--model", dest="model", required=True,
+                    help="FILE.py:FACTORY or package.module:FACTORY (called with no args)")
     dg.add_argument("--weights", help="state dict for the model (.pt, read with weights_only=True)")
-    dg.add_argument("--disc", help="FILE.py:FACTORY of a discriminator D(x, image) (enables the gradient diagnostics)")
+    dg.add_argument("--discriminator", "--disc", dest="disc",
+                    help="FILE.py:FACTORY of a discriminator D(x, image) (enables the gradient diagnostics)")
     dg.add_argument("--disc-weights", help="state dict for the discriminator")
     dg.add_argument("--data", help="folder with input/ + target/ pairs")
     dg.add_argument("--images", help="folder of clean images, degraded with --degradation and fixed seeds")
-    dg.add_argument("--degradation", default="awgn", help="awgn (denoise) | rain (derain) | haze (dehaze)")
-    dg.add_argument("--set", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+    dg.add_argument("--degradation", default="awgn", choices=sorted(DEGRADATIONS),
+                    help="awgn (denoise) | rain (derain) | haze (dehaze) | poisson_gaussian")
+    dg.add_argument("--set", action="extend", nargs="+", default=[], metavar="KEY=VALUE", type=_key_value,
                     help="degradation parameters, e.g. sigma=25")
     dg.add_argument("--layers", nargs="+", help="layer names (default: every module that changes resolution)")
     dg.add_argument("--paths", nargs="+", default=[], metavar="NAME=MOD[,MOD]",

@@ -50,13 +50,21 @@ def test_estimate_prints_autos_warning_once(tmp_path, capsys):
     (["missing.npy", "x.npy"], "array file not found"),
     (["d.npz", "x.npy"], "pick one as"),
     (["d.csv:zz", "x.npy"], "no column 'zz'"),
-    (["x.npy", "x.npy", "--method", "nope"], "unknown method"),
     (["x.npy", "x.npy", "--param", "k"], "key=value"),
 ])
 def test_estimate_errors(arrays, capsys, monkeypatch, args, msg):
     monkeypatch.chdir(arrays)
     assert main(["estimate", *args]) == 2
     assert msg in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["estimate", "x.npy", "y.npy", "--method", "nope"],
+                                  ["reproduce", "--preset", "huge"], ["reproduce", "--tasks", "deblur"],
+                                  ["diagnose", "--model", "m.py:f", "--out", "o", "--degradation", "snow"]])
+def test_closed_sets_are_refused_by_the_parser(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2 and "invalid choice" in capsys.readouterr().err
 
 
 def test_parse_params_types():

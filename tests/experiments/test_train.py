@@ -307,6 +307,10 @@ def test_cli_analyse_merges_analyses(tmp_path, capsys):
     assert "[d_probe]" in txt and "retained" in txt and "[detail]" in txt
     assert main(["analyse", str(out), "--what", "probe"]) == 2
     assert "unknown analysis ['probe']" in capsys.readouterr().err
+    # the run folder after a multi-value --what is still the run folder, and a,b lists work
+    assert main(["analyse", "--what", "detail,d_probe", str(out), "--device", "cpu"]) == 0
+    assert main(["analyse", "--what", "detail", "probe", "--device", "cpu"]) == 2
+    assert "name the run folder" in capsys.readouterr().err
 
 
 def test_config_values_are_read_as_meant_and_type_checked():
