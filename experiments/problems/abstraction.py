@@ -19,7 +19,7 @@ __all__ = ["PROBLEM", "KEEP_LEVELS", "DEEP_SHARE_THRESHOLD", "width_matched_ngf"
 
 KEEP_LEVELS = 2  # pre-registered: the levels deeper than the fix's 2 down-samplings are the ones measured
 DEEP_SHARE_THRESHOLD = 0.10  # pre-registered: they add less than 10 % of I(Y;Ŷ)
-WIDE_FROM = ("standard", "long", "full")  # presets whose grid has the width-matched control
+WIDE_FROM = ("standard", "long", "gpu", "full")  # presets whose grid has the width-matched control
 
 
 @lru_cache(maxsize=None)
@@ -41,7 +41,7 @@ def width_matched_ngf(ngf: int, depth: int, shallow: int = 2, channels: int = 3)
 
 def configs(preset: str) -> dict[str, dict[str, Any]]:
     dmax = MAX_DEPTH[preset]
-    depths = {"full": list(range(2, dmax)), "standard": [2, 3, 4], "long": [2, 3, 4]}.get(preset, [2, 3])  # quick: CPU budget
+    depths = {"full": list(range(2, dmax)), "standard": [2, 3, 4], "long": [2, 3, 4], "gpu": [2, 4]}.get(preset, [2, 3])  # quick: CPU budget
     out = {f"depth{d}": {"model.depth": d} for d in depths}
     out["baseline"] = {"model.depth": dmax}
     out["fix-sampling"] = {"model.depth": 2, "model.res_blocks": 2 if preset != "full" else 6}

@@ -47,13 +47,20 @@ PRESET_OVERRIDES: dict[str, dict[str, Any]] = {
              # fresh D saturates 0 % of its outputs after 256 updates, 66 % after 512, 95 % after 2048
              "diagnostics.d_probe_steps": 2048,
              "optim.lr_g": 1e-3, "optim.lr_d": 1e-3, "optim.decay_start": 0.5, "train.ema": 0.999},
+    # the confirmatory GPU sweep of benchmarks/cuda_evidence.sh (one H200, runs packed): 128² crops, ngf 32,
+    # as many steps as fit a few minutes of a shared GPU
+    "gpu": {"model.ngf": 32, "disc.ndf": 32, "disc.n_layers": 3, "data.crop": 128, "data.batch_size": 16,
+            "data.train_patches": 20000, "data.test_images": 12, "data.test_crop": 256, "train.steps": 3000,
+            "train.log_every": 50, "train.eval_every": 250, "train.ckpt_every": 500, "train.sample_every": 3000,
+            "train.diagnostics_every": 500, "diagnostics.probe_size": 16, "diagnostics.d_probe_steps": 500,
+            "optim.lr_g": 1e-3, "optim.lr_d": 1e-3, "optim.decay_start": 0.5, "train.ema": 0.999},
     "full": {"model.ngf": 64, "disc.ndf": 64, "disc.n_layers": 3, "data.crop": 128, "data.batch_size": 16,
              "data.train_patches": 100000, "data.test_images": 12, "data.test_crop": 256, "train.steps": 20000,
              "train.log_every": 50, "train.eval_every": 2000, "train.ckpt_every": 1000, "train.sample_every": 2000,
              "train.diagnostics_every": 250, "diagnostics.probe_size": 32, "diagnostics.d_probe_steps": 2000},
 }
-MAX_DEPTH = {"tiny": 5, "quick": 5, "standard": 5, "long": 5, "full": 7}  # down-samplings that reach a 1×1 bottleneck
-SEEDS = {"tiny": 1, "quick": 2, "standard": 3, "long": 3, "full": 3}
+MAX_DEPTH = {"tiny": 5, "quick": 5, "standard": 5, "long": 5, "gpu": 7, "full": 7}  # down-samplings that reach a 1×1 bottleneck
+SEEDS = {"tiny": 1, "quick": 2, "standard": 3, "long": 3, "gpu": 3, "full": 3}
 # seeds of the configurations a primary decision compares (the confirmatory presets: more than the rest)
 PRIMARY_SEEDS = {"long": 5, "full": 5}
 
