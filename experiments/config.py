@@ -168,20 +168,20 @@ def resolve_config(user: Mapping[str, Any] | None = None, sets: Sequence[str] = 
 
 def _check_values(cfg: dict[str, Any]) -> None:
     from experiments.data.degradations import Degradation
-    from models.losses import ADVERSARIAL_LOSSES
+    from models.losses import ADVERSARIAL_LOSSES, get_adversarial
 
     check_types(cfg)
 
     if cfg["loss"]["adversarial"] not in ADVERSARIAL_LOSSES:
         raise ConfigError(f"loss.adversarial={cfg['loss']['adversarial']!r}; choose one of "
                           f"{sorted(ADVERSARIAL_LOSSES)}")
-    adv, dn = cfg["loss"]["adversarial"], cfg["disc"]["norm"]
-    if dn == "auto":  # the recorded config says what was used
-        cfg["disc"]["norm"] = "layer" if adv == "wgangp" else "batch"
-    elif adv == "wgangp" and dn == "batch":
-        raise ConfigError("loss.adversarial=wgangp with disc.norm=batch: the gradient penalty is per sample and "
-                          "BatchNorm couples the samples of a batch (Gulrajani et al. 2017 use no batch norm in the "
-                          "critic); set disc.norm to layer, instance or none (or auto)")
+    adv, dn = get_adversarial(cfg["loss"]["adversarial"]), cfg["disc"]["norm"]
+    if dn == "auto":  # the recorded config says what was used: the loss's own requirement, else pix2pix's
+        cfg["disc"]["norm"] = adv.d_norm or "batch"
+    elif dn in adv.d_norm_refused:
+        ok = ", ".join(n for n in ("batch", "instance", "layer", "none") if n not in adv.d_norm_refused)
+        raise ConfigError(f"loss.adversarial={adv.name} with disc.norm={dn}: {adv.d_norm_reason}; set disc.norm to "
+                          f"{ok} (or auto)")
     if cfg["disc"]["norm"] not in ("batch", "instance", "layer", "none"):
         raise ConfigError(f"disc.norm={dn!r}; choose auto, batch, instance, layer or none")
     deg = cfg["data"]["degradation"]

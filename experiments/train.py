@@ -151,7 +151,7 @@ def gan_step(G: torch.nn.Module, D: torch.nn.Module, opt_g: torch.optim.Optimize
     # 2) generator: fool the (updated) discriminator and stay close to the target
     with autocast():
         g_fake = D(x, fake).float()
-        g_real = D(x, y).detach().float() if adv.name == "relativistic" else None
+        g_real = D(x, y).detach().float() if adv.needs_real_logits else None
         terms = objective.terms(g_fake, g_real, fake.float(), y)
         loss_g = terms["adversarial"] + terms["content"]
     opt_g.zero_grad(set_to_none=True)

@@ -25,7 +25,13 @@ class AdversarialLoss:
     """
 
     name = "base"
-    needs_gp = False
+    needs_gp = False  # the discriminator step adds a gradient penalty at interpolates of real and fake
+    needs_real_logits = False  # the generator's loss reads D(real) too (relativistic losses)
+    # the discriminator normalisation the loss requires: None = any; else the one "auto" picks, and
+    # the ones it refuses (with the reason)
+    d_norm: str | None = None
+    d_norm_refused: tuple[str, ...] = ()
+    d_norm_reason: str = ""
     saturation_rule = "undefined: the loss has no flat region"
 
     def saturated_fraction(self, real: torch.Tensor, fake: torch.Tensor, logit: float = 4.0) -> float:
@@ -89,6 +95,10 @@ class WGANGP(AdversarialLoss):
 
     name = "wgangp"
     needs_gp = True
+    d_norm = "layer"
+    d_norm_refused = ("batch",)
+    d_norm_reason = ("the gradient penalty is per sample and BatchNorm couples the samples of a batch (Gulrajani et "
+                     "al. 2017 use no batch norm in the critic)")
     saturation_rule = "undefined: the Wasserstein critic's loss is linear"
 
     def d_loss(self, real, fake):
@@ -118,6 +128,7 @@ class RelativisticAverage(AdversarialLoss):
     """Relativistic average GAN (Jolicoeur-Martineau 2019), BCE form; G's loss needs D(real)."""
 
     name = "relativistic"
+    needs_real_logits = True
     saturation_rule = "|relative logit| > 4 (D(real) - mean D(fake), D(fake) - mean D(real)), where the BCE is flat"
 
     def saturated_fraction(self, real, fake, logit=4.0):

@@ -151,3 +151,19 @@ def test_input_gradient_under_fp16_scaler_does_not_underflow():
     assert half(None).abs().max() == 0  # plain fp16: the input gradient underflowed to zero
     scaled = half(torch.amp.GradScaler("cpu", init_scale=2.0**14))
     assert torch.allclose(scaled, ref, rtol=0.05, atol=0)
+
+
+def test_a_loss_declares_what_it_needs():
+    """The trainer and the config read what a loss needs from the loss itself, not from its name."""
+    from experiments.config import ConfigError, resolve_config
+    from models.losses import ADVERSARIAL_LOSSES, AdversarialLoss, get_adversarial
+
+    assert {n for n in ADVERSARIAL_LOSSES if get_adversarial(n).needs_real_logits} == {"relativistic"}
+    assert {n for n in ADVERSARIAL_LOSSES if get_adversarial(n).needs_gp} == {"wgangp"}
+    assert resolve_config({}, ["loss.adversarial=wgangp"])["disc"]["norm"] == "layer"
+    assert resolve_config({}, ["loss.adversarial=hinge"])["disc"]["norm"] == "batch"
+    import pytest
+
+    with pytest.raises(ConfigError, match="gradient penalty is per sample.*instance, layer, none"):
+        resolve_config({}, ["loss.adversarial=wgangp", "disc.norm=batch"])
+    assert AdversarialLoss.d_norm is None and AdversarialLoss.d_norm_refused == ()
