@@ -252,8 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("reproduce", help="reproduce each problem before and after its fix, then the report")
     r.add_argument("--preset", default="quick", choices=list(PRESET_OVERRIDES), help="tiny (seconds) | quick (CPU, ~15 min, illustration) | standard (3 seeds, 2000 steps, "
-                   "1.3-2.5 h on 2 CPU cores with --jobs 2; unconverged runs are flagged) | long (standard at 8000 "
-                   "steps, where the horizon runs converged; 5-9 h on 2 cores: a GPU's) | full (GPU)")
+                   "1.3-2.5 h on 2 CPU cores with --jobs 2; unconverged runs are flagged) | long (the confirmatory "
+                   "preset: 8000 steps, 5 seeds of what a primary compares; ~5 min a run on one core) | gpu (128² crops, "
+                   "ngf 32: benchmarks/cuda_evidence.sh) | full (GPU)")
     r.add_argument("--tasks", nargs="+", choices=TASKS, help="default: all")
     r.add_argument("--problems", nargs="+", choices=list(PROBLEMS), help="default: all")
     r.add_argument("--configs", nargs="+", help="only these configurations of the grid (e.g. baseline l1-only; "
@@ -305,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="build report.html, figures and tables from a sweep folder")
     rp.add_argument("runs", help="sweep folder written by reproduce")
     rp.add_argument("--publish", metavar="DIR", help="also copy verdicts.json, summary tables and <= 12 PNG figures "
-                    "to DIR (e.g. results/standard)")
+                    "to DIR (e.g. results/long)")
     rp.set_defaults(func=_cmd_report)
 
     st = sub.add_parser("status", help="where a sweep folder stands: every run done, running (at which step), "

@@ -50,7 +50,7 @@ def main() -> None:
     if args.preset in ("tiny", "quick"):
         print("\nThese verdicts are ILLUSTRATIONS, not evidence: the quick preset trains 2 seeds for 300 steps, far "
               "from convergence, so every verdict is 'inconclusive' by the pre-registered rule (>= 3 paired seeds of "
-              "converged runs). The evidence is `infoflow reproduce --preset standard --jobs 2` (results/standard/).")
+              "converged runs). The evidence is the confirmatory `infoflow reproduce --preset long` (results/README.md).")
     for v in vs:
         print(f"\n[{v['problem']} / {v['task']}] {v['verdict']} · fix {v['fix']}\n  {v['text']}")
     print(f"\n{counts['trained']} runs trained, {counts['skipped']} reused, {counts['failed']} failed; "

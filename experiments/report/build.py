@@ -221,7 +221,7 @@ PUBLISHED_FIGURES = ("abstraction_information_vs_cost", "detail_retention_bands"
 
 
 def publish(root: str | Path, dest: str | Path) -> list[Path]:
-    """Copy a built report's small outcome into ``dest`` (e.g. ``results/standard``): verdicts.json,
+    """Copy a built report's small outcome into ``dest`` (e.g. ``results/long``): verdicts.json,
     the tidy summary tables (CSV) and at most 12 PNG figures — never run folders or the large
     per-step tables. Returns the written paths."""
     src, dest = Path(root) / "report", Path(dest)
