@@ -53,6 +53,7 @@ class Comparison:
     threshold: float = 0.0
     yes_if: str = "greater"
     unit: str = "dB"
+    scored_on: str = "whole test images"  # the images (and size) the quantity is measured on
 
     def __post_init__(self) -> None:
         if self.yes_if not in ("greater", "less"):
@@ -67,8 +68,8 @@ class Comparison:
         sign = ">" if self.yes_if == "greater" else "<"
         lhs = f"{self.quantity}({self.a}) − {self.quantity}({self.b})" if self.b else f"{self.quantity}({self.a})"
         how = "paired over seeds" if self.b else "over seeds"
-        return (f"yes when the 95 % t-interval of {lhs} ({how}) lies wholly {sign} {self.threshold:g} {self.unit}; "
-                f"no when it lies wholly on the other side; else inconclusive")
+        return (f"yes when the 95 % interval of {lhs} ({how}; measured on {self.scored_on}) lies wholly {sign} "
+                f"{self.threshold:g} {self.unit}; no when it lies wholly on the other side; else inconclusive")
 
 
 @dataclass
@@ -97,7 +98,8 @@ class Decision:
 
     def as_dict(self) -> dict[str, Any]:
         c = self.comparison
-        return {"question": c.question, "quantity": c.quantity, "unit": c.unit, "rule": c.describe(),
+        return {"question": c.question, "quantity": c.quantity, "unit": c.unit, "scored_on": c.scored_on,
+                "rule": c.describe(),
                 "answer": self.answer, "reason": self.reason,
                 "mean": self.mean, "ci_low": self.low, "ci_high": self.high, "n_seeds": self.n,
                 "per_seed": {str(k): v for k, v in self.per_seed.items()}, "p_value": self.p_value,

@@ -19,6 +19,8 @@ from .decision import Comparison
 
 __all__ = ["PROBLEM", "JSD_FRACTION"]
 
+# the probe's discriminator is judged on held-out training pairs at the training crop size
+PROBE_PAIRS = "training-crop-size pairs of the training set that the probe's discriminator never trained on"
 JSD_FRACTION = 0.9  # pre-registered: a winning D knows more than 90 % of log 2 nats about real vs restored
 
 
@@ -44,9 +46,10 @@ PROBLEM = Problem(
     # pre-registered alternative — leave a winning D less to know (a lower JSD bound)?
     present=Comparison(f"Does a discriminator trained to win against the baseline know more than {JSD_FRACTION:.0%} of "
                        "log 2 about real vs restored (held-out JSD lower bound, nats)?", "probe_jsd", a="baseline",
-                       threshold=JSD_FRACTION * math.log(2), yes_if="greater", unit="nats"),
+                       threshold=JSD_FRACTION * math.log(2), yes_if="greater", unit="nats", scored_on=PROBE_PAIRS),
     fix=Comparison("Does LSGAN leave a winning discriminator less information about real vs restored than the baseline "
-                   "(JSD lower bound, nats)?", "probe_jsd", a="lsgan", b="baseline", yes_if="less", unit="nats"),
+                   "(JSD lower bound, nats)?", "probe_jsd", a="lsgan", b="baseline", yes_if="less", unit="nats",
+                   scored_on=PROBE_PAIRS),
     secondary=[Comparison("secondary: is the baseline's adversarial gradient drowned by its content gradient (median "
                           "over training of ‖∇adv‖/‖∇content‖ below 0.01)?", "log10_grad_ratio", a="baseline",
                           threshold=-2.0, yes_if="less", unit="log10"),

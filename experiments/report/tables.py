@@ -5,7 +5,10 @@ import pandas as pd
 
 __all__ = ["summary_table", "fmt_pm", "classical_sentences"]
 
-FINAL = ["final_psnr", "final_ssim", "final_swd", "final_psnr_input", "final_psnr_y", "final_ssim_y", "heldout_psnr"]
+# final_* on whole test images; final_psnr_crop / final_ssim_crop at the training crop size; heldout_psnr the
+# last point of the convergence curve (validation split)
+FINAL = ["final_psnr", "final_ssim", "final_swd", "final_psnr_input", "final_psnr_y", "final_ssim_y", "final_psnr_crop",
+         "final_ssim_crop", "heldout_psnr"]
 
 
 def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
