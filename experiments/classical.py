@@ -20,7 +20,7 @@ from scipy import ndimage
 
 from .data.metrics import check_image
 
-__all__ = ["CLASSICAL", "ClassicalMethod", "bm3d_available", "bm3d_denoise", "nlm_denoise", "wavelet_denoise",
+__all__ = ["CLASSICAL", "ClassicalMethod", "register_classical", "bm3d_available", "bm3d_denoise", "nlm_denoise", "wavelet_denoise",
            "dark_channel", "guided_filter", "dark_channel_dehaze", "restore_classical"]
 
 
@@ -132,6 +132,15 @@ CLASSICAL: dict[str, ClassicalMethod] = {
     "wavelet": ClassicalMethod("wavelet", "denoise", lambda img, sigma=25, **_: wavelet_denoise(img, sigma)),
     "dcp": ClassicalMethod("dcp", "dehaze", lambda img, **_: dark_channel_dehaze(img)[0]),
 }
+
+
+def register_classical(method: ClassicalMethod) -> ClassicalMethod:
+    """Add a classical reference (a task module's own); a different method under a taken name is refused."""
+    old = CLASSICAL.get(method.name)
+    if old is not None and old != method:
+        raise ValueError(f"a different classical method named {method.name!r} is already registered")
+    CLASSICAL[method.name] = method
+    return method
 
 
 def restore_classical(method: str, img: np.ndarray, **params: Any) -> np.ndarray:

@@ -194,11 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
     from infotheory import available_methods
 
     from .analysis import ANALYSES
-    from .data.degradations import DEGRADATIONS
     from .problems import PRESET_OVERRIDES, PROBLEMS, TASKS
+    from .tasks import REGISTRY
 
     p = argparse.ArgumentParser(prog="infoflow", description=__doc__)
     p.add_argument("--version", action="version", version=f"infoflow {__version__}")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                   help="import MODULE (dotted name or file.py) first: it registers its own tasks or problems")
     p.add_argument("--debug", action="store_true",
                    help="show the full traceback of an error (also INFOFLOW_DEBUG=1) instead of one line")
     sub = p.add_subparsers(dest="command", required=True)
@@ -287,8 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
     dg.add_argument("--disc-weights", help="state dict for the discriminator")
     dg.add_argument("--data", help="folder with input/ + target/ pairs")
     dg.add_argument("--images", help="folder of clean images, degraded with --degradation and fixed seeds")
-    dg.add_argument("--degradation", default="awgn", choices=sorted(DEGRADATIONS),
-                    help="awgn (denoise) | rain (derain) | haze (dehaze) | poisson_gaussian")
+    dg.add_argument("--degradation", default="awgn", choices=sorted({t.degradation for t in REGISTRY.values()}),
+                    help="the task's degradation: " + ", ".join(f"{t.degradation} ({t.name})" for t in REGISTRY.values()))
     dg.add_argument("--set", action="extend", nargs="+", default=[], metavar="KEY=VALUE", type=_key_value,
                     help="degradation parameters, e.g. sigma=25")
     dg.add_argument("--layers", nargs="+", help="layer names (default: every module that changes resolution)")
@@ -317,7 +319,26 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _load_plugins(argv: Sequence[str]) -> None:
+    """``--plugin M`` / ``--plugin=M`` are imported before the parser is built, so that their tasks
+    and problems are among its choices."""
+    from .tasks import load_plugin
+
+    argv = list(argv)
+    for i, a in enumerate(argv):
+        if a == "--plugin" and i + 1 < len(argv):
+            load_plugin(argv[i + 1])
+        elif a.startswith("--plugin="):
+            load_plugin(a.split("=", 1)[1])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        _load_plugins(argv)
+    except (ImportError, FileNotFoundError, ValueError) as exc:
+        print(f"infoflow: error: --plugin: {exc}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

@@ -9,7 +9,7 @@ import yaml
 
 from models.presets import get_preset
 
-__all__ = ["DEFAULTS", "TASKS", "resolve_config", "load_config", "apply_overrides", "check_types", "ConfigError"]
+__all__ = ["DEFAULTS", "resolve_config", "load_config", "apply_overrides", "check_types", "ConfigError"]
 
 
 class ConfigError(ValueError):
@@ -55,12 +55,6 @@ DEFAULTS: dict[str, Any] = {
                     "info_bootstrap": 200},
 }
 
-# task -> data defaults (the user's config still overrides them)
-TASKS: dict[str, dict[str, Any]] = {
-    "denoise": {"data": {"mode": "grey", "degradation": {"kind": "awgn", "params": {"sigma": 25}}}},
-    "derain": {"data": {"mode": "rgb", "degradation": {"kind": "rain", "params": {}}}},
-    "dehaze": {"data": {"mode": "rgb", "degradation": {"kind": "haze", "params": {}}}},
-}
 _FREE_FORM = {("data", "degradation", "params"), ("diagnostics", "estimator_params")}  # dict values whose keys are checked elsewhere
 
 
@@ -158,9 +152,11 @@ def resolve_config(user: Mapping[str, Any] | None = None, sets: Sequence[str] = 
     user = dict(user or {})
     probe = apply_overrides(_merge(DEFAULTS, user), sets)  # also validates keys early
     cfg = _merge(DEFAULTS, {k: v for k, v in get_preset(probe["preset"]).items()})
-    if probe["task"] not in TASKS:
-        raise ConfigError(f"unknown task {probe['task']!r}; choose one of {sorted(TASKS)}")
-    cfg = _merge(cfg, TASKS[probe["task"]])
+    from .tasks import REGISTRY  # a task's data defaults (the user's config still overrides them)
+
+    if probe["task"] not in REGISTRY:
+        raise ConfigError(f"unknown task {probe['task']!r}; choose one of {sorted(REGISTRY)}")
+    cfg = _merge(cfg, REGISTRY[probe["task"]].config())
     cfg = apply_overrides(_merge(cfg, user), sets)
     _check_values(cfg)
     return cfg

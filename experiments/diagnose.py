@@ -34,7 +34,14 @@ from .runfolder import atomic_write_text
 
 __all__ = ["diagnose", "load_factory", "load_weights", "find_multiple"]
 
-TASK_OF = {"awgn": "denoise", "rain": "derain", "haze": "dehaze"}
+def task_of(degradation: str) -> str:
+    """The registered task whose degradation is ``degradation`` (``awgn`` -> ``denoise``, …)."""
+    from .tasks import REGISTRY
+
+    of = {t.degradation: t.name for t in REGISTRY.values()}
+    if degradation not in of:
+        raise ValueError(f"--degradation {degradation!r}; choose one of {sorted(of)}")
+    return of[degradation]
 
 
 def load_factory(spec: str) -> Callable[[], Any]:
@@ -136,9 +143,7 @@ def _pairs(data: str | None, images: str | None, degradation: str, sets: Sequenc
 
     if (data is None) == (images is None):
         raise ValueError("give either --data DIR (input/ + target/ pairs) or --images DIR (clean images to degrade)")
-    if degradation not in TASK_OF:
-        raise ValueError(f"--degradation {degradation!r}; choose one of {sorted(TASK_OF)}")
-    task = TASK_OF[degradation]
+    task = task_of(degradation)
     sets = [s if s.startswith("data.") else f"data.degradation.params.{s}" for s in sets]
     cfg = resolve_config({"task": task}, [*sets, "model.depth=1", f"data.mode={mode}", f"data.test_images={limit}"])
     src = data if data is not None else images

@@ -13,7 +13,7 @@ import numpy as np
 from scipy import ndimage
 
 __all__ = ["awgn", "poisson_gaussian", "haze", "procedural_depth", "stereo_depth", "rain_streaks", "rain",
-           "Degradation", "DEGRADATIONS"]
+           "Degradation", "DEGRADATIONS", "register_degradation"]
 
 
 def awgn(clean: np.ndarray, rng: np.random.Generator, sigma: float = 25.0, clip: bool = False):
@@ -127,6 +127,16 @@ def rain(clean: np.ndarray, rng: np.random.Generator, density: tuple[float, floa
 
 
 DEGRADATIONS = {"awgn": awgn, "poisson_gaussian": poisson_gaussian, "haze": haze, "rain": rain}
+
+
+def register_degradation(name: str, fn: Any) -> Any:
+    """Add a degradation ``fn(clean, rng, **params) -> (degraded, params)`` under ``name`` (a task
+    module's own physics); a different function under a taken name is refused."""
+    old = DEGRADATIONS.get(name)
+    if old is not None and old is not fn:
+        raise ValueError(f"a different degradation named {name!r} is already registered")
+    DEGRADATIONS[name] = fn
+    return fn
 
 
 @dataclass

@@ -71,16 +71,11 @@ def have_shared(name: str) -> bool:
 
 
 def task_overrides(task: str) -> dict[str, Any]:
-    """Data for each task: the benchmark sets when ../shared/data has them, else the embedded images."""
-    if task == "denoise":
-        src = {"data.train": "Train400", "data.test": "Set12"} if have_shared("Train400") and have_shared("Set12") \
-            else {"data.train": "embedded", "data.test": "embedded"}
-        return {"task": "denoise", **src}
-    if task in ("derain", "dehaze"):
-        src = {"data.train": "CBSD68", "data.test": "CBSD68"} if have_shared("CBSD68") \
-            else {"data.train": "embedded", "data.test": "embedded"}
-        return {"task": task, **src}
-    raise ValueError(f"unknown task {task!r}; choose denoise, derain or dehaze")
+    """Data for each task: the benchmark sets when ../shared/data has them, else the embedded images
+    (:meth:`experiments.tasks.Task.overrides`)."""
+    from ..tasks import get_task
+
+    return get_task(task).overrides()
 
 
 @dataclass(frozen=True)
