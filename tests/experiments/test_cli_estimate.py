@@ -59,7 +59,7 @@ def test_estimate_errors(arrays, capsys, monkeypatch, args, msg):
 
 
 @pytest.mark.parametrize("argv", [["estimate", "x.npy", "y.npy", "--method", "nope"],
-                                  ["reproduce", "--preset", "huge"], ["reproduce", "--tasks", "deblur"],
+                                  ["reproduce", "--preset", "huge"], ["reproduce", "--tasks", "paint"],
                                   ["diagnose", "--model", "m.py:f", "--out", "o", "--degradation", "snow"]])
 def test_closed_sets_are_refused_by_the_parser(argv, capsys):
     with pytest.raises(SystemExit) as e:

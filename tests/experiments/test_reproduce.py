@@ -32,7 +32,7 @@ def test_grid_shares_the_baseline_and_shards_partition():
     with pytest.raises(ValueError, match="0 <= i < N"):
         parse_shard("3/3")
     with pytest.raises(ValueError, match="unknown task"):
-        build_grid("tiny", ["deblur"], ["detail"])
+        build_grid("tiny", ["paint"], ["detail"])
 
 
 def test_the_grid_runs_what_decides_a_verdict_first():
@@ -198,18 +198,19 @@ def test_a_problem_added_to_a_sweep_folder_analyses_the_shared_baseline(tmp_path
     detail_rows = pd.read_csv(base / "analysis.csv")
     detail_rows.loc[0, "value"] = 123.0  # as if an older version had computed it: it must stay as it is
     detail_rows.to_csv(base / "analysis.csv", index=False)
-    assert analysed(base) == {"detail", "sources"}
+    assert analysed(base) == {"information", "detail", "sources"}
     (base / "analyses.json").unlink()  # a run analysed before the record existed: read off its rows
-    assert analysed(base) == {"detail", "sources"}
+    assert analysed(base) == {"information", "detail", "sources"}
     counts = reproduce("tiny", ["denoise"], ["detail", "gradients"], out=tmp_path, device="cpu", progress=False,
                        report=False, classical=False)
     # trained: the gradients problem's own configurations; analysed: the shared baseline (given its probe)
     n_new = len(PROBLEMS["gradients"].configs("tiny")) - 1
-    assert (counts["trained"], counts["analysed"], counts["skipped"]) == (n_new, 1, 2), counts
+    n_detail = len(PROBLEMS["detail"].configs("tiny"))
+    assert (counts["trained"], counts["analysed"], counts["skipped"]) == (n_new, 1, n_detail - 1), counts
     assert (base / "metrics.csv").read_bytes() == metrics and (base / "DONE").read_bytes() == done  # not retrained
-    assert analysed(base) == {"detail", "sources", "d_probe"}
+    assert analysed(base) == {"information", "detail", "sources", "d_probe"}
     ana = pd.read_csv(base / "analysis.csv")
-    assert {"detail", "sources", "d_probe"} <= set(ana.split)  # the new analysis added ...
+    assert {"information", "detail", "sources", "d_probe"} <= set(ana.split)  # the new analysis added ...
     pd.testing.assert_frame_equal(ana[ana.split != "d_probe"].reset_index(drop=True), detail_rows)  # ... the old kept
     l1 = tmp_path / "denoise" / "l1-only" / "seed0"
     assert "d_probe" in analysed(l1) and "d_probe" not in set(pd.read_csv(l1 / "analysis.csv").split)
@@ -223,7 +224,11 @@ def test_the_long_preset_is_the_standard_grid_at_a_longer_schedule():
 
     std, _ = build_grid("standard", ["denoise", "derain", "dehaze"], ["abstraction", "detail", "gradients"])
     long, _ = build_grid("long", ["denoise", "derain", "dehaze"], ["abstraction", "detail", "gradients"])
-    assert [s.key for s in std] == [s.key for s in long] and len(std) == 117
+    assert len(std) == 135 and len(long) == 165  # long: seeds 3 and 4 of the 5 primary configurations per task
+    extra = {s.key for s in long} - {s.key for s in std}
+    assert {k.rsplit("/", 1)[1] for k in extra} == {"seed3", "seed4"} and len(extra) == 3 * 5 * 2
+    by_key = {s.key: s for s in long}
+    long = [by_key[s.key] for s in std]
     schedule = {"train.steps", "train.log_every", "train.eval_every", "train.ckpt_every", "train.sample_every",
                 "train.diagnostics_every", "diagnostics.d_probe_steps"}  # the probe's D gets time to win
     for a, b in zip(std, long):
@@ -312,14 +317,14 @@ def test_a_run_another_process_holds_is_left_to_it_and_trained_once_that_process
         (held / LOCK_NAME).write_text(json.dumps({"pid": holder.pid, "host": platform.node(), "since": "now"}))
         kw = dict(out=tmp_path, device="cpu", progress=False, report=False, classical=False)
         counts = reproduce("tiny", ["denoise"], ["detail"], **kw)
-        assert (counts["trained"], counts["busy"], counts["failed"]) == (2, 1, 0), counts
+        assert (counts["trained"], counts["busy"], counts["failed"]) == (3, 1, 0), counts
         assert not (held / "DONE").exists() and not (held / "FAILED").exists()
         assert json.loads((held / LOCK_NAME).read_text())["pid"] == holder.pid  # still the holder's
     finally:
         holder.kill()
         holder.wait()
     again = reproduce("tiny", ["denoise"], ["detail"], **kw)
-    assert (again["trained"], again["skipped"], again["busy"]) == (1, 2, 0), again
+    assert (again["trained"], again["skipped"], again["busy"]) == (1, 3, 0), again
     assert (held / "DONE").exists() and not (held / LOCK_NAME).exists()
 
 
@@ -368,7 +373,8 @@ def test_configs_trains_only_the_named_configurations_and_the_report_names_the_r
 
     grid, _ = build_grid("long", ["denoise", "derain"], ["gradients"])
     two = select_configs(grid, ["l1-only", "baseline"])
-    assert [s.key for s in two] == [s.key for s in grid if s.config in ("baseline", "l1-only")] and len(two) == 12
+    # the confirmatory preset: 5 seeds of the baseline (a primary compares it), 3 of the L1-only control
+    assert [s.key for s in two] == [s.key for s in grid if s.config in ("baseline", "l1-only")] and len(two) == 16
     assert select_configs(grid, None) == grid
     with pytest.raises(ValueError, match=r"\['lsgann'\] not in this sweep's grid; its configurations are .*'lsgan'"):
         select_configs(grid, ["lsgan", "lsgann"])
@@ -387,7 +393,7 @@ def test_configs_trains_only_the_named_configurations_and_the_report_names_the_r
     assert main(["report", str(tmp_path), "--publish", str(tmp_path / "pub")]) == 0
     assert _standard_json(tmp_path / "pub" / "verdicts.json") == [v]
     md = (tmp_path / "pub" / "tables.md").read_text()  # a control not run says which runs it lacks
-    assert ("| gradients | denoise | control: secondary: does hinge raise the gradient ratio over the baseline's? "
+    assert ("| gradients | denoise | control: does hinge raise the gradient ratio over the baseline's? "
             "| missing runs for ['hinge'] | inconclusive (not run) |") in md
 
 
