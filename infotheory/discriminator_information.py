@@ -43,14 +43,29 @@ def _ce_terms(s: np.ndarray, label: int, a: float = 1.0, b: float = 0.0) -> np.n
     return np.logaddexp(0.0, -z) if label == 1 else np.logaddexp(0.0, z)
 
 
-def _fit_logistic(real: np.ndarray, fake: np.ndarray) -> tuple[float, float]:
-    from sklearn.linear_model import LogisticRegression
-
-    s = np.r_[real, fake][:, None]
+def _fit_logistic(real: np.ndarray, fake: np.ndarray, iters: int = 50) -> tuple[float, float]:
+    """(a, b) of the 1-D logistic map σ(a·s + b) minimising the class-balanced cross-entropy of real
+    (label 1) vs fake (label 0) scores — Newton's method on two parameters (numpy only: no thread
+    pools touched, so a diagnostic inside a training loop cannot change its numerics)."""
+    s = np.r_[real, fake]
     lab = np.r_[np.ones(real.size), np.zeros(fake.size)]
-    w = np.r_[np.full(real.size, 0.5 / real.size), np.full(fake.size, 0.5 / fake.size)] * s.shape[0]
-    m = LogisticRegression(C=1e4, max_iter=1000).fit(s, lab, sample_weight=w)  # balanced classes, ~no penalty
-    return float(m.coef_[0, 0]), float(m.intercept_[0])
+    w = np.r_[np.full(real.size, 0.5 / real.size), np.full(fake.size, 0.5 / fake.size)]
+    scale = float(s.std()) or 1.0
+    x = (s - s.mean()) / scale  # standardised for a well-conditioned Newton step
+    theta = np.zeros(2)
+    ridge = 1e-8
+    for _ in range(iters):
+        z = theta[0] * x + theta[1]
+        p = 1.0 / (1.0 + np.exp(-z))
+        g = np.array([np.sum(w * (p - lab) * x), np.sum(w * (p - lab))]) + ridge * theta
+        h = w * p * (1 - p)
+        H = np.array([[np.sum(h * x * x), np.sum(h * x)], [np.sum(h * x), np.sum(h)]]) + ridge * np.eye(2)
+        step = np.linalg.solve(H, g)
+        theta -= step
+        if np.abs(step).max() < 1e-10:
+            break
+    a = theta[0] / scale
+    return float(a), float(theta[1] - a * s.mean())
 
 
 def jsd_lower_bound(real_logits: Any, fake_logits: Any, calibrate: bool = False, n_boot: int = 200, seed: int = 0,
