@@ -7,8 +7,8 @@ cancellation), one ``exp`` for the widest width, and every width that is the wid
 power of two by repeated squaring of that exponential (exp(−d²/(c/4)) = exp(−d²/c)⁴) — the KL and
 Bhattacharyya widths 2σ² and 8σ² share one ``exp``. float64 throughout; nothing of size n × n is
 allocated, so the time does not depend on what the allocator holds (cold = warm but for the first
-call's compilation, cached on disk). Threads take interleaved rows (balanced over the triangle),
-each with its own accumulator, summed at the end.
+call's compilation, cached on disk). One thread: a numba thread pool shares the OpenMP runtime
+with torch, and starting one inside a training loop changed the loop's numerics.
 """
 from __future__ import annotations
 
@@ -29,12 +29,12 @@ def available() -> bool:
 
 if nb is not None:
 
-    @nb.njit(parallel=True, fastmath=False, cache=True)
+    @nb.njit(parallel=False, fastmath=False, cache=True)
     def _sums(t, inv_c0, squarings, groups, use_groups, n_threads):  # pragma: no cover - compiled
         n, d = t.shape
         w = squarings.shape[0]
         acc = np.zeros((n_threads, w, n))
-        for tid in nb.prange(n_threads):
+        for tid in range(n_threads):
             for i in range(tid, n, n_threads):
                 gi = groups[i] if use_groups else 0
                 for j in range(i + 1, n):
@@ -61,7 +61,7 @@ if nb is not None:
 def kernel_row_sums(t: np.ndarray, widths: tuple[float, ...], groups: np.ndarray | None = None,
                     n_threads: int = 1) -> np.ndarray | None:
     """(len(widths), n) float64 row sums Σ_j exp(−‖t_i − t_j‖²/c) over j in i's group (self
-    included), for ``t`` (n, d). Returns None when a width is not the widest divided by a power of
+    included), for ``t`` (n, d); one thread (``n_threads`` is accepted and ignored). Returns None when a width is not the widest divided by a power of
     two (the torch path then computes it)."""
     order = np.argsort(-np.asarray(widths, dtype=float))
     c0 = float(widths[order[0]])
@@ -72,14 +72,10 @@ def kernel_row_sums(t: np.ndarray, widths: tuple[float, ...], groups: np.ndarray
             return None
         sq.append(int(round(r)))
     g = np.ascontiguousarray(groups, dtype=np.int64) if groups is not None else np.zeros(1, dtype=np.int64)
-    n_threads = max(1, min(int(n_threads), nb.config.NUMBA_NUM_THREADS))
-    old = nb.get_num_threads()
-    nb.set_num_threads(n_threads)
-    try:
-        sums = _sums(np.ascontiguousarray(t, dtype=np.float64), 1.0 / c0, np.asarray(sq, dtype=np.int64), g,
-                     groups is not None, n_threads)
-    finally:
-        nb.set_num_threads(old)
+    # serial: a numba thread pool shares the OpenMP runtime with torch, and starting it inside a training
+    # loop's diagnostics changed the loop's numerics (a resumed run then differs from an uninterrupted one)
+    sums = _sums(np.ascontiguousarray(t, dtype=np.float64), 1.0 / c0, np.asarray(sq, dtype=np.int64), g,
+                 groups is not None, 1)
     out = np.empty_like(sums)
     out[order] = sums
     return out

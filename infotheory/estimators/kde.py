@@ -27,7 +27,7 @@ def pairwise_mixture_term(
 
     ``t``: (n, d) tensor on any device; ``groups`` (n,) ids restrict j to i's group (None: all).
     Returns one float per width. On the CPU (with numba): one fused pass over the upper triangle
-    in float64 (:mod:`._pairwise_exp`), on ``torch.get_num_threads()`` threads. Elsewhere: torch on
+    in float64 (:mod:`._pairwise_exp`), on one thread. Elsewhere: torch on
     (chunk × chunk) blocks of the upper triangle, memory O(chunk²), in ``t``'s dtype. Either way,
     widths that are the widest one divided by a power of two reuse its exponentials by repeated
     squaring instead of calling exp again.
