@@ -136,11 +136,9 @@ CLASSICAL: dict[str, ClassicalMethod] = {
 
 def register_classical(method: ClassicalMethod) -> ClassicalMethod:
     """Add a classical reference (a task module's own); a different method under a taken name is refused."""
-    old = CLASSICAL.get(method.name)
-    if old is not None and old != method:
-        raise ValueError(f"a different classical method named {method.name!r} is already registered")
-    CLASSICAL[method.name] = method
-    return method
+    from .registry import register_unique
+
+    return register_unique(CLASSICAL, method.name, method, "classical method")
 
 
 def restore_classical(method: str, img: np.ndarray, **params: Any) -> np.ndarray:

@@ -132,11 +132,9 @@ DEGRADATIONS = {"awgn": awgn, "poisson_gaussian": poisson_gaussian, "haze": haze
 def register_degradation(name: str, fn: Any) -> Any:
     """Add a degradation ``fn(clean, rng, **params) -> (degraded, params)`` under ``name`` (a task
     module's own physics); a different function under a taken name is refused."""
-    old = DEGRADATIONS.get(name)
-    if old is not None and old is not fn:
-        raise ValueError(f"a different degradation named {name!r} is already registered")
-    DEGRADATIONS[name] = fn
-    return fn
+    from ..registry import register_unique
+
+    return register_unique(DEGRADATIONS, name, fn, "degradation")
 
 
 @dataclass

@@ -65,11 +65,9 @@ REGISTRY: dict[str, Task] = {}
 
 def register(task: Task) -> Task:
     """Add ``task`` to :data:`REGISTRY` (a second task of the same name is refused)."""
-    old = REGISTRY.get(task.name)
-    if old is not None and old != task:
-        raise ValueError(f"a different task named {task.name!r} is already registered")
-    REGISTRY[task.name] = task
-    return task
+    from ..registry import register_unique
+
+    return register_unique(REGISTRY, task.name, task, "task")
 
 
 def get_task(name: str) -> Task:
