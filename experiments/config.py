@@ -44,6 +44,10 @@ DEFAULTS: dict[str, Any] = {
               # the EMA's BatchNorm statistics: re-estimated for its weights on this many fixed training
               # batches before it is evaluated (0 = copy the live model's, which belong to other weights)
               "ema_bn_batches": 32,
+              # the model a finished run is scored and analysed with: "last" (the final step's) or
+              # "best_val" (the evaluated generator at its best validation PSNR, kept in the checkpoint as
+              # G_best; needs the validation split) — experiments/convergence.py states what each implies
+              "select": "last",
               "tensorboard": "auto"},  # TensorBoard log in RUN/tensorboard: auto = when installed, true, false
     # measured every train.diagnostics_every steps (0 = off) on a fixed probe batch of training patches
     "diagnostics": {"infoplane": True, "layers": "auto", "estimator": "kde",
@@ -193,6 +197,8 @@ def _check_values(cfg: dict[str, Any]) -> None:
         raise ConfigError(f"train.channels_last must be true, false or auto, got {cfg['train']['channels_last']!r}")
     if cfg["train"]["tensorboard"] not in (True, False, "auto"):
         raise ConfigError(f"train.tensorboard must be true, false or auto, got {cfg['train']['tensorboard']!r}")
+    if cfg["train"]["select"] not in ("last", "best_val"):
+        raise ConfigError(f"train.select must be 'last' or 'best_val', got {cfg['train']['select']!r}")
     if not 0.0 <= cfg["train"]["ema"] < 1.0:
         raise ConfigError(f"train.ema must be a decay in [0, 1) (0 = off, e.g. 0.999), got {cfg['train']['ema']!r}")
     ib = cfg["diagnostics"]["info_bootstrap"]

@@ -8,6 +8,12 @@ the validation split, carved from the training images, when the run has one; the
 not at a plateau). A line, not the difference of two points, so one noisy evaluation neither hides a
 climb nor invents one. At least 3 evaluations must fall in the window, otherwise the run cannot be
 judged (``converged`` and ``status`` are None).
+
+Under model selection on the validation split (``train.select: best_val``) the judged model is the
+generator at its best validation evaluation, not the last one. A fall after that evaluation is then
+past the peak that selection keeps (``status`` still says ``unstable``, and the tables show it), so
+such a run *has* converged; only a run still ``climbing`` has not (its best may lie beyond the
+horizon). Without selection the rule is the two-sided one above: the last model is judged.
 """
 from __future__ import annotations
 
@@ -24,12 +30,13 @@ MIN_POINTS = 3
 
 
 def plateau(steps: Sequence[float], psnr: Sequence[float], total: int | None = None, tol: float = TOL_DB,
-            window: float = WINDOW) -> dict[str, Any]:
+            window: float = WINDOW, selected: bool = False) -> dict[str, Any]:
     """{'gain_db', 'converged', 'status', 'n_points', 'window_start'} for a held-out PSNR curve (dB by step).
 
     ``total``: the run's number of steps (default: the last evaluated step). ``gain_db`` is the
     fitted change over the window; ``status`` ``converged`` / ``climbing`` / ``unstable`` (NaN, None
-    and None with fewer than 3 evaluations in it); ``converged`` is ``status == "converged"``.
+    and None with fewer than 3 evaluations in it); ``converged`` is ``status == "converged"``, or with
+    ``selected`` (the best validation model is judged) ``status != "climbing"``.
     """
     s, v = np.asarray(steps, dtype=float), np.asarray(psnr, dtype=float)
     if s.shape != v.shape or s.ndim != 1:
@@ -45,5 +52,6 @@ def plateau(steps: Sequence[float], psnr: Sequence[float], total: int | None = N
     slope = float(np.polyfit(s[m], v[m], 1)[0])
     gain = slope * (end - start)
     status = "climbing" if gain >= tol else ("unstable" if gain <= -tol else "converged")
-    return {"gain_db": gain, "converged": status == "converged", "status": status, "n_points": n,
+    converged = status != "climbing" if selected else status == "converged"
+    return {"gain_db": gain, "converged": converged, "status": status, "n_points": n,
             "window_start": start}

@@ -55,7 +55,10 @@ def sample_grid(G: torch.nn.Module, pairs: Sequence[tuple[str, np.ndarray, np.nd
 def generator_weights(state: dict[str, Any]) -> dict[str, Any]:
     """The evaluated generator's state dict from a checkpoint: the EMA of G when the run kept one
     (``train.ema``; with its own BatchNorm statistics, re-estimated for the averaged weights, or the
-    live model's under ``train.ema_bn_batches: 0``), else G."""
+    live model's under ``train.ema_bn_batches: 0``), else G — or, when the run selected a model on its
+    validation split (``train.select: best_val``), that model (``G_best``)."""
+    if "G_best" in state:
+        return state["G_best"]
     if "G_ema" not in state:
         return state["G"]
     ema = {k[len("module."):]: v for k, v in state["G_ema"].items() if k.startswith("module.")}

@@ -383,6 +383,15 @@ class Trainer:
                 self.G_ema.load_state_dict(state["G_ema"])  # its BN statistics were refreshed at that step
         self._ema_bn_inputs: list[torch.Tensor] | None = None
         self._ema_bn_step = self.step if state is not None else -1
+        # model selection (train.select: best_val): the evaluated generator at its best validation PSNR
+        self.best: dict[str, Any] | None = None
+        if t["select"] == "best_val":
+            if self.is_main and not self.val_pairs:
+                raise ValueError("train.select: best_val selects on the validation split, and this run has none "
+                                 "(data.val_images is 0, or the Trainer was given its data): use train.select: last")
+            if state is not None and "G_best" in state:
+                self.best = {"step": int(state["best_step"]), "psnr": float(state["best_psnr"]),
+                             "weights": state["G_best"]}
         self.G_train, self._sync_d = self.G, None
         if self.world > 1:  # G under DDP; D's gradients averaged explicitly (see gan_step)
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -538,6 +547,8 @@ class Trainer:
         if self.G_ema is not None:
             self.G_eval  # noqa: B018 - refreshes the EMA's BatchNorm statistics if stale
             state["G_ema"] = self.G_ema.state_dict()
+        if self.best is not None:  # what train.select: best_val keeps (generator_weights prefers it)
+            state.update(G_best=self.best["weights"], best_step=self.best["step"], best_psnr=self.best["psnr"])
         if self.device.type == "cuda":
             state["rng_cuda"] = torch.cuda.get_rng_state()
         self.run.save_checkpoint(state)
@@ -557,7 +568,21 @@ class Trainer:
         means = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "image"}
         for k, v in means.items():
             self.run.log(self.step, split, k, v)
+        if split == "val" and self.cfg["train"]["select"] == "best_val" and (
+                self.best is None or means["psnr"] > self.best["psnr"]):
+            self.best = {"step": self.step, "psnr": means["psnr"],
+                         "weights": {k: v.detach().clone() for k, v in self.G_eval.state_dict().items()}}
         return means
+
+    def select_best(self) -> None:
+        """Load the selected weights (``train.select: best_val``) into the evaluated generator and log
+        split ``selection``: ``step`` and ``val_psnr`` of the kept evaluation."""
+        if self.best is None:
+            return
+        self.G_eval.load_state_dict(self.best["weights"])
+        self._ema_bn_step = self.step  # the kept weights carry their own BatchNorm statistics
+        self.run.log(self.step, "selection", "step", self.best["step"])
+        self.run.log(self.step, "selection", "val_psnr", self.best["psnr"])
 
     def log_convergence(self) -> dict[str, Any]:
         """The plateau rule (:mod:`experiments.convergence`) on the held-out PSNR curve (the
@@ -567,7 +592,8 @@ class Trainer:
 
         split = self.curve_split
         curve = sorted((r["step"], r["value"]) for r in self.run.rows if r["split"] == split and r["metric"] == "psnr")
-        conv = plateau([c[0] for c in curve], [c[1] for c in curve], total=self.cfg["train"]["steps"])
+        conv = plateau([c[0] for c in curve], [c[1] for c in curve], total=self.cfg["train"]["steps"],
+                       selected=self.best is not None)
         self.run.log(self.step, "convergence", "n_points", conv["n_points"])
         self.run.log(self.step, "convergence", "on_validation", float(split == "val"))
         if conv["converged"] is not None:  # too few evaluations in the window: not judged (no NaN rows)
@@ -707,6 +733,7 @@ class Trainer:
         summary = {"steps": self.step, "seconds_this_launch": time.time() - t0, "world_size": self.world}
         if self.is_main:
             summary["convergence"] = self.log_convergence()
+            self.select_best()
             self.score_crops()
             summary["test"] = {r["metric"]: r["value"] for r in self.run.rows
                                if r["split"] == "test" and r["step"] == self.step}

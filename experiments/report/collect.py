@@ -68,6 +68,9 @@ def collect(root: str | Path) -> Runs:
         heldout = _last(m, "val") or _last(m, "test")  # the periodic held-out curve: validation split, or test crops
         crop = _last(m, "test_crop")  # the test images at the training crop size
         conv = _last(m, "convergence")
+        sel = _last(m, "selection")  # train.select: best_val — the kept model's step and validation PSNR
+        if sel:
+            heldout = {**heldout, "psnr": sel["val_psnr"]}
         params = RunFolder(d).manifest().get("generator_params", 0)  # counted once at training time, not rebuilt here
         runs.append({**ident, "path": str(d), "depth": cfg["model"]["depth"], "adversarial": cfg["loss"]["adversarial"],
                      "lambda_content": cfg["loss"]["lambda_content"], "skips": cfg["model"]["skips"],
@@ -76,7 +79,8 @@ def collect(root: str | Path) -> Runs:
                      "steps": int(m.step.max()) if len(m) else 0, "scored_on": "whole images" if _last(m, "test_full")
                      else "crops", "heldout_psnr": heldout.get("psnr", float("nan")),
                      "converged": _flag(conv.get("converged")), "last_quarter_gain_db": conv.get("gain_db", float("nan")),
-                     "unstable": _flag(conv.get("unstable")), "converged_on": "validation"
+                     "unstable": _flag(conv.get("unstable")), "selected_step": sel.get("step", float("nan")),
+                     "converged_on": "validation"
                      if _flag(conv.get("on_validation")) else "test crops",
                      "final_psnr_crop": crop.get("psnr", float("nan")), "final_ssim_crop": crop.get("ssim", float("nan")),
                      **{f"final_{k}": v for k, v in final.items()}})

@@ -230,7 +230,9 @@ def test_the_long_preset_is_the_standard_grid_at_a_longer_schedule():
     by_key = {s.key: s for s in long}
     long = [by_key[s.key] for s in std]
     schedule = {"train.steps", "train.log_every", "train.eval_every", "train.ckpt_every", "train.sample_every",
-                "train.diagnostics_every", "diagnostics.d_probe_steps"}  # the probe's D gets time to win
+                "train.diagnostics_every", "diagnostics.d_probe_steps",  # the probe's D gets time to win
+                "data.train_patches", "train.select"}  # fresh pairs at every step; the best validation model
+    assert dict(by_key["denoise/baseline/seed0"].overrides)["data.train_patches"] == 8000 * 16
     for a, b in zip(std, long):
         da, db = dict(a.overrides), dict(b.overrides)
         assert {k for k in da.keys() | db.keys() if da.get(k) != db.get(k)} == schedule, a.key

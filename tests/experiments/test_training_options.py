@@ -30,6 +30,10 @@ def test_plateau_rule_on_known_curves():
     assert r["converged"] is False and r["status"] == "unstable" and r["gain_db"] == pytest.approx(-0.5)
     slight = 30 - 0.00002 * steps  # -0.01 dB: within the tolerance
     assert plateau(steps, slight, total=2000)["converged"] is True
+    # judged under model selection (the best validation model): past the peak is converged, climbing is not
+    assert plateau(steps, falling, total=2000, selected=True)["converged"] is True
+    assert plateau(steps, falling, total=2000, selected=True)["status"] == "unstable"
+    assert plateau(steps, rising, total=2000, selected=True)["converged"] is False
     few = plateau([1000, 2000], [20.0, 21.0], total=2000)
     assert few["converged"] is None and few["status"] is None and math.isnan(few["gain_db"])
     with pytest.raises(ValueError, match="NaN"):
@@ -68,6 +72,68 @@ def test_without_a_validation_split_the_curve_reads_test_crops(tmp_path):
     conv = {r["metric"]: float(r["value"]) for r in rows(out) if r["split"] == "convergence"}
     assert conv["on_validation"] == 0.0 and not any(r["split"] == "val" for r in rows(out))
     assert len([r for r in rows(out) if r["split"] == "test" and r["metric"] == "psnr"]) == 4
+
+
+# ------------------------------------------------------------------------------ model selection
+SELECT = ("train.steps=12", "train.eval_every=1", "optim.lr_g=0.3", "train.ema=0.5")  # a curve that peaks early
+
+
+def _weights(path):
+    return load_run_generator(path, "cpu")[1].state_dict()
+
+
+def test_best_validation_model_is_selected_scored_and_analysed(tmp_path):
+    out = tmp_path / "sel"
+    Trainer(tiny(*SELECT, "train.select=best_val"), out, device="cpu", progress=False).fit()
+    curve = [(int(r["step"]), float(r["value"])) for r in rows(out) if r["split"] == "val" and r["metric"] == "psnr"]
+    best_step, best_psnr = max(curve, key=lambda c: c[1])
+    sel = {r["metric"]: float(r["value"]) for r in rows(out) if r["split"] == "selection"}
+    assert sel["step"] == best_step < 12 and sel["val_psnr"] == pytest.approx(best_psnr)
+    conv = {r["metric"]: float(r["value"]) for r in rows(out) if r["split"] == "convergence"}
+    ref_rule = plateau([c[0] for c in curve], [c[1] for c in curve], total=12, selected=True)
+    assert conv["converged"] == float(ref_rule["converged"])
+    # the kept model is the one a run stopped at the best step ends with: loaded for analyses, scored at the end
+    ref = tmp_path / "ref"
+    Trainer(tiny(*SELECT[1:], f"train.steps={best_step}"), ref, device="cpu", progress=False).fit()
+    mine, theirs = _weights(out), _weights(ref)
+    for k, v in theirs.items():
+        assert torch.allclose(mine[k].float(), v.float(), atol=1e-6), k
+    final = lambda p, split: {r["metric"]: float(r["value"]) for r in rows(p)  # noqa: E731
+                              if r["split"] == split and int(r["step"]) == max(int(q["step"]) for q in rows(p))}
+    assert final(out, "test_full")["psnr"] == pytest.approx(final(ref, "test_full")["psnr"], abs=1e-4)
+    # without selection the last model is judged
+    last = tmp_path / "last"
+    Trainer(tiny(*SELECT), last, device="cpu", progress=False).fit()
+    assert not any(r["split"] == "selection" for r in rows(last))
+    assert final(last, "test_full")["psnr"] != pytest.approx(final(out, "test_full")["psnr"], abs=1e-3)
+
+
+def test_selection_survives_a_crash_and_needs_a_validation_split(tmp_path):
+    ref = tmp_path / "ref"
+    cfg = tiny(*SELECT, "train.select=best_val")
+    cfg["train"]["diagnostics_every"] = 2
+    Trainer(cfg, ref, device="cpu", progress=False, callbacks=[lambda ctx: []]).fit()
+
+    def crash(ctx):
+        if ctx.step == 10:
+            raise Crash()
+        return []
+
+    cfg = tiny(*SELECT, "train.select=best_val")
+    cfg["train"]["diagnostics_every"] = 2  # the callback's steps
+    out = tmp_path / "crashed"
+    with pytest.raises(Crash):
+        Trainer(cfg, out, device="cpu", progress=False, callbacks=[crash]).fit()
+    Trainer(cfg, out, device="cpu", progress=False, resume=True).fit()
+    sel = lambda p: {r["metric"]: float(r["value"]) for r in rows(p) if r["split"] == "selection"}  # noqa: E731
+    assert sel(out) == pytest.approx(sel(ref))
+    for k, v in _weights(ref).items():
+        assert torch.equal(_weights(out)[k], v), k
+    with pytest.raises(ValueError, match="validation split"):
+        Trainer(tiny("train.select=best_val", "data.val_images=0"), tmp_path / "noval", device="cpu",
+                progress=False).fit()
+    with pytest.raises(ConfigError, match="train.select"):
+        tiny("train.select=best")
 
 
 # ------------------------------------------------------------------------------ learning-rate decay
