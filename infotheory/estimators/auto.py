@@ -5,7 +5,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from .._validate import ArrayLike, check_pair
 from ..result import MIEstimate
@@ -13,7 +13,7 @@ from .base import MIEstimator, check_positive, register
 from .binning import BinningEstimator
 from ._heldout import gaussian_pmi, heldout_nwj, product_shifts
 from ._pair_check import NonEllipticalWarning, pair_check
-from .copula import CopulaEstimator, copula_logpdf, copula_pmi, fit_elliptical, rank_uniform
+from .copula import CopulaEstimator, _ppf_of_ranks, copula_logpdf, copula_pmi, fit_elliptical, rank_uniform
 from .flow import FlowEstimator, FlowFit, flow_result
 from .ksg import KSGEstimator
 
@@ -52,29 +52,48 @@ class AutoEstimator(MIEstimator):
        worst pairs: the dependence is not elliptical there and the value is unreliable. Dependence
        that shows in no pair is not caught.
 
-    Parameters: ``k`` (KSG neighbours), ``low_dim``, ``agree_tol`` (nats), ``flow``,
+    The budget. ``budget="fast"`` (the default) never trains a network: steps 1–3, 5 and 6 with
+    ``pair_checks`` 100 pairs on ≤ 2,000 rows — well under a second at n = 5,000, d ≤ 20 per side
+    (benchmarks/results_auto_pareto_cpu.txt). ``budget="thorough"`` adds step 4 (the flows: tens
+    of seconds on a CPU, with a progress bar past 2 s) and checks 300 pairs on ≤ 5,000 rows; it is
+    what catches dependence that is Gaussian only after non-linear per-side maps. ``flow``,
+    ``pair_checks`` and ``pair_samples`` given explicitly override the budget's values.
+
+    Parameters: ``budget``, ``k`` (KSG neighbours), ``low_dim``, ``agree_tol`` (nats), ``flow``,
     ``flow_min_samples``, ``flow_max_dim``, ``flow_margin`` (nats), ``flow_candidates``,
-    ``nwj_pairs``, ``pair_checks`` (0 = off), ``pair_tol`` (nats), ``seed``. The flow step costs
-    tens of seconds on a CPU; ``flow=False`` skips it. The pair check costs about 2 s for 300 pairs.
+    ``nwj_pairs``, ``pair_checks`` (0 = off), ``pair_samples``, ``pair_tol`` (nats), ``progress``
+    (None: a bar on the flow fits when they last over 2 s), ``seed``.
     """
 
+    budget: str = "fast"
     k: int = 3
     low_dim: int = 6
     agree_tol: float = 0.1
-    flow: bool = True
+    flow: bool | None = None
     flow_min_samples: int = 1000
     flow_max_dim: int = 16
     flow_margin: float = 0.01
     flow_candidates: tuple[tuple[int, int], ...] = ((64, 6), (16, 12))
     nwj_pairs: int = 10
-    pair_checks: int = 300
+    pair_checks: int | None = None
+    pair_samples: int | None = None
     pair_tol: float = 0.05
+    progress: bool | None = None
     seed: int = 0
 
     name = "auto"
     min_samples = 20
+    BUDGETS = {"fast": {"flow": False, "pair_checks": 100, "pair_samples": 2000},
+               "thorough": {"flow": True, "pair_checks": 300, "pair_samples": 5000}}
 
     def __post_init__(self) -> None:
+        if self.budget not in self.BUDGETS:
+            raise ValueError(f"budget must be one of {sorted(self.BUDGETS)} (fast: no network is trained; thorough: "
+                             f"the flow step too), got {self.budget!r}")
+        for key, value in self.BUDGETS[self.budget].items():
+            if getattr(self, key) is None:
+                setattr(self, key, value)
+        check_positive("pair_samples", self.pair_samples, integer=True)
         self.flow_candidates = tuple(tuple(c) for c in self.flow_candidates)  # lists from YAML/JSON too
         if not self.flow_candidates or any(len(c) != 2 for c in self.flow_candidates):
             raise ValueError(f"flow_candidates must be (hidden, patience) pairs, got {self.flow_candidates!r}")
@@ -97,12 +116,12 @@ class AutoEstimator(MIEstimator):
         if xd or yd:
             est = KSGEstimator(k=self.k, seed=self.seed).estimate(X, Y)
             return self._wrap(est, "ksg", "one variable is integer labels: mixed KSG (Ross 2014)")
-        cop = CopulaEstimator().estimate(X, Y)
-        reason = (f"continuous, dx+dy={dx + dy}: elliptical copula "
+        u = rank_uniform(np.hstack([X, Y]))  # ranked once: the copula, the flow, KSG and the pair check use it
+        cop = CopulaEstimator().estimate_ranked(u, dx)
+        reason = (f"continuous, dx+dy={dx + dy}, budget {self.budget}: elliptical copula "
                   f"({cop.details['copula']}, nu={cop.details['nu']}) on rank-transformed marginals")
         flow_note, flow_extra = "", {}
-        u = rank_uniform(np.hstack([X, Y]))
-        z = stats.norm.ppf(u)  # rank-Gaussianised: the flow's input and KSG's cross-check
+        z = _ppf_of_ranks(u, special.ndtri)  # rank-Gaussianised: the flow's input and KSG's cross-check
         if self.flow and len(X) >= self.flow_min_samples and dx + dy <= self.flow_max_dim:
             chosen_fit, flow_extra, why = self._flow_step(u, z, dx)
             if chosen_fit is not None:
@@ -117,8 +136,8 @@ class AutoEstimator(MIEstimator):
             reason += f"; dx+dy > low_dim={self.low_dim}, no KSG cross-check of the joint"
             extra = dict(flow_extra)
             if self.pair_checks:
-                check = pair_check(u, cop.details["nu"], max_pairs=self.pair_checks, k=self.k, tol=self.pair_tol,
-                                   seed=self.seed)
+                check = pair_check(u, cop.details["nu"], max_pairs=self.pair_checks, max_samples=self.pair_samples,
+                                   k=self.k, tol=self.pair_tol, seed=self.seed)
                 extra["pair_check"] = check
                 reason += (f"; {check['pairs']} of {check['of']} coordinate pairs checked against the copula, "
                            f"{check['contradicting']} contradict it")
@@ -141,8 +160,13 @@ class AutoEstimator(MIEstimator):
         best held-out NWJ bound, and test it against the copula held-out on the bound and on the
         log-likelihood (each: gain > ``flow_margin`` and > 3 paired standard errors).
         Returns ((fit, params) of that flow, or None if neither test passes; details; the reason)."""
+        from tqdm.auto import tqdm
+
+        bar = tqdm(self.flow_candidates, desc="auto (thorough): flow fits", leave=False,
+                   disable=self.progress is False, delay=0 if self.progress else 2.0)
         fitted = [(f.fit(z, dx), f.params) for f in
-                  (FlowEstimator(hidden=h, patience=p, seed=self.seed) for h, p in self.flow_candidates)]
+                  (FlowEstimator(hidden=h, patience=p, seed=self.seed) for h, p in bar)]
+        bar.close()
         te = fitted[0][0].heldout  # every candidate is seeded alike: one split
         train = np.setdiff1d(np.arange(len(u)), te)
         nu, r, _ = fit_elliptical(u[train])

@@ -34,7 +34,7 @@ def test_flow_on_a_gaussian_is_the_gaussian_answer():
     (D.warp(D.correlated_gaussian(N, 2, 2, 1.0, seed=4), "exp"), "copula"),  # warps cost the copula nothing
 ], ids=["shear", "swirl", "student-t", "warped-gaussian"])
 def test_auto_takes_the_flow_only_where_it_wins_held_out(gt, chosen):
-    est = estimate_mi(gt.x, gt.y)
+    est = estimate_mi(gt.x, gt.y, budget="thorough")
     assert est.details["chosen"] == chosen, est.details["reason"]
     assert abs(est.value - gt.mi) < 0.1, (est.value, gt.mi, est.details["reason"])
     _check_the_stated_rule(est)
@@ -58,7 +58,7 @@ def _check_the_stated_rule(est):
 def test_auto_takes_the_narrow_flow_on_a_swirl_the_wide_one_does_not_learn():
     # 5+5 swirl, benchmark seed 500: the 64-wide flow stays near the copula's 0.60; the 16-wide one learns it
     gt = D.radial_rotation(D.correlated_gaussian(5000, 5, 5, 1.0, seed=500))
-    est = estimate_mi(gt.x, gt.y)
+    est = estimate_mi(gt.x, gt.y, budget="thorough")
     assert est.details["chosen_params"]["hidden"] == 16, est.details["reason"]
     assert abs(est.value - gt.mi) < 0.1, est.value
     _check_the_stated_rule(est)
@@ -66,10 +66,28 @@ def test_auto_takes_the_narrow_flow_on_a_swirl_the_wide_one_does_not_learn():
 
 def test_auto_flow_switch_and_limits():
     gt = D.shear(D.correlated_gaussian(N, 3, 3, 1.0, seed=300))
-    off = estimate_mi(gt.x, gt.y, flow=False)
+    off = estimate_mi(gt.x, gt.y, budget="thorough", flow=False)  # an explicit switch overrides the budget
     assert off.details["chosen"] != "flow" and "flow_nwj_gain" not in off.details
     small = D.shear(D.correlated_gaussian(500, 3, 3, 1.0, seed=300))  # below flow_min_samples
-    assert "flow_nwj_gain" not in estimate_mi(small.x, small.y).details
+    assert "flow_nwj_gain" not in estimate_mi(small.x, small.y, budget="thorough").details
+
+
+def test_the_fast_budget_trains_no_network_and_is_the_default(monkeypatch):
+    from infotheory.estimators.flow import FlowEstimator
+
+    def no_training(*a, **k):
+        raise AssertionError("the fast budget fitted a flow")
+
+    monkeypatch.setattr(FlowEstimator, "fit", no_training)
+    gt = D.shear(D.correlated_gaussian(N, 3, 3, 1.0, seed=300))
+    est = estimate_mi(gt.x, gt.y)
+    assert est.params["budget"] == "fast" and est.params["flow"] is False and "flow_nwj_gain" not in est.details
+    assert est.params["pair_checks"] == 100 and "budget fast" in est.details["reason"]
+    with pytest.raises(AssertionError, match="fitted a flow"):
+        estimate_mi(gt.x, gt.y, budget="thorough")
+    assert estimate_mi(gt.x, gt.y, budget="fast", pair_checks=7).params["pair_checks"] == 7
+    with pytest.raises(ValueError, match="budget must be one of"):
+        estimate_mi(gt.x, gt.y, budget="quick")
 
 
 def test_flow_errors_name_the_problem():

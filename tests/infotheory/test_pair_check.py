@@ -30,7 +30,7 @@ def test_no_warning_where_the_truth_is_elliptical(gt):
     est, caught = _auto_quietly(gt)
     check = est.details["pair_check"]
     d = gt.x.shape[1] + gt.y.shape[1]
-    assert check["of"] == d * (d - 1) // 2 and check["pairs"] == min(300, check["of"])
+    assert check["of"] == d * (d - 1) // 2 and check["pairs"] == min(100, check["of"])  # the fast budget's
     assert check["contradicting"] == 0, check["worst"]
     assert not caught and "warning" not in est.details
     assert abs(est.value - gt.mi) < 0.1  # and the value it vouches for is right
@@ -40,7 +40,7 @@ def test_warns_on_a_shear_and_names_the_pair_it_bends():
     # x'_1 = x_1 + sin(2 x'_0): a non-monotone link inside each side that no correlation captures
     gt = D.shear(D.correlated_gaussian(N, 10, 10, 1.0, seed=36))
     with pytest.warns(NonEllipticalWarning, match=r"contradicted by \d+ of the 190 coordinate pairs"):
-        est = estimate_mi(gt.x, gt.y)
+        est = estimate_mi(gt.x, gt.y, budget="thorough", flow=False)
     check = est.details["pair_check"]
     assert check["pairs"] == 190 and check["contradicting"] >= 1
     assert check["worst"][0]["pair"] in ([0, 1], [10, 11])  # the first link of x's chain or of y's
