@@ -34,7 +34,12 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     discrete = {"auto": "auto", "both": True, "none": False, "x": (True, False), "y": (False, True)}[args.discrete]
     with warnings.catch_warnings():  # auto's warning is printed below (and kept in the JSON's details)
         warnings.simplefilter("ignore", NonEllipticalWarning)
-        est = estimate_mi(x, y, method=args.method, discrete=discrete, **parse_params(args.param))
+        params = parse_params(args.param)
+        if args.budget is not None:
+            if args.method != "auto":
+                raise ValueError(f"--budget is auto's (fast | thorough); --method {args.method} has none")
+            params.setdefault("budget", args.budget)
+        est = estimate_mi(x, y, method=args.method, discrete=discrete, **params)
     if args.json:
         print(est.to_json(indent=2))
     else:
@@ -208,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("x", help="samples of X: a.npy | a.npz:key | a.csv:col1,col2")
     e.add_argument("y", help="samples of Y, same number of rows")
     e.add_argument("--method", default="auto", choices=available_methods(), help="estimator (default auto)")
+    e.add_argument("--budget", choices=["fast", "thorough"], help="auto's budget: fast (default; no network is "
+                   "trained, < 1 s a call) | thorough (adds the flow fits: tens of seconds)")
     e.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="estimator parameter")
     e.add_argument("--json", action="store_true", help="print the full result as JSON")
     e.add_argument("--discrete", default="auto", choices=["auto", "both", "none", "x", "y"],

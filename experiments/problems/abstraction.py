@@ -39,6 +39,30 @@ def width_matched_ngf(ngf: int, depth: int, shallow: int = 2, channels: int = 3)
     return min((lo, hi), key=lambda g: abs(n(shallow, g) - target))
 
 
+def depth_trend(runs: Any, task: str, configs: list[str]) -> str:
+    """Context: per-seed least-squares slope of PSNR against the number of down-samplings over the
+    whole depth sweep, with its t-interval; and the parameter cost of the deepest vs the shallowest."""
+    import math
+
+    import numpy as np
+
+    from .decision import paired_interval
+
+    r = runs[(runs.task == task) & runs.config.isin([c for c in configs if c.startswith("depth") or c == "baseline"])]
+    slopes = []
+    for _, g in r.groupby("seed"):
+        g = g.dropna(subset=["final_psnr"])
+        if g.depth.nunique() >= 2:
+            slopes.append(float(np.polyfit(g.depth.astype(float), g.final_psnr.astype(float), 1)[0]))
+    if not slopes:
+        return ""
+    m, lo, hi = paired_interval(np.array(slopes))
+    ci = "" if math.isnan(lo) else f" (95 % CI [{lo:+.2f}, {hi:+.2f}])"
+    p = r.groupby("depth")["params"].first()
+    cost = f"; parameters {p.iloc[0] / 1e6:.2f} M at {p.index[0]} down-samplings → {p.iloc[-1] / 1e6:.2f} M at {p.index[-1]}"
+    return f"Context — PSNR trend over the depth sweep: {m:+.2f} dB per extra down-sampling{ci}, n = {len(slopes)}{cost}."
+
+
 def configs(preset: str) -> dict[str, dict[str, Any]]:
     dmax = MAX_DEPTH[preset]
     depths = {"full": list(range(2, dmax)), "standard": [2, 3, 4], "long": [2, 3, 4], "gpu": [2, 4]}.get(preset, [2, 3])  # quick: CPU budget
@@ -54,6 +78,10 @@ def configs(preset: str) -> dict[str, dict[str, Any]]:
 PROBLEM = Problem(
     name="abstraction",
     title="Over-invested abstraction (too many down-samplings)",
+    section=1,
+    context=depth_trend,
+    figures=["abstraction_information_vs_cost", "abstraction_psnr_vs_depth", "abstraction_info_per_layer",
+             "abstraction_cost_vs_quality", "abstraction_information_plane"],
     configs=configs,
     baseline="baseline",
     fixes=["fix-sampling"],

@@ -117,6 +117,13 @@ class Problem:
     controls: list[Comparison] = field(default_factory=list)  # reported beside the verdict, never decide it
     # the earlier evidence (PSNR, band residuals, gradient ratios) — labelled secondary, never decides
     secondary: list[Comparison] = field(default_factory=list)
+    # sizes of effects, reported beside the verdict (never decide it), when all their runs are there
+    effects: list[Comparison] = field(default_factory=list)
+    # a sentence of context for one task's verdict, or "" — (runs table, task, configurations run) -> str
+    context: Callable[[Any, str, list[str]], str] | None = None
+    # the report's figures of this problem's section: names of experiments.report.figures.FIGURES
+    figures: list[str] = field(default_factory=list)
+    section: int = 0  # the problem's number in the report ("1. Over-invested abstraction")
 
     def compared(self) -> set[str]:
         """The configurations the pre-registered decisions (present, fix) compare."""

@@ -35,6 +35,8 @@ def configs(preset: str) -> dict[str, dict[str, Any]]:
 PROBLEM = Problem(
     name="detail",
     title="Inherent detail loss (down-sampling destroys high frequencies)",
+    section=2,
+    figures=["detail_retention_bands", "detail_bands", "detail_band_mi"],
     configs=configs,
     baseline="baseline",
     fixes=["detail-branch"],

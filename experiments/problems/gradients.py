@@ -37,6 +37,12 @@ def configs(preset: str) -> dict[str, dict[str, Any]]:
 PROBLEM = Problem(
     name="gradients",
     title="Vanishing gradients and imbalanced optimisation",
+    section=3,
+    figures=["gradients_jsd_vs_gradient", "gradients_ratio_and_saturation", "gradients_d_probe"],
+    effects=[Comparison("what the adversarial term adds to PSNR (baseline − L1-only)", "psnr", a="baseline",
+                        b="l1-only"),
+             Comparison("what the adversarial term adds to realism (SWD ×10³, baseline − L1-only; lower is more "
+                        "realistic)", "swd", a="baseline", b="l1-only", yes_if="less", unit="×10³")],
     configs=configs,
     baseline="baseline",
     fixes=["lsgan", "hinge", "wgangp", "relativistic", "rebalanced"],  # l1-only is a control, not a fix

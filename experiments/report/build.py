@@ -15,6 +15,7 @@ import pandas as pd
 from infotheory.result import standard_json
 
 from ..runfolder import atomic_write_text
+from ..tasks import REGISTRY as TASKS, get_task
 from .collect import collect
 from .crops import sample_crops
 from .figures import FIGURES, WITH_CLASSICAL
@@ -23,14 +24,18 @@ from .verdicts import verdicts
 
 __all__ = ["build_report", "publish", "results_markdown", "pivot_table"]
 
-SECTIONS = {
-    "abstraction": ["abstraction_psnr_vs_depth", "abstraction_info_per_layer", "abstraction_cost_vs_quality",
-                    "abstraction_information_plane"],
-    "detail": ["detail_bands", "detail_band_mi"],
-    "gradients": ["gradients_ratio_and_saturation", "gradients_d_probe"],
-}
-TITLES = {"abstraction": "1. Over-invested abstraction", "detail": "2. Inherent detail loss",
-          "gradients": "3. Vanishing gradients / imbalanced optimisation"}
+def _sections() -> list[tuple[str, str, list[str]]]:
+    """(problem, heading, figure names) for each registered problem, in its section order; a figure
+    a problem names that no maker draws is an error naming both."""
+    from ..problems import PROBLEMS
+
+    out = []
+    for name, p in sorted(PROBLEMS.items(), key=lambda kv: (kv[1].section or 99, kv[0])):
+        unknown = [f for f in p.figures if f not in FIGURES]
+        if unknown:
+            raise KeyError(f"problem {name!r} names figures no maker in experiments.report.figures draws: {unknown}")
+        out.append((name, f"{p.section}. {p.title}" if p.section else p.title, list(p.figures)))
+    return out
 
 
 def build_report(root: str | Path) -> Path:
@@ -117,9 +122,10 @@ _COLOURS = {"present": "#f4cccc", "absent": "#d9ead3", "reduced": "#d9ead3", "no
 
 def _verdict_grid(vs: list[dict]) -> str:
     tasks = sorted({v["task"] for v in vs})
+    headings = {name: heading for name, heading, _ in _sections()}
     rows = []
     for problem in dict.fromkeys(v["problem"] for v in vs):
-        cells = [f"<th>{html.escape(TITLES.get(problem, problem))}</th>"]
+        cells = [f"<th>{html.escape(headings.get(problem, problem))}</th>"]
         for t in tasks:
             v = next((x for x in vs if x["problem"] == problem and x["task"] == t), None)
             if v is None:
@@ -169,14 +175,14 @@ def _html(root: Path, data: Any, summ: pd.DataFrame, vs: list[dict], imgs: dict[
               "the last quarter of training); classical references scored on the same images and degradations.</p>",
               _df_html(pivot_table(data.runs, data.classical)),
               "".join(f"<p>{html.escape(t)}</p>" for t in classical_sentences(data.runs, data.classical).values()),
-              "<p>Deraining has no classical reference: no maintained implementation of a classical rain-streak "
-              "layer-separation method exists (see the README).</p>" if "derain" in set(data.runs.task) else "",
+              "".join(f"<p>{html.escape(get_task(t).no_classical)}</p>" for t in sorted(set(data.runs.task))
+                      if t in TASKS and get_task(t).no_classical),
               _fig(imgs, "psnr_all_configs"), _fig(imgs, "perception_distortion"), _fig(imgs, "sample_crops")]
-    for problem, names in SECTIONS.items():
+    for problem, heading, names in _sections():
         pv = [v for v in vs if v["problem"] == problem]
         if not pv:
             continue
-        parts.append(f"<h2>{TITLES[problem]}</h2>")
+        parts.append(f"<h2>{html.escape(heading)}</h2>")
         for v in pv:
             rules = (f"<br><small>Problem rule: {html.escape(v.get('present_rule', ''))}<br>Fix rule: "
                      f"{html.escape(v.get('fix_rule', ''))}</small>") if v.get("present_rule") else ""

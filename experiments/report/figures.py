@@ -11,6 +11,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from ..problems import PROBLEMS  # noqa: E402
 from .collect import overall_rows  # noqa: E402
 
 __all__ = ["FIGURES", "WITH_CLASSICAL"]
@@ -66,7 +67,7 @@ def psnr_vs_depth(runs: pd.DataFrame, metrics, analysis, uses) -> plt.Figure | N
     for ax, task in zip(axes, tasks):
         base = r[(r.task == task) & (r.res_blocks == 0)]
         sns.lineplot(data=base, x="depth", y="final_psnr", marker="o", errorbar="sd", ax=ax, label="baseline U-Net")
-        fix = r[(r.task == task) & (r.config == "fix-sampling")]
+        fix = r[(r.task == task) & (r.config == PROBLEMS["abstraction"].fixes[0])]
         if len(fix):
             ax.errorbar(fix.depth.mean(), fix.final_psnr.mean(), yerr=fix.final_psnr.std() if len(fix) > 1 else None,
                         fmt="*", ms=12, color="C3", label="fix: shallow + res blocks")
@@ -206,7 +207,8 @@ def information_plane(runs, metrics: pd.DataFrame, analysis, uses) -> plt.Figure
     m = _rows(metrics, "infoplane")
     if m is None:
         return None
-    cfgs = [c for c in ("depth2", "baseline", "fix-sampling") if c in set(m.config)]
+    p = PROBLEMS["abstraction"]  # the shallowest of its sweep, its baseline and its fix
+    cfgs = [c for c in ("depth2", p.baseline, *p.fixes) if c in set(m.config)]
     m = m[m.config.isin(cfgs)]
     depth = runs.set_index(["task", "config"])["depth"].groupby(level=[0, 1]).first()
     rows = []

@@ -15,11 +15,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ..problems import PROBLEMS
-from ..problems.decision import MIN_SEEDS, Comparison, Decision, decide, holm, paired_interval
+from ..problems.decision import MIN_SEEDS, Comparison, Decision, decide, holm
 from .quantities import converged_runs, per_seed, per_seed_se
 from .tables import fmt_pm
 
@@ -49,24 +48,6 @@ def _psnr_line(runs: pd.DataFrame, task: str, configs: list[str]) -> str:
     return "; ".join(parts)
 
 
-def _depth_trend(runs: pd.DataFrame, task: str, configs: list[str]) -> str:
-    """Context: per-seed least-squares slope of PSNR against the number of down-samplings over the
-    whole depth sweep, with its t-interval; and the parameter cost of the deepest vs the shallowest."""
-    r = runs[(runs.task == task) & runs.config.isin([c for c in configs if c.startswith("depth") or c == "baseline"])]
-    slopes = []
-    for _, g in r.groupby("seed"):
-        g = g.dropna(subset=["final_psnr"])
-        if g.depth.nunique() >= 2:
-            slopes.append(float(np.polyfit(g.depth.astype(float), g.final_psnr.astype(float), 1)[0]))
-    if not slopes:
-        return ""
-    m, lo, hi = paired_interval(np.array(slopes))
-    ci = "" if math.isnan(lo) else f" (95 % CI [{lo:+.2f}, {hi:+.2f}])"
-    p = r.groupby("depth")["params"].first()
-    cost = f"; parameters {p.iloc[0] / 1e6:.2f} M at {p.index[0]} down-samplings → {p.iloc[-1] / 1e6:.2f} M at {p.index[-1]}"
-    return f"Context — PSNR trend over the depth sweep: {m:+.2f} dB per extra down-sampling{ci}, n = {len(slopes)}{cost}."
-
-
 def _decide_run(c: Comparison, runs, met, ana, task, missing: set[str]) -> Decision:
     """``c`` decided, or — when a configuration it compares is not run yet — ``inconclusive (not run)``
     with the missing configurations as its reason (never decided on the runs that are there)."""
@@ -86,20 +67,13 @@ def _one(problem: str, task: str, cfgs: list[str], runs, met, ana, missing: set[
     wanted = [c for c in p.controls if c.configs <= set(cfgs)]
     controls = [_decide_run(c, runs, met, ana, task, missing) for c in wanted]
     secondary = [_decide_run(c, runs, met, ana, task, missing) for c in p.secondary if c.configs <= set(cfgs)]
-    effects: list[Decision] = []
-    if problem == "gradients" and "l1-only" in cfgs and "l1-only" not in missing:
-        effects = [_decide(Comparison("what the adversarial term adds to PSNR (baseline − L1-only)", "psnr",
-                                      a="baseline", b="l1-only"), runs, met, ana, task),
-                   _decide(Comparison("what the adversarial term adds to realism (SWD ×10³, baseline − L1-only; "
-                                      "lower is more realistic)", "swd", a="baseline", b="l1-only", yes_if="less",
-                                      unit="×10³"), runs, met, ana, task)]
+    effects = [_decide(c, runs, met, ana, task) for c in p.effects if c.configs <= set(cfgs) - set(missing)]
     verdict, fixed = _word(pres.answer, PRESENT_WORDS), _word(fix.answer, FIX_WORDS)
     lines = [f"{verdict.upper()}: {p.present.question} {pres.interval()} — {pres.reason}.",
              f"Fix: {fixed.upper()}. {p.fix.question} {fix.interval()} — {fix.reason}."]
-    if problem == "abstraction":
-        trend = _depth_trend(runs, task, cfgs)
-        if trend:
-            lines.append(trend + (f" Not yet run: {', '.join(sorted(missing))}." if missing else ""))
+    context = p.context(runs, task, cfgs) if p.context is not None else ""
+    if context:
+        lines.append(context + (f" Not yet run: {', '.join(sorted(missing))}." if missing else ""))
     for c in controls:
         shown = c.reason if c.answer == NOT_RUN else c.interval()
         lines.append(f"Control ({c.comparison.question}): {shown}, {c.answer} — does not decide the verdict.")

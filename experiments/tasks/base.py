@@ -26,7 +26,8 @@ class Task:
     ``grey`` or ``rgb``; ``train`` / ``test``: the benchmark sets used when ``../shared/data`` has
     all of ``needs`` (else the embedded photographs); ``scale``: output size / input size (1 for
     every built-in task). ``demo``: part of ``make demo``'s sweep. ``about``: one line for the docs
-    and the CLI."""
+    and the CLI. ``no_classical``: why the task has no classical reference, when it has none (the
+    report says it beside the headline table)."""
 
     name: str
     degradation: str
@@ -38,6 +39,7 @@ class Task:
     scale: int = 1
     demo: bool = True
     about: str = ""
+    no_classical: str = ""
 
     def __post_init__(self) -> None:
         if self.mode not in ("grey", "rgb"):

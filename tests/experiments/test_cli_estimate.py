@@ -44,6 +44,13 @@ def test_estimate_prints_autos_warning_once(tmp_path, capsys):
     assert out.count("warning: auto: the elliptical copula's MI") == 1 and "contradicted" not in err
     assert main(["estimate", str(tmp_path / "x.npy"), str(tmp_path / "y.npy"), "--json"]) == 0
     assert "contradicted" in json.loads(capsys.readouterr().out)["details"]["warning"]
+    # the budget: fast by default, thorough on request (300 pairs; the flow step is past flow_max_dim here)
+    assert main(["estimate", str(tmp_path / "x.npy"), str(tmp_path / "y.npy"), "--json", "--budget", "thorough"]) == 0
+    params = json.loads(capsys.readouterr().out)["params"]
+    assert params["budget"] == "thorough" and params["pair_checks"] == 300 and params["flow"] is True
+    assert main(["estimate", str(tmp_path / "x.npy"), str(tmp_path / "y.npy"), "--method", "ksg", "--budget",
+                 "fast"]) == 2
+    assert "--budget is auto's" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("args,msg", [

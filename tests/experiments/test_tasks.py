@@ -112,3 +112,53 @@ def test_a_task_from_a_user_module_trains_and_is_diagnosed(tmp_path, capsys):
         sys.modules.pop("my_task", None)
     assert main(["--plugin", str(tmp_path / "missing.py"), "estimate", "a", "b"]) == 2
     assert "plugin" in capsys.readouterr().err
+
+
+PROBLEM_PLUGIN = textwrap.dedent('''
+    """A user's problem, from outside the package: does a wider U-Net restore better?"""
+    from experiments.problems import Problem, register_problem
+    from experiments.problems.decision import Comparison
+
+
+    def context(runs, task, configs):
+        return f"Toy context: {len(runs[runs.task == task])} runs of {task}."
+
+
+    PROBLEM = register_problem(Problem(
+        name="toy", title="Width (a user's problem)", section=9,
+        configs=lambda preset: {"baseline": {"model.depth": 2}, "wide": {"model.depth": 2, "model.ngf": 8}}, baseline="baseline", fixes=["wide"],
+        present=Comparison("is the baseline better than its input?", "psnr", a="baseline"),
+        fix=Comparison("does the wider U-Net restore better?", "psnr", a="wide", b="baseline"),
+        effects=[Comparison("what width adds to realism (SWD)", "swd", a="wide", b="baseline", unit="x1e3")],
+        context=context, figures=["psnr_all_configs"]))
+''')
+
+
+def test_a_problem_from_a_user_module_is_swept_decided_and_reported(tmp_path):
+    import json
+    import sys
+
+    from experiments.problems import PROBLEMS, Problem, register_problem
+    from experiments.report.build import _sections
+
+    plugin = tmp_path / "my_problem.py"
+    plugin.write_text(PROBLEM_PLUGIN)
+    try:
+        assert main(["--plugin", str(plugin), "reproduce", "--preset", "tiny", "--tasks", "denoise", "--problems", "toy",
+                     "--out", str(tmp_path / "runs"), "--device", "cpu", "--jobs", "1", "--no-classical",
+                     "--no-progress"]) == 0
+        assert {p.parent.name for p in (tmp_path / "runs" / "denoise").glob("*/seed0")} == {"baseline", "wide"}
+        (v,) = json.loads((tmp_path / "runs" / "report" / "verdicts.json").read_text())
+        assert v["problem"] == "toy" and v["decision"]["quantity"] == "psnr"
+        assert [e["question"] for e in v["effects"]] == ["what width adds to realism (SWD)"]
+        assert "Toy context: 2 runs of denoise." in v["text"]
+        page = (tmp_path / "runs" / "report" / "report.html").read_text()
+        assert "9. Width (a user&#x27;s problem)" in page or "9. Width (a user's problem)" in page
+        with pytest.raises(ValueError, match="a different problem named 'toy'"):
+            register_problem(Problem(name="toy", title="another", configs=lambda p: {}, baseline="b", fixes=[]))
+        PROBLEMS["toy"].figures.append("no_such_figure")
+        with pytest.raises(KeyError, match="no_such_figure"):
+            _sections()
+    finally:
+        PROBLEMS.pop("toy", None)
+        sys.modules.pop("my_problem", None)

@@ -1,0 +1,116 @@
+"""Accuracy against time per call: ``auto``'s budgets, its parts and the peers, on one Pareto table.
+
+    python benchmarks/auto_pareto.py                        # fast budget + peers, 1 thread and all cores
+    python benchmarks/auto_pareto.py --methods auto-thorough --threads 1
+
+Both suites of benchmarks/estimators.py, 5,000 samples each: the 40 closed-form distributions
+(Gaussian, sparse, Student-t, warped, sheared, uniform noise; dims 1..50) and the 27 non-elliptical
+ones (shear, swirl, coupling at 3/5/25 per side, truth 1 nat). A call is "ok" within 0.1 nat of the
+truth. Every method sees the same samples, one method at a time, after one untimed warm-up call;
+"1 thread" limits every pool (BLAS, OpenMP, torch, KSG workers) to one, "all" leaves them at the
+machine's cores. What each side computes:
+
+- ``auto-fast`` / ``auto-thorough``: infoflow's ``estimate_mi(x, y, budget=...)``
+- ``copula``, ``ksg`` (k = 3), ``gaussian``: infoflow's single estimators
+- ``npeet-ksg``: NPEET's KSG (``npeet_plus.mi``, k = 3, nats), the peer (``pip install -e .[bench]``)
+
+Writes the per-call rows (``--csv``) and prints the table (hits per suite; median, p90, max seconds).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from estimators import accuracy_suite, non_elliptical_suite, threads  # noqa: E402
+
+from infotheory import NonEllipticalWarning, estimate_mi  # noqa: E402
+
+
+def _npeet(x: np.ndarray, y: np.ndarray, workers: int | None) -> float:
+    import npeet_plus
+
+    return float(npeet_plus.mi(x, y, k=3, base=math.e))
+
+
+METHODS: dict[str, Callable[[np.ndarray, np.ndarray, int | None], float]] = {
+    "auto-fast": lambda x, y, w: estimate_mi(x, y, budget="fast", progress=False).value,
+    "auto-thorough": lambda x, y, w: estimate_mi(x, y, budget="thorough", progress=False).value,
+    "copula": lambda x, y, w: estimate_mi(x, y, method="copula").value,
+    "gaussian": lambda x, y, w: estimate_mi(x, y, method="gaussian").value,
+    "ksg": lambda x, y, w: estimate_mi(x, y, method="ksg", k=3, workers=w or -1).value,
+    "npeet-ksg": _npeet,
+}
+
+
+def measure(methods: list[str], thread_settings: list[int | None], limit: int | None) -> pd.DataFrame:
+    suites = {"closed-form": accuracy_suite(), "non-elliptical": non_elliptical_suite()}
+    rows: list[dict[str, Any]] = []
+    warm = suites["closed-form"][0]
+    for n_threads in thread_settings:
+        with threads(n_threads):
+            label = "1" if n_threads == 1 else f"all ({os.cpu_count()})"
+            for m in methods:
+                fn = METHODS[m]
+                fn(warm.x, warm.y, n_threads)  # warm-up: imports, first allocations, numba compilation
+                for suite, cases in suites.items():
+                    for gt in cases[:limit]:
+                        with warnings.catch_warnings():
+                            warnings.simplefilter("ignore", NonEllipticalWarning)
+                            t = time.perf_counter()
+                            value = fn(gt.x, gt.y, n_threads)
+                            sec = time.perf_counter() - t
+                        rows.append({"method": m, "threads": label, "suite": suite, "case": gt.name,
+                                     "dims": f"{gt.x.shape[1]}+{gt.y.shape[1]}", "truth": gt.mi, "value": value,
+                                     "ok": abs(value - gt.mi) < 0.1, "seconds": sec})
+                        print(f"  {m:<14} {label:<8} {suite:<15} {gt.name:<42} truth {gt.mi:6.3f} "
+                              f"value {value:7.3f} {'ok ' if rows[-1]['ok'] else 'BAD'} {sec:7.2f}s", flush=True)
+    return pd.DataFrame(rows)
+
+
+def table(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per (method, threads): hits per suite, and the median / p90 / max seconds per call."""
+    out = []
+    for (m, th), g in df.groupby(["method", "threads"], sort=False):
+        hits = {s: f"{int(h.ok.sum())}/{len(h)}" for s, h in g.groupby("suite", sort=False)}
+        out.append({"method": m, "threads": th, **hits, "median_s": g.seconds.median(),
+                    "p90_s": g.seconds.quantile(0.9), "max_s": g.seconds.max(), "total_s": g.seconds.sum()})
+    return pd.DataFrame(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--methods", default="auto-fast,copula,gaussian,ksg,npeet-ksg",
+                    help=f"comma-separated, of {', '.join(METHODS)}")
+    ap.add_argument("--threads", default="1,all", help="thread settings: 1, all, or both (comma-separated)")
+    ap.add_argument("--limit", type=int, default=None, help="the first N cases of each suite (a smoke run)")
+    ap.add_argument("--csv", type=Path, default=None, help="write the per-call rows here")
+    args = ap.parse_args()
+    methods = [m for m in args.methods.split(",") if m]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        ap.error(f"unknown method(s) {unknown}; choose from {list(METHODS)}")
+    if "npeet-ksg" in methods:
+        try:
+            import npeet_plus  # noqa: F401
+        except ImportError:
+            print("npeet-plus is not installed (pip install -e .[bench]): the npeet-ksg column is left out")
+            methods.remove("npeet-ksg")
+    settings = [1 if t == "1" else None for t in args.threads.split(",") if t in ("1", "all")]
+    df = measure(methods, settings, args.limit)
+    if args.csv:
+        df.to_csv(args.csv, index=False)
+    print("\n" + table(df).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
+if __name__ == "__main__":
+    main()
