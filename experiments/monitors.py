@@ -14,7 +14,7 @@ from infotheory.monitor import Monitor
 from models import UNetGenerator
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .train import StepContext
+    from .training import StepContext
 
 __all__ = ["DiagnosticsMonitor", "auto_layers"]
 

@@ -271,10 +271,11 @@ def test_mixed_precision_trains_and_resumes_exactly(tmp_path, amp):
 
 
 def test_endless_fp16_skipping_is_reported_as_divergence(tmp_path, monkeypatch):
-    import experiments.train as train_mod
+    import experiments.training.step as step_mod
+    import experiments.training.trainer as train_mod
 
     nan = float("nan")
-    monkeypatch.setattr(train_mod, "MAX_SKIPPED_STEPS", 3)
+    monkeypatch.setattr(step_mod, "MAX_SKIPPED_STEPS", 3)
     monkeypatch.setattr(train_mod, "gan_step", lambda *a, **k: {"loss_d": nan, "loss_g": nan, "loss_g_adv": nan,
                         "loss_g_content": nan, "d_real": nan, "d_fake": nan, "amp_scale": 1.0, "amp_skipped": 1.0})
     with pytest.raises(FloatingPointError, match="skipped 4 steps in a row"):

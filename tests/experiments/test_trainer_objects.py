@@ -10,6 +10,7 @@ from torch import nn
 from experiments.data import psnr, to_tensor
 from experiments.evaluate import evaluate_run
 from experiments.train import StepContext, Trainer
+from experiments.training import Callback
 
 from .test_train import Crash, rows, tiny
 
@@ -228,3 +229,51 @@ def test_to_tensor_pairs_are_accepted(tmp_path):
     Trainer(cfg("train.steps=2", "train.diagnostics_every=0"), tmp_path / "r", device="cpu", progress=False,
             **{**objects(), "train_set": pairs}).fit()
     assert (tmp_path / "r" / "DONE").exists()
+
+
+# ------------------------------------------------------------------------------ hook objects
+class CountSteps(Callback):
+    """A user's hook: counts steps, keeps the count across a resume (in the checkpoint)."""
+
+    def __init__(self):
+        self.seen, self.started, self.ended, self.steps = 0, 0, 0, []
+
+    def on_fit_start(self, trainer):
+        self.started += 1
+
+    def on_step_end(self, trainer, step, stats):
+        self.seen += 1
+        self.steps.append(step)
+        assert {"loss_d", "loss_g"} <= set(stats) and trainer.step == step
+
+    def on_fit_end(self, trainer, summary):
+        self.ended += 1
+
+    def state_dict(self):
+        return {"count_steps_seen": self.seen}
+
+    def load_state_dict(self, state):
+        self.seen = int(state.get("count_steps_seen", 0))
+
+
+def test_a_users_hook_object_sees_every_step_and_survives_a_resume(tmp_path):
+    plain = CountSteps()
+    Trainer(tiny("train.steps=10"), tmp_path / "plain", device="cpu", progress=False, callbacks=[plain]).fit()
+    assert (plain.seen, plain.started, plain.ended, plain.steps) == (10, 1, 1, list(range(1, 11)))
+    assert torch.load(tmp_path / "plain" / "checkpoints" / "last.pt", weights_only=True)["count_steps_seen"] == 10
+
+    def crash(ctx):
+        if ctx.step == 8:
+            raise Crash()
+        return []
+
+    cfg = tiny("train.steps=10")
+    cfg["train"]["diagnostics_every"] = 2
+    first = CountSteps()
+    with pytest.raises(Crash):
+        Trainer(cfg, tmp_path / "b", device="cpu", progress=False, callbacks=[first, crash]).fit()
+    assert first.seen == 7  # the crash is in the diagnostics hook of step 8, before this hook's turn
+    again = CountSteps()
+    Trainer(cfg, tmp_path / "b", device="cpu", progress=False, callbacks=[again], resume=True).fit()
+    # the last checkpoint was step 6 (ckpt_every 3): the count comes back from it, then steps 7..10
+    assert again.steps == [7, 8, 9, 10] and again.seen == 10 and again.ended == 1
