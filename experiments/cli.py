@@ -177,7 +177,8 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
         paths[name] = mods.split(",")
     page = diagnose(args.model, args.out, args.weights, args.disc, args.disc_weights, args.data, args.images,
                     args.degradation, args.set, args.layers, paths or None, args.value_range, limit=args.limit,
-                    probe=args.probe, crop=args.crop, device=args.device, classical=not args.no_classical)
+                    probe=args.probe, crop=args.crop, device=args.device, classical=not args.no_classical,
+                    progress=not args.no_progress)
     print(f"diagnosis: {page} and {page.parent / 'diagnosis.csv'}")
     return 0
 
@@ -309,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     dg.add_argument("--crop", type=int, default=64, help="probe crop side")
     dg.add_argument("--device", default="auto")
     dg.add_argument("--no-classical", action="store_true", help="skip the classical reference")
+    dg.add_argument("--no-progress", action="store_true", help="no progress bar")
     dg.add_argument("--out", required=True, help="output folder (report.html, diagnosis.csv)")
     dg.set_defaults(func=_cmd_diagnose)
 

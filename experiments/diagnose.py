@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from .runfolder import atomic_write_text
 
@@ -175,15 +176,15 @@ def diagnose(model: str, out: str | Path, weights: str | None = None, disc: str 
              degradation: str = "awgn", sets: Sequence[str] = (), layers: Sequence[str] | None = None,
              paths: dict[str, list[str]] | None = None, value_range: str = "-1,1", mode: str | None = None,
              limit: int = 12, probe: int = 256, crop: int = 64, device: str = "auto", classical: bool = True,
-             d_probe_steps: int = 200) -> Path:
-    """Diagnose a restoration model; returns the path of ``OUT/report.html`` (see the module doc)."""
+             d_probe_steps: int = 200, progress: bool = True) -> Path:
+    """Diagnose a restoration model; returns the path of ``OUT/report.html`` (see the module doc).
+    ``progress``: a bar over its stages (scores, information plane, ..., classical references)."""
     from infotheory.diagnostics import abstraction_profile, eval_mode, information_sources
     from infotheory.monitor import Monitor, resolution_layers
     from infotheory.taps import resolve_layers
 
     from .builders import resolve_device
-    from .data import to_image, to_tensor
-    from .evaluate import score_restorer
+    from .evaluate import restore, score_restorer
 
     if value_range not in ("-1,1", "0,1"):
         raise ValueError(f"--range must be -1,1 or 0,1, got {value_range!r}")
@@ -205,22 +206,22 @@ def diagnose(model: str, out: str | Path, weights: str | None = None, disc: str 
     down = [n for n in plane_layers if _scale(G, x[:1], n) < 1.0] or plane_layers
     rows: list[dict[str, Any]] = []
 
-    def restore(img: np.ndarray) -> np.ndarray:
-        t = to_tensor(img)[None].to(dev)
-        h, w = t.shape[-2:]
-        ph, pw = (-h) % multiple, (-w) % multiple
-        if ph or pw:
-            t = torch.nn.functional.pad(t, (0, pw, 0, ph), mode="reflect")
-        t = t if lo == -1 else (t + 1) / 2
-        with torch.no_grad():
-            o = G(t)[..., :h, :w]
-        o = o if lo == -1 else o * 2 - 1
-        return np.clip(to_image(o[0]), 0, 1)
+    def restored(img: np.ndarray) -> np.ndarray:
+        return restore(G, img, dev, multiple, value_range)
+
+    stages = ["scores", "information plane", "abstraction profile", "information sources", "D probe", "classical"]
+    bar = tqdm(total=len(stages), desc="diagnose", disable=not progress, leave=False)
+
+    def stage(name: str) -> None:
+        bar.set_postfix_str(name)
+        bar.update()
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        bar.set_postfix_str("scores")
         with eval_mode(G):
-            per_image, means = score_restorer(restore, pairs)
+            per_image, means = score_restorer(restored, pairs)
+        stage("information plane")
         rows += [{"section": "scores", "metric": k, "value": v, "layer": "mean"} for k, v in means.items()]
         rows += [{"section": "scores", "metric": k, "value": v, "layer": r["image"]}
                  for r in per_image for k, v in r.items() if k != "image"]
@@ -232,19 +233,25 @@ def diagnose(model: str, out: str | Path, weights: str | None = None, disc: str 
             objective = GeneratorObjective("vanilla", "l1", 1.0, 100.0)
         mon = Monitor(G, (x[:16], y[:16]), D=D, objective=objective, layers=plane_layers, every=1)
         rows += [{"section": r.pop("split"), **r} for r in mon.measure(0)]
+        stage("abstraction profile")
         if len(x) >= 200 and down:
             rows += [{"section": r.pop("split"), **r} for r in abstraction_profile(G, x, y, layers=down,
                                                                                     estimator="gaussian")]
+        stage("information sources")
         if paths or callable(getattr(G, "paths", None)):
             rows += [{"section": r.pop("split"), **r}
                      for r in information_sources(G, x[:64], y[:64], paths=paths, estimator="gaussian", n_steps=8)]
+        stage("D probe")
         if D is not None:
             rows += _d_probe(G, disc, disc_weights, x, y, d_probe_steps, dev)
+    stage("classical")
     refs = []
     if classical:
         from .classical_refs import score_references
 
         refs = score_references(task, cfg, Path(out) / "classical", progress=False)
+    bar.update()
+    bar.close()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     df = pd.DataFrame(rows)

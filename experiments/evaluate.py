@@ -21,15 +21,22 @@ __all__ = ["restore", "evaluate_pairs", "sample_grid", "evaluate_run", "load_run
 
 
 @torch.no_grad()
-def restore(G: torch.nn.Module, degraded: np.ndarray, device: torch.device, multiple: int) -> np.ndarray:
+def restore(G: torch.nn.Module, degraded: np.ndarray, device: torch.device, multiple: int,
+            value_range: str = "-1,1") -> np.ndarray:
     """Run G on one [0, 1] image (H, W[, C]) of any size, reflect-padded to a multiple of
-    ``multiple`` and cropped back; returns the restored image in [0, 1]."""
+    ``multiple`` and cropped back; returns the restored image in [0, 1]. ``value_range``: the
+    range G works in, ``"-1,1"`` (pix2pix, infoflow's models) or ``"0,1"`` (many restorers)."""
+    if value_range not in ("-1,1", "0,1"):
+        raise ValueError(f"value_range must be '-1,1' or '0,1', got {value_range!r}")
     x = to_tensor(degraded)[None].to(device)
     h, w = x.shape[-2:]
     ph, pw = (-h) % multiple, (-w) % multiple
     if ph or pw:
         x = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="reflect")
-    out = G(x)[..., :h, :w]
+    unit = value_range == "0,1"
+    with torch.no_grad():
+        out = G((x + 1) / 2 if unit else x)[..., :h, :w]
+    out = out * 2 - 1 if unit else out
     return np.clip(to_image(out[0]), 0, 1)
 
 

@@ -187,3 +187,20 @@ def test_find_multiple():
                               torch.nn.Upsample(scale_factor=4))
     assert find_multiple(net, 1, torch.device("cpu")) == 4
     assert find_multiple(torch.nn.Conv2d(1, 1, 3, padding=1), 1, torch.device("cpu")) == 1
+
+
+def test_one_restore_function_for_both_value_ranges():
+    from experiments.evaluate import restore
+
+    img = np.random.default_rng(0).random((20, 23)).astype(np.float32)  # not a multiple of 8: padded, cropped back
+
+    class UnitRange(torch.nn.Module):  # a restorer that works in [0, 1] (clamps there)
+        def forward(self, t):
+            return t.clamp(0, 1)
+
+    G = UnitRange()
+    assert np.allclose(restore(G, img, torch.device("cpu"), 8, "0,1"), img, atol=1e-6)
+    assert not np.allclose(restore(G, img, torch.device("cpu"), 8, "-1,1"), img, atol=1e-2)  # the wrong range shows
+    assert np.allclose(restore(torch.nn.Identity(), img, torch.device("cpu"), 8), img, atol=1e-6)
+    with pytest.raises(ValueError, match="value_range"):
+        restore(G, img, torch.device("cpu"), 8, "0,255")
