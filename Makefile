@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 env: $(VENV)/.installed
 
 demo: env
-	$(PY) -m experiments.demo
+	$(PY) -m infoflow.experiments.demo
 
 test: env
 	SMOKE=1 $(PY) -m pytest -q -n 2 -m "not slow" tests --nbmake notebooks --nbmake-timeout=900
@@ -35,3 +35,4 @@ bench: env
 
 clean:
 	rm -rf $(VENV) build *.egg-info site .cache
+	find . -path ./$(VENV) -prune -o -name "*.nb[ic]" -print | xargs rm -f  # numba caches (they name the module)

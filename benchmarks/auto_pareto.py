@@ -33,7 +33,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from estimators import accuracy_suite, non_elliptical_suite, threads  # noqa: E402
 
-from infotheory import NonEllipticalWarning, estimate_mi  # noqa: E402
+from infoflow.infotheory import NonEllipticalWarning, estimate_mi  # noqa: E402
 
 
 def _npeet(x: np.ndarray, y: np.ndarray, workers: int | None) -> float:

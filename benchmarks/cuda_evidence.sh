@@ -47,7 +47,7 @@ sweep)
         echo "MPS off (time-sliced)" | tee "$SWEEP/mps.txt"
     fi
     date +%s > "$SWEEP/started"
-    setsid nohup bash -c "python3 -m experiments.cli reproduce --preset ${PRESET:-standard} --jobs ${2:-12} --device ${DEVICE:-cuda} \
+    setsid nohup bash -c "python3 -m infoflow.experiments.cli reproduce --preset ${PRESET:-standard} --jobs ${2:-12} --device ${DEVICE:-cuda} \
         --out $SWEEP --no-report --no-classical --no-progress; date +%s > $SWEEP/finished" \
         > "$SWEEP/sweep.log" 2>&1 < /dev/null &
     ;;
@@ -73,11 +73,11 @@ all)
     [ "${SKIP_BENCH:-0}" = 1 ] || timeout "${BENCH_S:-120}" python3 benchmarks/train_throughput.py --device "${DEVICE:-cuda}" \
         --steps "${STEPS:-30}" --repeats 2 > "$out/throughput.txt" 2>&1
     # shellcheck disable=SC2086
-    timeout "${SWEEP_S:-300}" python3 -m experiments.cli reproduce --preset "${PRESET:-gpu}" --tasks denoise \
+    timeout "${SWEEP_S:-300}" python3 -m infoflow.experiments.cli reproduce --preset "${PRESET:-gpu}" --tasks denoise \
         --problems detail abstraction --configs $CONFIGS --jobs "${JOBS:-18}" --device "${DEVICE:-cuda}" \
         --out "$SWEEP" --no-report --no-classical --no-progress > "$out/sweep.log" 2>&1
     echo "sweep: $(ls "$SWEEP"/*/*/seed*/DONE 2>/dev/null | wc -l) runs done within ${SWEEP_S:-300} s" | tee -a "$out/gpu.txt"
-    python3 -m experiments.cli report "$SWEEP" --publish "$out/results" > "$out/report.log" 2>&1
+    python3 -m infoflow.experiments.cli report "$SWEEP" --publish "$out/results" > "$out/report.log" 2>&1
     ls -la "$out" "$out/results" 2>/dev/null
     ;;
 *)

@@ -28,8 +28,8 @@ import numpy as np
 import torch
 from scipy.special import logsumexp
 
-from infotheory import distributions as D
-from infotheory import NonEllipticalWarning, estimate_mi
+from infoflow.infotheory import distributions as D
+from infoflow.infotheory import NonEllipticalWarning, estimate_mi
 
 
 def timeit(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
@@ -335,8 +335,8 @@ def pair_checks() -> dict[str, list[str]]:
     An elliptical truth (Gaussian, Student-t and their coordinate-wise warps) flagged is a false
     alarm; a non-elliptical one (shear, swirl, coupling layer, uniform noise) flagged is a detection.
     """
-    from infotheory.estimators._pair_check import pair_check
-    from infotheory.estimators.copula import fit_elliptical, rank_uniform
+    from infoflow.infotheory.estimators._pair_check import pair_check
+    from infoflow.infotheory.estimators.copula import fit_elliptical, rank_uniform
 
     non_elliptical = ("shear", "swirl", "coupling", "uniform")
     out: dict[str, list[str]] = {"false_alarms": [], "elliptical_ok": [], "detected": [], "missed": []}
@@ -370,7 +370,7 @@ def hard_cases(n: int = 5000) -> dict[str, Any]:
     model family that contains the shear exactly is fitted by likelihood at 5, 10 and 25 dimensions
     (``_shear_exact_family``) to see whether fitting, not capacity, is what fails.
     """
-    from infotheory.estimators.copula import rank_uniform
+    from infoflow.infotheory.estimators.copula import rank_uniform
     from scipy import stats
 
     out: dict[str, Any] = {"oracle_ksg": [], "oracle_copula": [], "true_pairs": [], "null_pairs": []}

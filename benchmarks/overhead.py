@@ -13,8 +13,8 @@ import tempfile
 import time
 import warnings
 
-from experiments.config import DEFAULTS, resolve_config
-from experiments.train import Trainer
+from infoflow.experiments.config import DEFAULTS, resolve_config
+from infoflow.experiments.train import Trainer
 
 
 def run(preset: str, steps: int, every: int, device: str) -> float:

@@ -34,11 +34,11 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from experiments.builders import build_discriminator, build_generator, build_optimizers, resolve_device
-from experiments.config import resolve_config
-from experiments.monitors import DiagnosticsMonitor
-from experiments.train import StepContext, compile_modules, gan_step
-from models import GeneratorObjective
+from infoflow.experiments.builders import build_discriminator, build_generator, build_optimizers, resolve_device
+from infoflow.experiments.config import resolve_config
+from infoflow.experiments.monitors import DiagnosticsMonitor
+from infoflow.experiments.train import StepContext, compile_modules, gan_step
+from infoflow.models import GeneratorObjective
 
 PRESETS = ["pix2pix", "pix2pix-small", "fix-sampling", "fix-detail", "fixed"]
 MODES = {"fp32": (None, False, False), "fp32+cl": (None, True, False), "bf16": ("bf16", False, False),

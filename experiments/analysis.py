@@ -22,8 +22,8 @@ import numpy as np
 import torch
 import yaml
 
-from infotheory.bands import default_levels
-from infotheory.diagnostics import abstraction_profile, detail_loss, information_sources
+from infoflow.infotheory.bands import default_levels
+from infoflow.infotheory.diagnostics import abstraction_profile, detail_loss, information_sources
 
 from .problems.base import have_shared, probe_batch
 from .runfolder import RunFolder, atomic_write_text, write_rows_csv
@@ -118,8 +118,8 @@ def information_rows(cfg: Mapping[str, Any], G: torch.nn.Module, dev: torch.devi
     ``image``); for a U-Net deeper than the abstraction problem's ``KEEP_LEVELS``, what its deeper
     levels add (``deep_added``, ``deep_share``) and cost (``deep_param_share``, ``deep_flop_share``;
     :func:`infotheory.level_information`). Metric ``X_low`` / ``X_high`` hold X's interval."""
-    from infotheory import band_information, image_information, level_information, unet_deep_layers
-    from infotheory.image_information import max_levels
+    from infoflow.infotheory import band_information, image_information, level_information, unet_deep_layers
+    from infoflow.infotheory.image_information import max_levels
 
     from .data import to_tensor
     from .evaluate import restore

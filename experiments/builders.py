@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from models import PatchDiscriminator, UNetGenerator
+from infoflow.models import PatchDiscriminator, UNetGenerator
 
 __all__ = ["resolve_device", "resolve_channels_last", "channels", "build_generator", "build_discriminator",
            "build_optimizers", "adam"]

@@ -26,7 +26,7 @@ def parse_params(items: Sequence[str]) -> dict[str, Any]:
 
 
 def _cmd_estimate(args: argparse.Namespace) -> int:
-    from infotheory import NonEllipticalWarning, estimate_mi
+    from infoflow.infotheory import NonEllipticalWarning, estimate_mi
 
     from .arrays import load_array
 
@@ -197,7 +197,7 @@ def _key_value(text: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     from infoflow import __version__
-    from infotheory import available_methods
+    from infoflow.infotheory import available_methods
 
     from .analysis import ANALYSES
     from .problems import PRESET_OVERRIDES, PROBLEMS, TASKS

@@ -7,7 +7,7 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
-from models.presets import get_preset
+from infoflow.models.presets import get_preset
 
 __all__ = ["DEFAULTS", "resolve_config", "load_config", "apply_overrides", "check_types", "ConfigError"]
 
@@ -167,8 +167,8 @@ def resolve_config(user: Mapping[str, Any] | None = None, sets: Sequence[str] = 
 
 
 def _check_values(cfg: dict[str, Any]) -> None:
-    from experiments.data.degradations import Degradation
-    from models.losses import ADVERSARIAL_LOSSES, get_adversarial
+    from infoflow.experiments.data.degradations import Degradation
+    from infoflow.models.losses import ADVERSARIAL_LOSSES, get_adversarial
 
     check_types(cfg)
 

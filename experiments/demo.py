@@ -13,8 +13,8 @@ import argparse
 import os
 import time
 
-from infotheory import distributions as D
-from infotheory import estimate_mi
+from infoflow.infotheory import distributions as D
+from infoflow.infotheory import estimate_mi
 
 
 def estimators_tour() -> None:

@@ -179,9 +179,9 @@ def diagnose(model: str, out: str | Path, weights: str | None = None, disc: str 
              d_probe_steps: int = 200, progress: bool = True) -> Path:
     """Diagnose a restoration model; returns the path of ``OUT/report.html`` (see the module doc).
     ``progress``: a bar over its stages (scores, information plane, ..., classical references)."""
-    from infotheory.diagnostics import abstraction_profile, eval_mode, information_sources
-    from infotheory.monitor import Monitor, resolution_layers
-    from infotheory.taps import resolve_layers
+    from infoflow.infotheory.diagnostics import abstraction_profile, eval_mode, information_sources
+    from infoflow.infotheory.monitor import Monitor, resolution_layers
+    from infoflow.infotheory.taps import resolve_layers
 
     from .builders import resolve_device
     from .evaluate import restore, score_restorer
@@ -227,7 +227,7 @@ def diagnose(model: str, out: str | Path, weights: str | None = None, disc: str 
                  for r in per_image for k, v in r.items() if k != "image"]
         D, objective = None, None
         if disc:
-            from models import GeneratorObjective
+            from infoflow.models import GeneratorObjective
 
             D = build_model(disc, disc_weights, "discriminator").to(dev)
             objective = GeneratorObjective("vanilla", "l1", 1.0, 100.0)

@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 import yaml
 
-from infotheory.diagnostics import eval_mode
+from infoflow.infotheory.diagnostics import eval_mode
 
 from .builders import build_generator, resolve_device
 from .data import build_test_pairs, pair_metrics, to_image, to_tensor

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from infotheory.monitor import Monitor
-from models import UNetGenerator
+from infoflow.infotheory.monitor import Monitor
+from infoflow.models import UNetGenerator
 
 if TYPE_CHECKING:  # pragma: no cover
     from .training import StepContext

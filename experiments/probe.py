@@ -26,8 +26,8 @@ from typing import Any, Callable, Sequence
 import torch
 from tqdm.auto import tqdm
 
-from infotheory.diagnostics import discriminator_call, eval_mode, gradient_balance, isolated
-from models.losses import GeneratorObjective, get_adversarial, interpolates, penalty_at
+from infoflow.infotheory.diagnostics import discriminator_call, eval_mode, gradient_balance, isolated
+from infoflow.models.losses import GeneratorObjective, get_adversarial, interpolates, penalty_at
 
 from .builders import adam
 

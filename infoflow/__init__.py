@@ -1,12 +1,20 @@
 """infoflow — why GANs for physics-based image restoration work or fail, measured in information theory.
 
-The code lives in three packages: :mod:`infotheory` (MI estimators, layer taps, diagnostics and the
-per-problem information quantities), :mod:`models` (generators, discriminators, GAN losses) and
-:mod:`experiments` (data, trainer, problem experiments, report, the ``infoflow`` command).
+The code lives in three subpackages: :mod:`infoflow.infotheory` (MI estimators, layer taps,
+diagnostics and the per-problem information quantities), :mod:`infoflow.models` (generators,
+discriminators, GAN losses) and :mod:`infoflow.experiments` (data, trainer, problem experiments,
+report, the ``infoflow`` command).
 """
 from __future__ import annotations
 
 from importlib import metadata as _metadata
+from pathlib import Path as _Path
+
+# In a checkout (or an editable install) the subpackages are the folders beside this one; an installed
+# wheel has them inside it.
+_here = _Path(__file__).resolve().parent
+if not (_here / "experiments").is_dir() and (_here.parent / "experiments" / "__init__.py").is_file():
+    __path__.append(str(_here.parent))  # noqa: F821 - a package's own __path__
 
 __all__ = ["__version__"]
 

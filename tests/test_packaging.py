@@ -25,9 +25,11 @@ def wheel(tmp_path_factory):
 def test_the_wheel_installs_what_it_should(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
-    assert top == {"infoflow", "infotheory", "models", "experiments"}
-    assert "experiments/configs/denoise_train400.yaml" in names  # configs are package data
-    assert {f"{p}/py.typed" for p in top} <= set(names)
+    assert top == {"infoflow"}  # one namespace: no generic top-level name (models, experiments) installed
+    assert "infoflow/experiments/configs/denoise_train400.yaml" in names  # configs are package data
+    subs = ("infoflow", "infoflow/infotheory", "infoflow/models", "infoflow/experiments")
+    assert {f"{p}/py.typed" for p in subs} <= set(names)
+    assert "infoflow/experiments/training/trainer.py" in names and "infoflow/infotheory/estimators/ksg.py" in names
     assert not any(n.startswith(("tests/", "benchmarks/", "notebooks/", "docs/")) for n in names)
     meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
     text = zipfile.ZipFile(wheel).read(meta).decode()
@@ -38,8 +40,9 @@ def test_the_wheel_installs_what_it_should(wheel):
 def test_the_unpacked_wheel_imports_on_its_own(wheel, tmp_path):
     """What the wheel holds is enough: imported from the unpacked wheel, not from the checkout."""
     zipfile.ZipFile(wheel).extractall(tmp_path / "site")
-    code = ("import infoflow, infotheory, experiments.cli, pathlib;"
-            "assert pathlib.Path(experiments.cli.__file__).is_relative_to(pathlib.Path.cwd()), experiments.cli.__file__;"
+    code = ("import infoflow, infoflow.infotheory, infoflow.experiments.cli as cli, importlib.util, pathlib;"
+            "assert pathlib.Path(cli.__file__).is_relative_to(pathlib.Path.cwd()), cli.__file__;"
+            "assert all(importlib.util.find_spec(n) is None for n in ('experiments', 'models', 'infotheory'));"
             "print(infoflow.__version__)")
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path / "site", capture_output=True, text=True, timeout=300,
                        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path / "site")})
@@ -51,7 +54,7 @@ def test_the_unpacked_wheel_imports_on_its_own(wheel, tmp_path):
 
 def test_version_everywhere():
     import infoflow
-    from experiments.cli import main
+    from infoflow.experiments.cli import main
 
     toml = (ROOT / "pyproject.toml").read_text()
     assert f'version = "{infoflow.__version__}"' in toml
@@ -62,7 +65,7 @@ def test_version_everywhere():
 
 
 def test_debug_shows_the_traceback(tmp_path, capsys):
-    from experiments.cli import main
+    from infoflow.experiments.cli import main
 
     assert main(["estimate", str(tmp_path / "missing.npy"), str(tmp_path / "y.npy")]) == 2
     assert "--debug" in capsys.readouterr().err

@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from infotheory.bands import laplacian_bands
+from infoflow.infotheory.bands import laplacian_bands
 
 from .metrics import check_image
 

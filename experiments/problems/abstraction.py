@@ -26,7 +26,7 @@ WIDE_FROM = ("standard", "long", "gpu", "full")  # presets whose grid has the wi
 def width_matched_ngf(ngf: int, depth: int, shallow: int = 2, channels: int = 3) -> int:
     """The ngf of a ``shallow``-down-sampling U-Net whose parameter count is closest to that of the
     ``depth``-down-sampling one at ``ngf`` (RGB; grey differs by < 1 %)."""
-    from models import UNetGenerator
+    from infoflow.models import UNetGenerator
 
     def n(d: int, g: int) -> int:
         return sum(p.numel() for p in UNetGenerator(channels, channels, depth=d, ngf=g).parameters())

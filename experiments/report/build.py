@@ -12,7 +12,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from infotheory.result import standard_json
+from infoflow.infotheory.result import standard_json
 
 from ..runfolder import atomic_write_text
 from ..tasks import REGISTRY as TASKS, get_task

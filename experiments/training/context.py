@@ -8,7 +8,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from models import GeneratorObjective
+from infoflow.models import GeneratorObjective
 
 __all__ = ["StepContext", "MetricCallback", "check_metric_callback"]
 

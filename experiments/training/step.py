@@ -9,8 +9,8 @@ from typing import Any, Callable
 
 import torch
 
-from models import GeneratorObjective
-from models.losses import content_loss, interpolates, penalty_at
+from infoflow.models import GeneratorObjective
+from infoflow.models.losses import content_loss, interpolates, penalty_at
 
 __all__ = ["gan_step", "compile_modules", "resolve_amp", "ema_warmup", "average_gradients", "check_step",
            "MAX_SKIPPED_STEPS"]

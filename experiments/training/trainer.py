@@ -12,9 +12,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from infotheory.diagnostics import eval_mode
-from infotheory.tensorboard import TensorBoardLog
-from models import GeneratorObjective
+from infoflow.infotheory.diagnostics import eval_mode
+from infoflow.infotheory.tensorboard import TensorBoardLog
+from infoflow.models import GeneratorObjective
 
 from ..builders import (build_discriminator, build_generator, build_optimizers, channels, resolve_channels_last,
                         resolve_device)

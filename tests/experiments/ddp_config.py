@@ -1,5 +1,5 @@
 """The tiny config the DDP worker trains (shared with the single-process side of the equivalence test)."""
-from experiments.config import resolve_config
+from infoflow.experiments.config import resolve_config
 
 
 def tiny_config(loss: str = "vanilla", gather: str = "false", amp: str = "false", same: bool = False) -> dict:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import torch
 
-from experiments.data import StepBatches
-from experiments.train import Trainer
+from infoflow.experiments.data import StepBatches
+from infoflow.experiments.train import Trainer
 
 sys.path.insert(0, str(Path(__file__).parent))
 from ddp_config import tiny_config  # noqa: E402

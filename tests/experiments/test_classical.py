@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments.classical import (CLASSICAL, bm3d_available, dark_channel, dark_channel_dehaze,
+from infoflow.experiments.classical import (CLASSICAL, bm3d_available, dark_channel, dark_channel_dehaze,
                                    restore_classical)
-from experiments.data import get_images, psnr
+from infoflow.experiments.data import get_images, psnr
 
 
 def _saturated_scene(h: int = 192, w: int = 256, block: int = 32, seed: int = 0) -> np.ndarray:
@@ -72,13 +72,13 @@ def test_unknown_method_and_missing_package_are_named(monkeypatch):
     assert not CLASSICAL["bm3d"].available
     with pytest.raises(ImportError, match=r"\.\[classical\]"):
         restore_classical("bm3d", np.zeros((8, 8)), sigma=25)
-    from experiments.cli import main
+    from infoflow.experiments.cli import main
 
     assert main(["evaluate", "--method", "bm3d", "--dataset", "embedded", "--limit", "1"]) == 2  # named, no traceback
 
 
 def _protocol(name: str) -> float:
-    from experiments.data.sources import shared_data_root
+    from infoflow.experiments.data.sources import shared_data_root
 
     root = shared_data_root()
     if root is None or not (root / name).is_dir():
@@ -102,7 +102,7 @@ def test_bm3d_protocol_matches_the_literature(name, published):
 
 
 def test_cli_scores_a_classical_method_like_a_run(tmp_path, capsys):
-    from experiments.cli import main
+    from infoflow.experiments.cli import main
 
     out = tmp_path / "nlm.csv"
     assert main(["evaluate", "--method", "nlm", "--dataset", "embedded", "--task", "denoise", "--limit", "2",

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.cli import main, parse_params
+from infoflow.experiments.cli import main, parse_params
 
 
 @pytest.fixture()
@@ -34,7 +34,7 @@ def test_estimate_text_output_names_method(arrays, capsys):
 
 
 def test_estimate_prints_autos_warning_once(tmp_path, capsys):
-    from infotheory import distributions as D
+    from infoflow.infotheory import distributions as D
 
     gt = D.shear(D.correlated_gaussian(2000, 10, 10, 1.0, seed=36))  # a pair no elliptical copula fits
     np.save(tmp_path / "x.npy", gt.x)

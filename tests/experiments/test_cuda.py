@@ -7,14 +7,14 @@ import json
 import pytest
 import torch
 
-from experiments.config import resolve_config
-from experiments.monitors import DiagnosticsMonitor
-from experiments.probe import d_optimality_probe, probe_summary
-from experiments.builders import build_discriminator, build_generator
-from experiments.data import build_train_set
-from experiments.train import Trainer
-from infotheory import Monitor
-from models import GeneratorObjective
+from infoflow.experiments.config import resolve_config
+from infoflow.experiments.monitors import DiagnosticsMonitor
+from infoflow.experiments.probe import d_optimality_probe, probe_summary
+from infoflow.experiments.builders import build_discriminator, build_generator
+from infoflow.experiments.data import build_train_set
+from infoflow.experiments.train import Trainer
+from infoflow.infotheory import Monitor
+from infoflow.models import GeneratorObjective
 
 from .test_train import Crash, rows, tiny
 

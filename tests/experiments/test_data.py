@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from experiments.data import (Degradation, PairedFolder, SyntheticPairs, awgn, embedded_images, haze,
+from infoflow.experiments.data import (Degradation, PairedFolder, SyntheticPairs, awgn, embedded_images, haze,
                               poisson_gaussian, procedural_depth, psnr, rain, rain_streaks, rgb_to_y,
                               shared_data_root, ssim, stereo_depth)
-from experiments.data.sources import load_folder
+from infoflow.experiments.data.sources import load_folder
 
 RNG = lambda s=0: np.random.default_rng(s)  # noqa: E731
 

@@ -56,7 +56,7 @@ def test_two_ranks_on_the_same_data_equal_one_process(tmp_path):
     """The DDP step is the single-process algorithm with averaged gradients: when both ranks see the
     same batches (and dropout is off), G and D end exactly where one process ends — BatchNorm in D
     sees real and fake batches separately on both paths."""
-    from experiments.train import Trainer
+    from infoflow.experiments.train import Trainer
 
     from .ddp_config import tiny_config
 

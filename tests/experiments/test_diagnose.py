@@ -11,8 +11,8 @@ import torch
 from skimage import data, io
 from skimage.transform import resize
 
-from experiments.cli import main
-from experiments.diagnose import diagnose, find_multiple, load_factory
+from infoflow.experiments.cli import main
+from infoflow.experiments.diagnose import diagnose, find_multiple, load_factory
 
 MODELS = textwrap.dedent('''
     import torch
@@ -114,7 +114,7 @@ def check_page(text: str) -> _Page:
 
 
 def test_diagnose_end_to_end_with_a_discriminator(files, tmp_path, monkeypatch):
-    import experiments.classical_refs as refs
+    import infoflow.experiments.classical_refs as refs
 
     monkeypatch.setattr(refs, "methods_for", lambda task: ["nlm"])  # BM3D (an optional extra) is slow
     page = diagnose(f"{files / 'user_models.py'}:make", tmp_path / "out", images=str(files / "clean"),
@@ -190,7 +190,7 @@ def test_find_multiple():
 
 
 def test_one_restore_function_for_both_value_ranges():
-    from experiments.evaluate import restore
+    from infoflow.experiments.evaluate import restore
 
     img = np.random.default_rng(0).random((20, 23)).astype(np.float32)  # not a multiple of 8: padded, cropped back
 

@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from experiments.config import resolve_config
-from experiments.probe import d_family, d_optimality_probe, probe_summary
-from experiments.builders import build_discriminator, build_generator
-from experiments.data import build_train_set
+from infoflow.experiments.config import resolve_config
+from infoflow.experiments.probe import d_family, d_optimality_probe, probe_summary
+from infoflow.experiments.builders import build_discriminator, build_generator
+from infoflow.experiments.data import build_train_set
 
 CFG = ["model.depth=2", "model.ngf=8", "disc.ndf=8", "disc.n_layers=2", "data.crop=16", "data.train_patches=64"]
 

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from experiments.data import get_images
-from experiments.data.realism import sliced_wasserstein, swd_realism
+from infoflow.experiments.data import get_images
+from infoflow.experiments.data.realism import sliced_wasserstein, swd_realism
 
 
 def _sets():

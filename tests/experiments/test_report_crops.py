@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.report.crops import detail_window, restored_crops, sample_crops
-from experiments.data import build_test_pairs
-from experiments.train import Trainer
+from infoflow.experiments.report.crops import detail_window, restored_crops, sample_crops
+from infoflow.experiments.data import build_test_pairs
+from infoflow.experiments.train import Trainer
 
 from .test_train import tiny
 

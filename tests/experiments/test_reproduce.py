@@ -6,9 +6,9 @@ import math
 import pandas as pd
 import pytest
 
-from experiments.cli import main
-from experiments.problems import PROBLEMS
-from experiments.reproduce import build_grid, parse_shard, reproduce
+from infoflow.experiments.cli import main
+from infoflow.experiments.problems import PROBLEMS
+from infoflow.experiments.reproduce import build_grid, parse_shard, reproduce
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +157,7 @@ def test_killed_sweep_resumes_without_redoing_finished_runs(sweep, tmp_path):
 
 
 def test_failed_run_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
-    import experiments.train as train_mod
+    import infoflow.experiments.train as train_mod
 
     real_fit = train_mod.Trainer.fit
 
@@ -189,7 +189,7 @@ def test_submitit_local_shards_then_report(tmp_path, capsys):
 def test_a_problem_added_to_a_sweep_folder_analyses_the_shared_baseline(tmp_path):
     """Cells added over several sessions: the baseline trained for the detail problem is not
     retrained when the gradients problem joins the folder, but it does get the probe it needs."""
-    from experiments.analysis import analysed
+    from infoflow.experiments.analysis import analysed
 
     reproduce("tiny", ["denoise"], ["detail"], out=tmp_path, device="cpu", progress=False, report=False,
               classical=False)
@@ -220,7 +220,7 @@ def test_a_problem_added_to_a_sweep_folder_analyses_the_shared_baseline(tmp_path
 
 
 def test_the_long_preset_is_the_standard_grid_at_a_longer_schedule():
-    from experiments.reproduce import build_grid
+    from infoflow.experiments.reproduce import build_grid
 
     std, _ = build_grid("standard", ["denoise", "derain", "dehaze"], ["abstraction", "detail", "gradients"])
     long, _ = build_grid("long", ["denoise", "derain", "dehaze"], ["abstraction", "detail", "gradients"])
@@ -256,7 +256,7 @@ def test_a_run_folder_lock_keeps_a_second_process_out_and_is_taken_over_when_its
     import subprocess
     import sys
 
-    from experiments.runfolder import LOCK_NAME, RunFolder, RunLockedError
+    from infoflow.experiments.runfolder import LOCK_NAME, RunFolder, RunLockedError
 
     run = RunFolder(tmp_path / "r")
     lock = run.path / LOCK_NAME
@@ -310,7 +310,7 @@ def test_a_run_another_process_holds_is_left_to_it_and_trained_once_that_process
     import subprocess
     import sys
 
-    from experiments.runfolder import LOCK_NAME
+    from infoflow.experiments.runfolder import LOCK_NAME
 
     held = tmp_path / "denoise" / "no-skip" / "seed0"
     held.mkdir(parents=True)
@@ -337,8 +337,8 @@ def test_an_analysis_run_with_other_settings_than_the_sweeps_is_redone_with_the_
 
     import yaml
 
-    from experiments.analysis import analyse_run, analysis_settings
-    from experiments.reproduce import _lacking
+    from infoflow.experiments.analysis import analyse_run, analysis_settings
+    from infoflow.experiments.reproduce import _lacking
 
     out, _ = sweep
     run = tmp_path / "seed0"
@@ -371,7 +371,7 @@ def test_configs_trains_only_the_named_configurations_and_the_report_names_the_r
     reference beside its baseline) — only those runs, the grid's order kept; the report knows the
     rest of the grid: the fix it cannot compare is 'not run', the effect of the adversarial term is
     measured; an unknown name is refused with the names the grid has."""
-    from experiments.reproduce import select_configs
+    from infoflow.experiments.reproduce import select_configs
 
     grid, _ = build_grid("long", ["denoise", "derain"], ["gradients"])
     two = select_configs(grid, ["l1-only", "baseline"])
@@ -404,7 +404,7 @@ def test_a_folder_filled_by_several_calls_is_reported_over_all_of_them(tmp_path)
     --configs hinge`` into one folder: sweep.json (which the report reads) keeps every task and
     problem of both calls, the grid's configurations for each, and the union of the selections; a
     call over the whole grid records 'all'; a folder of another preset is refused by name."""
-    from experiments.reproduce import merge_sweep
+    from infoflow.experiments.reproduce import merge_sweep
 
     def record(tasks, problems, configs, preset="long"):
         return {"preset": preset, "tasks": tasks, "problems": problems, "seeds": 3,

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from experiments.cli import main
-from experiments.reproduce import build_grid
-from experiments.sweep_status import remaining_runs, sweep_status
+from infoflow.experiments.cli import main
+from infoflow.experiments.reproduce import build_grid
+from infoflow.experiments.sweep_status import remaining_runs, sweep_status
 
 CONFIGS = ["baseline", "hinge", "l1-only", "lsgan", "relativistic", "wgangp"]  # rebalanced not selected
 

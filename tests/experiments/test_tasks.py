@@ -7,15 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.cli import main
-from experiments.config import resolve_config
-from experiments.data import psnr
-from experiments.data.sources import embedded_images
-from experiments.problems import TASKS
-from experiments.reproduce import build_grid
-from experiments.tasks import REGISTRY, get_task
-from experiments.tasks.deblur import blur, defocus_kernel, motion_kernel, richardson_lucy_restore
-from experiments.train import Trainer
+from infoflow.experiments.cli import main
+from infoflow.experiments.config import resolve_config
+from infoflow.experiments.data import psnr
+from infoflow.experiments.data.sources import embedded_images
+from infoflow.experiments.problems import TASKS
+from infoflow.experiments.reproduce import build_grid
+from infoflow.experiments.tasks import REGISTRY, get_task
+from infoflow.experiments.tasks.deblur import blur, defocus_kernel, motion_kernel, richardson_lucy_restore
+from infoflow.experiments.train import Trainer
 
 from .test_train import TINY
 
@@ -63,8 +63,8 @@ PLUGIN = textwrap.dedent('''
     """A user's task, from outside the package: salt-and-pepper noise."""
     import numpy as np
 
-    from experiments.data.degradations import register_degradation
-    from experiments.tasks import Task, register
+    from infoflow.experiments.data.degradations import register_degradation
+    from infoflow.experiments.tasks import Task, register
 
 
     def salt_pepper(clean, rng, amount=0.05):
@@ -105,7 +105,7 @@ def test_a_task_from_a_user_module_trains_and_is_diagnosed(tmp_path, capsys):
     finally:
         import sys
 
-        from experiments.data.degradations import DEGRADATIONS
+        from infoflow.experiments.data.degradations import DEGRADATIONS
 
         REGISTRY.pop("desalt", None)
         DEGRADATIONS.pop("salt_pepper", None)
@@ -116,8 +116,8 @@ def test_a_task_from_a_user_module_trains_and_is_diagnosed(tmp_path, capsys):
 
 PROBLEM_PLUGIN = textwrap.dedent('''
     """A user's problem, from outside the package: does a wider U-Net restore better?"""
-    from experiments.problems import Problem, register_problem
-    from experiments.problems.decision import Comparison
+    from infoflow.experiments.problems import Problem, register_problem
+    from infoflow.experiments.problems.decision import Comparison
 
 
     def context(runs, task, configs):
@@ -138,8 +138,8 @@ def test_a_problem_from_a_user_module_is_swept_decided_and_reported(tmp_path):
     import json
     import sys
 
-    from experiments.problems import PROBLEMS, Problem, register_problem
-    from experiments.report.build import _sections
+    from infoflow.experiments.problems import PROBLEMS, Problem, register_problem
+    from infoflow.experiments.report.build import _sections
 
     plugin = tmp_path / "my_problem.py"
     plugin.write_text(PROBLEM_PLUGIN)

@@ -6,10 +6,10 @@ import pytest
 import torch
 import yaml
 
-from experiments.cli import main
-from experiments.config import ConfigError, resolve_config
-from experiments.runfolder import RunExistsError
-from experiments.train import Trainer, resolve_amp
+from infoflow.experiments.cli import main
+from infoflow.experiments.config import ConfigError, resolve_config
+from infoflow.experiments.runfolder import RunExistsError
+from infoflow.experiments.train import Trainer, resolve_amp
 
 TINY = ["model.depth=2", "model.ngf=4", "disc.ndf=4", "disc.n_layers=2", "data.crop=16", "data.batch_size=2",
         "data.train_patches=32", "data.test_images=1", "data.test_crop=32", "train.steps=8",
@@ -58,7 +58,7 @@ def test_a_run_folder_another_live_process_trains_is_refused_and_left_as_it_is(t
     import subprocess
     import sys
 
-    from experiments.runfolder import LOCK_NAME, RunLockedError
+    from infoflow.experiments.runfolder import LOCK_NAME, RunLockedError
 
     out = tmp_path / "run"
     out.mkdir()
@@ -164,7 +164,7 @@ def test_channels_last_trains_like_contiguous(tmp_path):
 
 
 def test_channels_last_auto_is_on_for_cpu_only(tmp_path):
-    from experiments.builders import resolve_channels_last
+    from infoflow.experiments.builders import resolve_channels_last
 
     assert resolve_channels_last("auto", torch.device("cpu")) is True
     assert resolve_channels_last("auto", torch.device("cuda")) is False
@@ -193,7 +193,7 @@ def test_channels_last_auto_is_on_for_cpu_only(tmp_path):
 
 def test_fused_adam_takes_the_default_steps():
     """build_optimizers' fused kernel (CPU too) takes the steps of torch's default Adam."""
-    from experiments.builders import adam
+    from infoflow.experiments.builders import adam
 
     torch.manual_seed(0)
     w0 = [torch.randn(17, 5), torch.randn(3)]
@@ -271,8 +271,8 @@ def test_mixed_precision_trains_and_resumes_exactly(tmp_path, amp):
 
 
 def test_endless_fp16_skipping_is_reported_as_divergence(tmp_path, monkeypatch):
-    import experiments.training.step as step_mod
-    import experiments.training.trainer as train_mod
+    import infoflow.experiments.training.step as step_mod
+    import infoflow.experiments.training.trainer as train_mod
 
     nan = float("nan")
     monkeypatch.setattr(step_mod, "MAX_SKIPPED_STEPS", 3)
@@ -335,7 +335,7 @@ def test_wgangp_gets_a_critic_without_batch_coupling():
     assert resolve_config({}, ["loss.adversarial=wgangp", "disc.norm=instance"])["disc"]["norm"] == "instance"
     with pytest.raises(ConfigError, match="per sample"):
         resolve_config({}, ["loss.adversarial=wgangp", "disc.norm=batch"])
-    from experiments.builders import build_discriminator
+    from infoflow.experiments.builders import build_discriminator
 
     D = build_discriminator(resolve_config({}, ["loss.adversarial=wgangp"]))
     assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in D.modules())

@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from experiments.data import psnr, to_tensor
-from experiments.evaluate import evaluate_run
-from experiments.train import StepContext, Trainer
-from experiments.training import Callback
+from infoflow.experiments.data import psnr, to_tensor
+from infoflow.experiments.evaluate import evaluate_run
+from infoflow.experiments.train import StepContext, Trainer
+from infoflow.experiments.training import Callback
 
 from .test_train import Crash, rows, tiny
 
@@ -147,8 +147,8 @@ def make():
 
 
 def test_cli_trains_a_generator_from_a_file(tmp_path, capsys):
-    from experiments.cli import main
-    from experiments.evaluate import evaluate_run
+    from infoflow.experiments.cli import main
+    from infoflow.experiments.evaluate import evaluate_run
 
     from .test_train import TINY
 

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from experiments.config import ConfigError
-from experiments.convergence import plateau
-from experiments.evaluate import generator_weights, load_run_generator
-from experiments.data import build_test_pairs
-from experiments.train import Trainer
+from infoflow.experiments.config import ConfigError
+from infoflow.experiments.convergence import plateau
+from infoflow.experiments.evaluate import generator_weights, load_run_generator
+from infoflow.experiments.data import build_test_pairs
+from infoflow.experiments.train import Trainer
 
 from .test_train import Crash, rows, tiny
 
@@ -43,7 +43,7 @@ def test_plateau_rule_on_known_curves():
 
 
 def test_every_run_records_its_convergence_on_the_validation_split(tmp_path):
-    from experiments.data import build_test_pairs, build_val_pairs, train_val_images
+    from infoflow.experiments.data import build_test_pairs, build_val_pairs, train_val_images
 
     out = tmp_path / "run"
     cfg = tiny("train.steps=12", "train.eval_every=1")
@@ -235,7 +235,7 @@ def test_ema_batchnorm_statistics_belong_to_the_averaged_weights(tmp_path):
 
 
 def test_ema_warmup_does_not_drag_the_initialisation():
-    from experiments.train import ema_warmup
+    from infoflow.experiments.train import ema_warmup
 
     ema, cur = [torch.zeros(3)], [torch.ones(3)]
     upd = ema_warmup(0.999)
@@ -274,7 +274,7 @@ def test_final_scores_are_on_whole_test_images(tmp_path):
 
 
 def _psnr(x, y):
-    from experiments.data import psnr
+    from infoflow.experiments.data import psnr
 
     return psnr(x, y)
 
@@ -283,7 +283,7 @@ def test_worker_processes_give_the_same_training_as_the_main_thread(tmp_path):
     """data.workers=2 builds batches in two processes ahead of the step; every batch is a pure
     function of (seed, step), so the trained weights equal the synchronous run's exactly — also
     across a crash and resume with workers on."""
-    from experiments.data import StepBatches, batch_loader
+    from infoflow.experiments.data import StepBatches, batch_loader
 
     sync = Trainer(tiny("train.steps=6", "data.workers=0", "train.diagnostics_every=1"), tmp_path / "a", device="cpu", progress=False)
     sync.fit()

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from experiments.problems import PROBLEMS
-from experiments.problems.decision import Comparison, decide, paired_interval
-from experiments.report.verdicts import verdicts
+from infoflow.experiments.problems import PROBLEMS
+from infoflow.experiments.problems.decision import Comparison, decide, paired_interval
+from infoflow.experiments.report.verdicts import verdicts
 
 SEEDS = (0, 1, 2)
 NOISE = (-0.05, 0.0, 0.05)  # a small seed-to-seed spread shared by every configuration (paired seeds)
@@ -308,7 +308,7 @@ def test_what_the_adversarial_term_adds_is_reported():
 
 # ------------------------------------------------------------------------------ Holm
 def test_holm_adjusts_a_family_and_only_removes_answers():
-    from experiments.problems.decision import holm
+    from infoflow.experiments.problems.decision import holm
 
     c = Comparison("q", "psnr", a="fix", b="base")
     base = {k: 20.0 for k in range(3)}
@@ -344,7 +344,7 @@ def test_every_problem_preregisters_its_comparisons():
 
 
 def test_classical_sentence_places_every_configuration():
-    from experiments.report.tables import classical_sentences
+    from infoflow.experiments.report.tables import classical_sentences
 
     runs = _runs("denoise", {"baseline": 25.0, "l1-only": 27.0})
     cl = pd.DataFrame([{"task": "denoise", "method": "bm3d", "status": "scored", "final_psnr": 26.0, "images": 12},

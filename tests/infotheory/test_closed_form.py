@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from infotheory import estimate_mi
-from infotheory import distributions as D
+from infoflow.infotheory import estimate_mi
+from infoflow.infotheory import distributions as D
 
 N = 5000
 
@@ -182,7 +182,7 @@ def test_non_elliptical_maps_invert_and_keep_the_mi():
     Gaussian pair survives them; KSG, reliable at 2+2 dims, finds it on every seed."""
     import numpy as np
 
-    from infotheory import distributions as dist
+    from infoflow.infotheory import distributions as dist
 
     for seed in range(3):
         g = dist.correlated_gaussian(5000, 2, 2, 1.0, seed=seed)

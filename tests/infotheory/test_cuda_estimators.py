@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from infotheory import estimate_mi
+from infoflow.infotheory import estimate_mi
 
 pytestmark = pytest.mark.cuda
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from infotheory import chain_information, information_along_depth
+from infoflow.infotheory import chain_information, information_along_depth
 
 
 def _logdet(m: np.ndarray) -> float:
@@ -96,10 +96,10 @@ def test_too_few_samples_is_refused():
 def test_trained_unet_keeps_the_ordering(tmp_path):
     """A U-Net trained briefly on the embedded images: I(T_l;Y) along the encoder must not rise
     beyond 2 standard errors; any rise is reported with its size."""
-    from experiments.config import resolve_config
-    from experiments.problems.base import probe_batch
-    from experiments.data import build_test_pairs
-    from experiments.train import Trainer
+    from infoflow.experiments.config import resolve_config
+    from infoflow.experiments.problems.base import probe_batch
+    from infoflow.experiments.data import build_test_pairs
+    from infoflow.experiments.train import Trainer
 
     cfg = resolve_config({"task": "denoise"}, [
         "model.depth=3", "model.ngf=8", "disc.ndf=8", "disc.n_layers=2", "data.crop=32", "data.batch_size=8",

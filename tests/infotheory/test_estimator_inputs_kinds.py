@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from infotheory import LayerTap, estimate_mi
-from infotheory import distributions as D
+from infoflow.infotheory import LayerTap, estimate_mi
+from infoflow.infotheory import distributions as D
 
 
 @pytest.mark.parametrize("dx", [1, 2, 5, 20])

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from infotheory import distributions as D
-from infotheory import estimate_mi
+from infoflow.infotheory import distributions as D
+from infoflow.infotheory import estimate_mi
 
 N = 3000
 
@@ -73,7 +73,7 @@ def test_auto_flow_switch_and_limits():
 
 
 def test_the_fast_budget_trains_no_network_and_is_the_default(monkeypatch):
-    from infotheory.estimators.flow import FlowEstimator
+    from infoflow.infotheory.estimators.flow import FlowEstimator
 
     def no_training(*a, **k):
         raise AssertionError("the fast budget fitted a flow")

@@ -4,9 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from infotheory import distributions as D
-from infotheory.estimators._heldout import gaussian_pmi, heldout_nwj, product_shifts
-from infotheory.estimators.copula import copula_pmi, rank_uniform
+from infoflow.infotheory import distributions as D
+from infoflow.infotheory.estimators._heldout import gaussian_pmi, heldout_nwj, product_shifts
+from infoflow.infotheory.estimators.copula import copula_pmi, rank_uniform
 
 
 def _split(gt, dx):

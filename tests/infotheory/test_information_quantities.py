@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from infotheory import LinearGaussianImages, band_information, image_information, jsd_lower_bound, level_information
-from infotheory.discriminator_information import gaussian_jsd
-from infotheory.image_information import bootstrap_over_images, max_levels
-from infotheory.random_fields import gaussian_blur_transfer
+from infoflow.infotheory import LinearGaussianImages, band_information, image_information, jsd_lower_bound, level_information
+from infoflow.infotheory.discriminator_information import gaussian_jsd
+from infoflow.infotheory.image_information import bootstrap_over_images, max_levels
+from infoflow.infotheory.random_fields import gaussian_blur_transfer
 
 N_IMAGES = 16
 
@@ -157,9 +157,9 @@ def test_a_deep_path_that_carries_everything_adds_it_all(images):
 
 
 def test_level_information_leaves_the_model_as_it_was(images):
-    from models import UNetGenerator
+    from infoflow.models import UNetGenerator
 
-    from infotheory import unet_deep_layers
+    from infoflow.infotheory import unet_deep_layers
 
     x, y = images
     G = UNetGenerator(1, 1, depth=3, ngf=4).train()

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from infotheory import available_methods, estimate_mi, get_estimator
-from infotheory import distributions as D
+from infoflow.infotheory import available_methods, estimate_mi, get_estimator
+from infoflow.infotheory import distributions as D
 
 FAST = {"mine": dict(max_steps=200, min_steps=100, eval_every=50),
         "nwj": dict(max_steps=200, min_steps=100, eval_every=50),
@@ -43,7 +43,7 @@ def test_result_records_params_bits_and_json():
 def test_json_is_standard_a_missing_number_is_null():
     import json
 
-    from infotheory import MIEstimate, standard_json
+    from infoflow.infotheory import MIEstimate, standard_json
 
     def refuse(token):  # NaN / Infinity: tokens a browser's JSON.parse refuses
         raise AssertionError(f"non-standard JSON token {token}")

@@ -7,9 +7,9 @@ import pytest
 import torch
 from scipy.special import logsumexp
 
-from infotheory import estimate_mi
-from infotheory.estimators import _pairwise_exp
-from infotheory.estimators.kde import _torch_mixture_term, pairwise_mixture_term
+from infoflow.infotheory import estimate_mi
+from infoflow.infotheory.estimators import _pairwise_exp
+from infoflow.infotheory.estimators.kde import _torch_mixture_term, pairwise_mixture_term
 
 pytestmark = pytest.mark.skipif(not _pairwise_exp.available(), reason="numba not installed")
 

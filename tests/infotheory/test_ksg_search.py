@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from infotheory import estimate_mi
-from infotheory.estimators import KSGEstimator
-from infotheory.estimators import _chebyshev as cheb
+from infoflow.infotheory import estimate_mi
+from infoflow.infotheory.estimators import KSGEstimator
+from infoflow.infotheory.estimators import _chebyshev as cheb
 
 pytestmark = pytest.mark.skipif(not cheb.available(), reason="numba not installed")
 

@@ -8,7 +8,7 @@ from torch import nn
 
 pl = pytest.importorskip("pytorch_lightning")
 
-from infotheory.lightning import monitor_callback  # noqa: E402
+from infoflow.infotheory.lightning import monitor_callback  # noqa: E402
 
 
 class Restorer(pl.LightningModule):

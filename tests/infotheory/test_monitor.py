@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from infotheory.monitor import Monitor, resolution_layers
-from models import UNetGenerator
+from infoflow.infotheory.monitor import Monitor, resolution_layers
+from infoflow.models import UNetGenerator
 
 from .third_party_models import DnCNN, concat_patchgan, resnet_generator
 

@@ -5,10 +5,10 @@ import warnings
 import numpy as np
 import pytest
 
-from infotheory import distributions as D
-from infotheory import NonEllipticalWarning, estimate_mi
-from infotheory.estimators._pair_check import pair_check
-from infotheory.estimators.copula import rank_uniform
+from infoflow.infotheory import distributions as D
+from infoflow.infotheory import NonEllipticalWarning, estimate_mi
+from infoflow.infotheory.estimators._pair_check import pair_check
+from infoflow.infotheory.estimators.copula import rank_uniform
 
 N = 3000
 

@@ -10,11 +10,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from experiments.probe import d_optimality_probe
-from infotheory import InformationPlane
-from infotheory.diagnostics import (abstraction_profile, detail_loss, gradient_balance, information_sources,
+from infoflow.experiments.probe import d_optimality_probe
+from infoflow.infotheory import InformationPlane
+from infoflow.infotheory.diagnostics import (abstraction_profile, detail_loss, gradient_balance, information_sources,
                                     isolated, layer_costs, model_state)
-from models import GeneratorObjective, PatchDiscriminator
+from infoflow.models import GeneratorObjective, PatchDiscriminator
 
 from .third_party_models import DnCNN, TupleGenerator, concat_patchgan, resnet_generator
 
@@ -148,7 +148,7 @@ def test_gradient_balance_bad_objective_is_named():
 
 
 def test_saturation_is_defined_per_loss_family():
-    from models.losses import get_adversarial
+    from infoflow.models.losses import get_adversarial
 
     real, fake = torch.tensor([5.0, 0.5, 2.0]), torch.tensor([-5.0, -0.5, -2.0])
     assert get_adversarial("vanilla").saturated_fraction(real, fake) == pytest.approx(2 / 6)

@@ -6,11 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from infotheory import GlobalPool, InformationPlane, LayerTap, PatchSample, RandomProjection, estimate_mi
-from infotheory.bands import laplacian_bands
-from infotheory.diagnostics import (GradientImbalanceWarning, abstraction_profile, detail_loss, gradient_balance,
+from infoflow.infotheory import GlobalPool, InformationPlane, LayerTap, PatchSample, RandomProjection, estimate_mi
+from infoflow.infotheory.bands import laplacian_bands
+from infoflow.infotheory.diagnostics import (GradientImbalanceWarning, abstraction_profile, detail_loss, gradient_balance,
                                     information_sources)
-from models import GeneratorObjective, PatchDiscriminator, UNetGenerator
+from infoflow.models import GeneratorObjective, PatchDiscriminator, UNetGenerator
 
 
 class CopyZero(nn.Module):

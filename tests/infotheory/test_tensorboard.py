@@ -8,9 +8,9 @@ import torch
 pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
-from experiments.train import Trainer  # noqa: E402
-from infotheory import Monitor, TensorBoardLog  # noqa: E402
-from infotheory.tensorboard import scalar_tag  # noqa: E402
+from infoflow.experiments.train import Trainer  # noqa: E402
+from infoflow.infotheory import Monitor, TensorBoardLog  # noqa: E402
+from infoflow.infotheory.tensorboard import scalar_tag  # noqa: E402
 from tests.experiments.test_train import Crash, tiny  # noqa: E402
 
 
@@ -67,7 +67,7 @@ def test_trainer_logs_scalars_samples_and_resumes_without_duplicates(tmp_path):
 
 
 def test_tensorboard_required_but_missing_is_a_clear_error(tmp_path, monkeypatch):
-    import infotheory.tensorboard as tbmod
+    import infoflow.infotheory.tensorboard as tbmod
 
     monkeypatch.setattr(tbmod, "tensorboard_available", lambda: False)
     assert TensorBoardLog.maybe("auto", tmp_path) is None and TensorBoardLog.maybe(False, tmp_path) is None

@@ -4,8 +4,8 @@ import itertools
 import pytest
 import torch
 
-from models import ADVERSARIAL_LOSSES, GeneratorObjective, PatchDiscriminator, UNetGenerator, get_adversarial
-from models import get_preset, gradient_penalty
+from infoflow.models import ADVERSARIAL_LOSSES, GeneratorObjective, PatchDiscriminator, UNetGenerator, get_adversarial
+from infoflow.models import get_preset, gradient_penalty
 
 COMBOS = list(itertools.product([1, 3], [2, 4], [True, False], [0, 2], [False, True], [False, True],
                                 ["batch", "instance", "none"]))
@@ -132,7 +132,7 @@ def test_objective_terms_weighted():
 
 def test_input_gradient_under_fp16_scaler_does_not_underflow():
     """A critic whose input gradients (~1e-9) underflow in fp16: the scaled gradient matches fp32."""
-    from models.losses import input_gradient
+    from infoflow.models.losses import input_gradient
 
     torch.manual_seed(0)
     critic = torch.nn.Sequential(*[torch.nn.Conv2d(1, 1, 3, padding=1, bias=False) for _ in range(3)])
@@ -155,8 +155,8 @@ def test_input_gradient_under_fp16_scaler_does_not_underflow():
 
 def test_a_loss_declares_what_it_needs():
     """The trainer and the config read what a loss needs from the loss itself, not from its name."""
-    from experiments.config import ConfigError, resolve_config
-    from models.losses import ADVERSARIAL_LOSSES, AdversarialLoss, get_adversarial
+    from infoflow.experiments.config import ConfigError, resolve_config
+    from infoflow.models.losses import ADVERSARIAL_LOSSES, AdversarialLoss, get_adversarial
 
     assert {n for n in ADVERSARIAL_LOSSES if get_adversarial(n).needs_real_logits} == {"relativistic"}
     assert {n for n in ADVERSARIAL_LOSSES if get_adversarial(n).needs_gp} == {"wgangp"}
