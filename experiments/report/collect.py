@@ -25,6 +25,19 @@ def _last(m: pd.DataFrame, split: str) -> dict:
     return rows[rows.step == rows.step.max()].set_index("metric")["value"].to_dict() if len(rows) else {}
 
 
+def _below_peak(m: pd.DataFrame, sel: dict, cfg: dict) -> float:
+    """For a selected run that did not log it: how far the fitted end of its validation curve's last
+    quarter stays below the kept evaluation (dB; NaN without selection) — a description of the
+    curve (experiments/convergence.py), not the run's logged convergence decision."""
+    if not sel or not len(m):
+        return float("nan")
+    from ..convergence import plateau
+
+    c = m[(m.split == "val") & (m.metric == "psnr")].sort_values("step")
+    return plateau(c.step.to_numpy(float), c.value.to_numpy(float), total=cfg["train"]["steps"], selected=True,
+                   best=float(sel["val_psnr"]))["below_peak_db"]
+
+
 def _flag(v: object) -> bool | None:
     """1/0 -> True/False; NaN or missing -> None (cannot be judged)."""
     try:
@@ -80,6 +93,7 @@ def collect(root: str | Path) -> Runs:
                      else "crops", "heldout_psnr": heldout.get("psnr", float("nan")),
                      "converged": _flag(conv.get("converged")), "last_quarter_gain_db": conv.get("gain_db", float("nan")),
                      "unstable": _flag(conv.get("unstable")), "selected_step": sel.get("step", float("nan")),
+                     "below_peak_db": conv.get("below_peak_db", _below_peak(m, sel, cfg)),
                      "converged_on": "validation"
                      if _flag(conv.get("on_validation")) else "test crops",
                      "final_psnr_crop": crop.get("psnr", float("nan")), "final_ssim_crop": crop.get("ssim", float("nan")),

@@ -100,7 +100,8 @@ class Evaluate(Callback):
                          "weights": {k: v.detach().clone() for k, v in trainer.G_eval.state_dict().items()}}
 
     def on_fit_end(self, trainer: Trainer, summary: dict[str, Any]) -> None:
-        summary["convergence"] = trainer.log_convergence(selected=self.best is not None)
+        summary["convergence"] = trainer.log_convergence(
+            selected=self.best is not None, best=self.best["psnr"] if self.best is not None else None)
         if self.best is None:
             return
         trainer.load_evaluated(self.best["weights"])

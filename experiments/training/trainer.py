@@ -422,7 +422,7 @@ class Trainer:
         self.G_eval.load_state_dict(weights)
         self._ema_bn_step = self.step  # the kept weights carry their own BatchNorm statistics
 
-    def log_convergence(self, selected: bool = False) -> dict[str, Any]:
+    def log_convergence(self, selected: bool = False, best: float | None = None) -> dict[str, Any]:
         """The plateau rule (:mod:`experiments.convergence`) on the held-out PSNR curve (the
         validation split when the run has one), logged as split ``convergence``: ``n_points`` and
         ``on_validation`` (1/0) always; ``gain_db``, ``converged`` and ``unstable`` (1/0) when judged."""
@@ -431,13 +431,15 @@ class Trainer:
         split = self.curve_split
         curve = sorted((r["step"], r["value"]) for r in self.run.rows if r["split"] == split and r["metric"] == "psnr")
         conv = plateau([c[0] for c in curve], [c[1] for c in curve], total=self.cfg["train"]["steps"],
-                       selected=selected)
+                       selected=selected, best=best)
         self.run.log(self.step, "convergence", "n_points", conv["n_points"])
         self.run.log(self.step, "convergence", "on_validation", float(split == "val"))
         if conv["converged"] is not None:  # too few evaluations in the window: not judged (no NaN rows)
             self.run.log(self.step, "convergence", "gain_db", conv["gain_db"])
             self.run.log(self.step, "convergence", "converged", conv["converged"])
             self.run.log(self.step, "convergence", "unstable", conv["status"] == "unstable")
+            if best is not None:  # how far the fitted end of the curve stays below the kept model
+                self.run.log(self.step, "convergence", "below_peak_db", conv["below_peak_db"])
         return conv
 
     def score_crops(self) -> dict[str, float]:

@@ -34,6 +34,11 @@ def test_plateau_rule_on_known_curves():
     assert plateau(steps, falling, total=2000, selected=True)["converged"] is True
     assert plateau(steps, falling, total=2000, selected=True)["status"] == "unstable"
     assert plateau(steps, rising, total=2000, selected=True)["converged"] is False
+    # a climb that ends below the kept evaluation (a recovery from a dip) has passed its peak; one at it has not
+    assert plateau(steps, rising, total=2000, selected=True, best=25.0)["converged"] is True  # line ends at 24
+    assert plateau(steps, rising, total=2000, selected=True, best=25.0)["below_peak_db"] == pytest.approx(1.0)
+    assert plateau(steps, rising, total=2000, selected=True, best=24.0)["converged"] is False
+    assert plateau(steps, rising, total=2000, best=25.0)["converged"] is False  # without selection: two-sided
     few = plateau([1000, 2000], [20.0, 21.0], total=2000)
     assert few["converged"] is None and few["status"] is None and math.isnan(few["gain_db"])
     with pytest.raises(ValueError, match="NaN"):
@@ -90,8 +95,9 @@ def test_best_validation_model_is_selected_scored_and_analysed(tmp_path):
     sel = {r["metric"]: float(r["value"]) for r in rows(out) if r["split"] == "selection"}
     assert sel["step"] == best_step < 12 and sel["val_psnr"] == pytest.approx(best_psnr)
     conv = {r["metric"]: float(r["value"]) for r in rows(out) if r["split"] == "convergence"}
-    ref_rule = plateau([c[0] for c in curve], [c[1] for c in curve], total=12, selected=True)
+    ref_rule = plateau([c[0] for c in curve], [c[1] for c in curve], total=12, selected=True, best=best_psnr)
     assert conv["converged"] == float(ref_rule["converged"])
+    assert conv["below_peak_db"] == pytest.approx(ref_rule["below_peak_db"])
     # the kept model is the one a run stopped at the best step ends with: loaded for analyses, scored at the end
     ref = tmp_path / "ref"
     Trainer(tiny(*SELECT[1:], f"train.steps={best_step}"), ref, device="cpu", progress=False).fit()
