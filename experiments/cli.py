@@ -341,6 +341,10 @@ def _load_plugins(argv: Sequence[str]) -> None:
             load_plugin(a.split("=", 1)[1])
 
 
+# import names of the [experiments] extra (the core install estimates MI without them)
+EXPERIMENTS_EXTRA = ("skimage", "matplotlib", "seaborn", "captum", "pywt")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -354,6 +358,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError, KeyError, FileNotFoundError, RuntimeError, ImportError) as exc:
         if args.debug or os.environ.get("INFOFLOW_DEBUG", "") not in ("", "0"):
             raise
+        missing = getattr(exc, "name", None) or ""
+        if isinstance(exc, ImportError) and missing.split(".")[0] in EXPERIMENTS_EXTRA:
+            print(f"infoflow {args.command}: error: it needs {missing.split('.')[0]}, one of the optional dependencies "
+                  "of training, diagnosis and reports: pip install 'infoflow[experiments]'", file=sys.stderr)
+            return 2
         print(f"infoflow {args.command}: error: {exc} (--debug or INFOFLOW_DEBUG=1 shows the traceback)",
               file=sys.stderr)
         return 2

@@ -65,7 +65,7 @@ class MIEstimate:
         if self.lower is not None and self.upper is not None:
             s += f" bounds [{self.lower:.4f}, {self.upper:.4f}]"
         if self.saturated:
-            s += f" SATURATED at log N = {self.ceiling:.4f}"
+            s += " SATURATED" + (f" at log N = {self.ceiling:.4f}" if self.ceiling is not None else "")
         return s + f" (n={self.n_samples})"
 
 

@@ -2,6 +2,7 @@
 data files and version; the docs site builds with every reference resolved; the README stays a
 short user document."""
 import re
+import textwrap
 import subprocess
 import sys
 import zipfile
@@ -92,3 +93,32 @@ def test_readme_is_short_user_documentation():
         assert not re.search(r"\b20\d\d-\d\d-\d\d\b", body), doc.name
         assert not re.search(r"\bissues? #?\d+|\bsessions?\b", body, re.I), doc.name
     assert "make demo" in text and "make test" in text
+
+
+def test_the_core_install_estimates_mi_without_the_experiments_extra(wheel, tmp_path):
+    """A user who only estimates MI installs no plotting, imaging or attribution library; a command that
+    needs them says which extra to install."""
+    meta = next(n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".dist-info/METADATA"))
+    reqs = [ln.split(":", 1)[1].strip() for ln in zipfile.ZipFile(wheel).read(meta).decode().splitlines()
+            if ln.startswith("Requires-Dist:")]
+    core = {re.split(r"[<>=;\[ ]", r)[0].lower() for r in reqs if "extra ==" not in r}
+    extra = {re.split(r"[<>=;\[ ]", r)[0].lower() for r in reqs if 'extra == "experiments"' in r}
+    heavy = {"captum", "seaborn", "matplotlib", "scikit-image", "pywavelets"}
+    assert not core & heavy and heavy <= extra and {"torch", "numpy", "scipy"} <= core
+    np_x = tmp_path / "x.npy"
+    code = textwrap.dedent(f"""
+        import sys, numpy as np
+        class Block:  # the [experiments] extra is not installed
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in ("skimage", "matplotlib", "seaborn", "captum", "pywt"):
+                    raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        sys.meta_path.insert(0, Block())
+        from infoflow.experiments.cli import main
+        rng = np.random.default_rng(0); x = rng.standard_normal((500, 2)); np.save({str(np_x)!r}, x)
+        np.save({str(tmp_path / "y.npy")!r}, x + rng.standard_normal((500, 2)))
+        assert main(["estimate", {str(np_x)!r}, {str(tmp_path / "y.npy")!r}]) == 0  # auto, fast
+        assert main(["train", "--out", {str(tmp_path / "run")!r}, "--set", "train.steps=1"]) == 2
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "pip install 'infoflow[experiments]'" in r.stderr and "nats" in r.stdout

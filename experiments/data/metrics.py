@@ -6,7 +6,6 @@ Gaussian weights (Wang et al. 2004 settings).
 from __future__ import annotations
 
 import numpy as np
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 __all__ = ["rgb_to_y", "psnr", "ssim", "pair_metrics", "check_image"]
 
@@ -37,6 +36,8 @@ def psnr(pred: np.ndarray, target: np.ndarray, y_channel: bool = False, crop_bor
          quantize: bool = True) -> float:
     """PSNR in dB, data range 1."""
     p, t = _prep(pred, target, y_channel, crop_border, quantize)
+    from skimage.metrics import peak_signal_noise_ratio  # the [experiments] extra
+
     return float(peak_signal_noise_ratio(t, p, data_range=1.0))
 
 
@@ -44,6 +45,8 @@ def ssim(pred: np.ndarray, target: np.ndarray, y_channel: bool = False, crop_bor
          quantize: bool = True) -> float:
     """SSIM (Gaussian window σ=1.5, K1=0.01, K2=0.03), channel-averaged for RGB."""
     p, t = _prep(pred, target, y_channel, crop_border, quantize)
+    from skimage.metrics import structural_similarity  # the [experiments] extra
+
     return float(structural_similarity(t, p, data_range=1.0, gaussian_weights=True, sigma=1.5,
                                        use_sample_covariance=False, channel_axis=-1 if p.ndim == 3 else None))
 

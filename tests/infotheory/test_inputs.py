@@ -98,3 +98,13 @@ def test_never_a_silent_nan():
         kw = FAST.get(m, {})
         v = estimate_mi(x, x + 0.1 * rng.standard_normal((300, 3)), method=m, **kw).value
         assert np.isfinite(v), m
+
+
+def test_a_saturated_estimate_without_a_ceiling_prints():
+    import numpy as np
+
+    from infoflow.infotheory import estimate_mi
+
+    x = np.random.default_rng(0).standard_normal((500, 2))
+    est = estimate_mi(x, x, method="gaussian")  # X = Y: saturated, and the Gaussian estimator has no ceiling
+    assert est.saturated and est.ceiling is None and "SATURATED (n=500)" in str(est)
