@@ -122,3 +122,33 @@ def test_the_core_install_estimates_mi_without_the_experiments_extra(wheel, tmp_
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     assert "pip install 'infoflow[experiments]'" in r.stderr and "nats" in r.stdout
+
+
+def test_the_wheel_installs_into_a_fresh_venv(wheel, tmp_path):
+    """pip installs the wheel into a new environment (dependencies taken from this one): `import
+    infoflow` and the `infoflow --version` command work, and no generic top-level package lands."""
+    import sysconfig
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    py = venv / "bin" / "python"
+    r = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    site = Path(subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    assert (site / "infoflow" / "experiments" / "cli.py").is_file()
+    assert not any((site / n).exists() for n in ("models", "experiments", "infotheory"))
+    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "PYTHONPATH": sysconfig.get_paths()["purelib"]}  # the deps
+    r = subprocess.run([str(venv / "bin" / "infoflow"), "--version"], capture_output=True, text=True, timeout=300,
+                       env=env, cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.strip().endswith(_version()), r.stdout + r.stderr[-2000:]
+    r = subprocess.run([str(py), "-c", "import infoflow.infotheory as t; print(t.__file__)"], capture_output=True,
+                       text=True, timeout=300, env=env, cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.strip().startswith(str(site)), r.stdout + r.stderr[-2000:]
+
+
+def _version() -> str:
+    import infoflow
+
+    return infoflow.__version__
