@@ -34,8 +34,7 @@ def restore(G: torch.nn.Module, degraded: np.ndarray, device: torch.device, mult
     if ph or pw:
         x = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="reflect")
     unit = value_range == "0,1"
-    with torch.no_grad():
-        out = G((x + 1) / 2 if unit else x)[..., :h, :w]
+    out = G((x + 1) / 2 if unit else x)[..., :h, :w]  # under the decorator's no_grad
     out = out * 2 - 1 if unit else out
     return np.clip(to_image(out[0]), 0, 1)
 

@@ -93,7 +93,7 @@ def collect(root: str | Path) -> Runs:
                      else "crops", "heldout_psnr": heldout.get("psnr", float("nan")),
                      "converged": _flag(conv.get("converged")), "last_quarter_gain_db": conv.get("gain_db", float("nan")),
                      "unstable": _flag(conv.get("unstable")), "selected_step": sel.get("step", float("nan")),
-                     "below_peak_db": conv.get("below_peak_db", _below_peak(m, sel, cfg)),
+                     "below_peak_db": conv["below_peak_db"] if "below_peak_db" in conv else _below_peak(m, sel, cfg),
                      "converged_on": "validation"
                      if _flag(conv.get("on_validation")) else "test crops",
                      "final_psnr_crop": crop.get("psnr", float("nan")), "final_ssim_crop": crop.get("ssim", float("nan")),

@@ -9,6 +9,7 @@ resume — its keys go into the checkpoint beside the models', and the whole che
 """
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, Sequence
 
 from .context import MetricCallback
@@ -52,8 +53,6 @@ class LogTrainStats(Callback):
     def on_step_end(self, trainer: Trainer, step: int, stats: dict[str, float]) -> None:
         if not trainer.is_main or not _every(step, trainer.cfg["train"]["log_every"], trainer.total_steps):
             return
-        import math
-
         for k, v in stats.items():
             if math.isfinite(v):  # a step the fp16 scaler skipped logs amp_skipped=1, not NaN losses
                 trainer.run.log(step, "train", k, v)

@@ -129,12 +129,12 @@ def fit_elliptical(u: np.ndarray, family: str = "auto", nu_grid: tuple[float, ..
                    ) -> tuple[float, np.ndarray, dict[float, float]]:
     """(nu, correlation, log-likelihood per nu tried) of the elliptical copula fitted to u (n, d);
     nu = inf is the Gaussian copula. The t family wins only by more than one nat in total."""
-    z = _ppf_of_ranks(u, special.ndtri)
+    vals, inv = np.unique(u, return_inverse=True)  # the distinct ranks: each quantile evaluated once
+    inv = inv.reshape(u.shape)
+    z = special.ndtri(vals)[inv]
     rg = np.corrcoef(z, rowvar=False)
     fits = {math.inf: (float(_gauss_copula_logpdf(z, rg).sum()), rg)}
     if family in ("auto", "t"):
-        vals, inv = np.unique(u, return_inverse=True)
-        inv = inv.reshape(u.shape)
         for nu in nu_grid:
             q = special.stdtrit(nu, vals)[inv]
             r = _fit_t_corr(q, nu)
@@ -178,15 +178,14 @@ class CopulaEstimator(MIEstimator):
     def estimate(self, x: ArrayLike, y: ArrayLike) -> MIEstimate:
         """x: (n, dx), y: (n, dy) continuous. Returns nats."""
         X, Y, _, _ = check_pair(x, y, method=self.name, min_samples=self.min_samples, discrete_y="forbid")
-        n, dx, dy = X.shape[0], X.shape[1], Y.shape[1]
-        if n <= dx + dy + 1:
-            raise ValueError(f"too few samples for method 'copula': {n} samples for {dx}+{dy} dimensions")
-        return self.estimate_ranked(rank_uniform(np.hstack([X, Y])), dx)
+        return self.estimate_ranked(rank_uniform(np.hstack([X, Y])), X.shape[1])
 
     def estimate_ranked(self, u: np.ndarray, dx: int) -> MIEstimate:
         """The estimate from rank-uniform scores u (n, dx + dy) (:func:`rank_uniform` of [x, y]),
         for callers that already ranked the data. Returns nats."""
         n, dy = u.shape[0], u.shape[1] - dx
+        if n <= dx + dy + 1:
+            raise ValueError(f"too few samples for method 'copula': {n} samples for {dx}+{dy} dimensions")
         nu, r, loglik = fit_elliptical(u, self.family, self.nu_grid)
         plugin = _half_logdet_mi(r, dx) + t_mi_correction(nu, dx, dy)
         value = plugin

@@ -108,3 +108,13 @@ def test_a_saturated_estimate_without_a_ceiling_prints():
     x = np.random.default_rng(0).standard_normal((500, 2))
     est = estimate_mi(x, x, method="gaussian")  # X = Y: saturated, and the Gaussian estimator has no ceiling
     assert est.saturated and est.ceiling is None and "SATURATED (n=500)" in str(est)
+
+
+def test_auto_names_too_few_samples_for_its_copula():
+    import numpy as np
+
+    from infoflow.infotheory import estimate_mi
+
+    x = np.random.default_rng(0).standard_normal((30, 20))
+    with pytest.raises(ValueError, match="too few samples for method 'copula': 30 samples for 20\\+15"):
+        estimate_mi(x, x[:, :15] + 0.1, method="auto")  # n <= dx + dy + 1: no correlation matrix to fit
