@@ -125,20 +125,21 @@ def _cmd_analyse(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from .problems import PROBLEMS, TASKS
     from .reproduce import reproduce
+    from .sweep_options import SweepOptions
 
+    opts = SweepOptions(preset=args.preset, tasks=args.tasks or (), problems=args.problems or (), seeds=args.seeds,
+                        device=args.device, out=args.out, shard=args.shard, report=not args.no_report,
+                        progress=not args.no_progress, jobs=args.jobs, classical=not args.no_classical,
+                        configs=args.configs)
     if args.submit:
         from .launch import submit_shards
 
-        jobs = submit_shards(args.submit, args.preset, args.tasks or TASKS, args.problems or tuple(PROBLEMS),
-                             args.seeds, args.device, args.out, args.cluster, args.partition, args.gpus,
-                             args.cpus, args.timeout_min, wait=args.wait, configs=args.configs)
+        jobs = submit_shards(args.submit, opts, args.cluster, args.partition, args.gpus, args.cpus,
+                             args.timeout_min, wait=args.wait)
         print(f"submitted {len(jobs)} jobs: {', '.join(str(j.job_id) for j in jobs)} (logs in {args.out}/submitit)")
         return 0
-    counts = reproduce(args.preset, args.tasks or TASKS, args.problems or tuple(PROBLEMS), args.seeds, args.device,
-                       args.out, args.shard, report=not args.no_report, progress=not args.no_progress,
-                       jobs=args.jobs, classical=not args.no_classical, configs=args.configs)
+    counts = reproduce(opts)
     print(f"reproduce: {counts['trained']} trained, {counts['analysed']} finished runs given the analyses they "
           f"lacked, {counts['skipped']} already done, {counts['busy']} left to another process on the same "
           f"folder, {counts['failed']} failed "
@@ -177,7 +178,7 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
         paths[name] = mods.split(",")
     page = diagnose(args.model, args.out, args.weights, args.disc, args.disc_weights, args.data, args.images,
                     args.degradation, args.set, args.layers, paths or None, args.value_range, limit=args.limit,
-                    probe=args.probe, crop=args.crop, device=args.device, classical=not args.no_classical,
+                    probe_size=args.probe_size, crop=args.crop, device=args.device, classical=not args.no_classical,
                     progress=not args.no_progress)
     print(f"diagnosis: {page} and {page.parent / 'diagnosis.csv'}")
     return 0
@@ -306,7 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="information paths to ablate, e.g. skips=dec1.skip,dec2.skip")
     dg.add_argument("--range", default="-1,1", dest="value_range", help="the model's image range: -1,1 or 0,1")
     dg.add_argument("--limit", type=int, default=12, help="test images used (default 12)")
-    dg.add_argument("--probe", type=int, default=256, help="probe crops (>= 200 for the depth measurement)")
+    dg.add_argument("--probe-size", "--probe", dest="probe_size", type=int, default=256,
+                    help="crops in the probe batch every layer is measured on (>= 200 for the depth measurement)")
     dg.add_argument("--crop", type=int, default=64, help="probe crop side")
     dg.add_argument("--device", default="auto")
     dg.add_argument("--no-classical", action="store_true", help="skip the classical reference")

@@ -154,13 +154,13 @@ def resolve_config(user: Mapping[str, Any] | None = None, sets: Sequence[str] = 
     """Full config: DEFAULTS, then the preset named in the user's config/sets, then the task, then
     the user's values, then ``sets``."""
     user = dict(user or {})
-    probe = apply_overrides(_merge(DEFAULTS, user), sets)  # also validates keys early
-    cfg = _merge(DEFAULTS, {k: v for k, v in get_preset(probe["preset"]).items()})
+    peek = apply_overrides(_merge(DEFAULTS, user), sets)  # also validates keys early
+    cfg = _merge(DEFAULTS, {k: v for k, v in get_preset(peek["preset"]).items()})
     from .tasks import REGISTRY  # a task's data defaults (the user's config still overrides them)
 
-    if probe["task"] not in REGISTRY:
-        raise ConfigError(f"unknown task {probe['task']!r}; choose one of {sorted(REGISTRY)}")
-    cfg = _merge(cfg, REGISTRY[probe["task"]].config())
+    if peek["task"] not in REGISTRY:
+        raise ConfigError(f"unknown task {peek['task']!r}; choose one of {sorted(REGISTRY)}")
+    cfg = _merge(cfg, REGISTRY[peek["task"]].config())
     cfg = apply_overrides(_merge(cfg, user), sets)
     _check_values(cfg)
     return cfg

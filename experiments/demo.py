@@ -38,14 +38,16 @@ def main() -> None:
     args = ap.parse_args()
     t0 = time.time()
     estimators_tour()
-    from .problems import PROBLEMS
     from .tasks import REGISTRY
 
-    TASKS = tuple(t.name for t in REGISTRY.values() if t.demo)  # the tasks make demo's budget was measured with
+    tasks = tuple(t.name for t in REGISTRY.values() if t.demo)  # the tasks make demo's budget was measured with
     from .reproduce import reproduce
+    from .sweep_options import SweepOptions
 
-    print(f"\n== reproduce --preset {args.preset}: 3 problems × 3 tasks, before and after the fixes ==")
-    counts = reproduce(args.preset, TASKS, tuple(PROBLEMS), device=args.device, out=args.out, jobs=args.jobs)
+    opts = SweepOptions(args.preset, tasks, device=args.device, out=args.out, jobs=args.jobs)
+    print(f"\n== reproduce --preset {args.preset}: {len(opts.problems)} problems × {len(tasks)} tasks, before and after "
+          f"the fixes ==")
+    counts = reproduce(opts)
     import json
     from pathlib import Path
 

@@ -175,9 +175,11 @@ def diagnose(model: str, out: str | Path, weights: str | None = None, disc: str 
              disc_weights: str | None = None, data: str | None = None, images: str | None = None,
              degradation: str = "awgn", sets: Sequence[str] = (), layers: Sequence[str] | None = None,
              paths: dict[str, list[str]] | None = None, value_range: str = "-1,1", mode: str | None = None,
-             limit: int = 12, probe: int = 256, crop: int = 64, device: str = "auto", classical: bool = True,
+             limit: int = 12, probe_size: int = 256, crop: int = 64, device: str = "auto", classical: bool = True,
              d_probe_steps: int = 200, progress: bool = True) -> Path:
     """Diagnose a restoration model; returns the path of ``OUT/report.html`` (see the module doc).
+    ``probe_size`` crops of side ``crop`` make the probe batch every layer is measured on (as the
+    training monitor's ``diagnostics.probe_size``).
     ``progress``: a bar over its stages (scores, information plane, ..., classical references)."""
     from infoflow.infotheory.diagnostics import abstraction_profile, eval_mode, information_sources
     from infoflow.infotheory.monitor import Monitor, resolution_layers
@@ -198,7 +200,7 @@ def diagnose(model: str, out: str | Path, weights: str | None = None, disc: str 
     multiple = find_multiple(G, c, dev)
     pairs, cfg = _pairs(data, images, degradation, sets, mode, limit)
     task = cfg["task"]
-    x, y = _probe(pairs, crop, probe, multiple, lo)
+    x, y = _probe(pairs, crop, probe_size, multiple, lo)
     x, y = x.to(dev), y.to(dev)
     if layers:
         resolve_layers(G, list(layers))  # an unknown name is an error that lists the valid ones

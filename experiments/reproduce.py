@@ -28,21 +28,9 @@ from tqdm.auto import tqdm
 from .config import resolve_config
 from .problems import PRESET_OVERRIDES, PRIMARY_SEEDS, PROBLEMS, SEEDS, TASKS, RunSpec, task_overrides
 from .runfolder import RunFolder, RunLockedError, atomic_write_text
+from .sweep_options import SweepOptions, parse_shard
 
-__all__ = ["merge_sweep", "build_grid", "reproduce", "parse_shard", "run_one", "select_configs"]
-
-
-def parse_shard(text: str | None) -> tuple[int, int]:
-    """``"i/N"`` -> (i, N) with 0 <= i < N."""
-    if not text:
-        return 0, 1
-    try:
-        i, n = (int(v) for v in text.split("/"))
-    except ValueError:
-        raise ValueError(f"--shard expects i/N (e.g. 0/4), got {text!r}") from None
-    if not (n >= 1 and 0 <= i < n):
-        raise ValueError(f"--shard {text}: need 0 <= i < N")
-    return i, n
+__all__ = ["merge_sweep", "build_grid", "reproduce", "parse_shard", "run_one", "select_configs", "SweepOptions"]
 
 
 def build_grid(preset: str, tasks: Sequence[str], problems: Sequence[str], seeds: int | None = None
@@ -206,35 +194,39 @@ def merge_sweep(path: Path, record: dict[str, Any]) -> dict[str, Any]:
             "uses": build_grid(record["preset"], tasks, problems, seeds)[1], "configs": configs}
 
 
-def reproduce(preset: str = "quick", tasks: Sequence[str] = TASKS, problems: Sequence[str] = tuple(PROBLEMS),
-              seeds: int | None = None, device: str = "auto", out: str | Path = "runs", shard: str | None = None,
-              report: bool = True, progress: bool = True, jobs: int = 1, classical: bool = True,
-              configs: Sequence[str] | None = None) -> dict[str, Any]:
-    """Run (or continue) the sweep; returns counts of runs trained, finished runs that only got
-    the analyses they lacked (``analysed``), runs skipped (finished and fully analysed), ``busy``
-    (held by another process working on the same folder: each run folder is locked while a process
-    trains or analyses it, so several ``reproduce`` processes can share one sweep) and failed.
+def reproduce(options: SweepOptions | str = "quick", *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Run (or continue) the sweep ``options`` (a :class:`SweepOptions`, or its fields:
+    ``reproduce("quick", ["denoise"], out="runs")`` is ``reproduce(SweepOptions("quick", ["denoise"],
+    out="runs"))``); returns counts of runs trained, finished runs that only got the analyses they
+    lacked (``analysed``), runs skipped (finished and fully analysed), ``busy`` (held by another
+    process working on the same folder: each run folder is locked while a process trains or analyses
+    it, so several ``reproduce`` processes can share one sweep) and failed.
 
     ``jobs``: runs trained at once as separate processes, the CPU threads split between them (on a
     GPU they share the device). ``configs``: only these configurations of the grid (see
     :func:`select_configs`); the report is built over the whole grid, so what is not run is named.
     ``classical``: score the task's classical references once per (method, test set, degradation)
     into ``OUT/<task>/classical/`` (kept when present)."""
-    out = Path(out)
-    if jobs < 1:
-        raise ValueError(f"--jobs must be >= 1, got {jobs}")
+    if isinstance(options, SweepOptions):
+        if args or kwargs:
+            raise TypeError("reproduce takes a SweepOptions or its fields, not both")
+        opts = options
+    else:
+        opts = SweepOptions(options, *args, **kwargs)
+    out, preset, tasks, problems, configs = opts.out, opts.preset, opts.tasks, opts.problems, opts.configs
+    progress, device, jobs = opts.progress, opts.device, opts.jobs
     # imported now, not after hours of training: the references and the report come from the code that
     # trained (a checkout updated mid-sweep cannot break them with a mix of two versions)
-    if classical:
+    if opts.classical:
         from .classical_refs import score_references
-    if report:
+    if opts.report:
         from .report import build_report
-    grid, uses = build_grid(preset, tasks, problems, seeds)
+    grid, uses = build_grid(preset, tasks, problems, opts.seeds)
     grid = select_configs(grid, configs)
-    i, n = parse_shard(shard)
+    i, n = parse_shard(opts.shard)
     mine = grid[i::n]
     out.mkdir(parents=True, exist_ok=True)
-    record = {"preset": preset, "tasks": list(tasks), "problems": list(problems), "seeds": seeds or SEEDS[preset],
+    record = {"preset": preset, "tasks": list(tasks), "problems": list(problems), "seeds": opts.seeds or SEEDS[preset],
               "uses": uses, "configs": sorted(configs) if configs is not None else None}
     atomic_write_text(out / "sweep.json", json.dumps(merge_sweep(out / "sweep.json", record), indent=2))
     counts: dict[str, Any] = {"trained": 0, "analysed": 0, "skipped": 0, "busy": 0, "failed": 0,
@@ -278,10 +270,10 @@ def reproduce(preset: str = "quick", tasks: Sequence[str] = TASKS, problems: Seq
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
     bar.close()
-    if classical and n == 1:
+    if opts.classical and n == 1:
         for task in tasks:
             score_references(task, _task_config(preset, task), out / task / "classical", progress=progress)
-    if report and n == 1:
+    if opts.report and n == 1:
         build_report(out)
     return counts
 

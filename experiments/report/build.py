@@ -54,7 +54,7 @@ def build_report(root: str | Path) -> Path:
         atomic_write_text(out / "tables" / f"{name}.csv", df.to_csv(index=False))
     if len(data.classical):
         atomic_write_text(out / "tables" / "classical.csv", data.classical.to_csv(index=False))
-    vs = verdicts(data.runs, data.metrics, data.analysis, data.uses)
+    vs = [v.as_dict() for v in verdicts(data.runs, data.metrics, data.analysis, data.uses)]  # the JSON rows
     flat = [{k: "; ".join(v) if k == "missing_runs" else v for k, v in x.items()
              if k not in ("controls", "effects", "secondary", "decision", "fix_decision")}
             | {f"{w}_{k}": x.get(f"{w}decision", {}).get(k) for w in ("", "fix_")

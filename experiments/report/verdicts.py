@@ -13,6 +13,8 @@ and never change them.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -22,11 +24,84 @@ from ..problems.decision import MIN_SEEDS, Comparison, Decision, decide, holm
 from .quantities import converged_runs, per_seed, per_seed_se
 from .tables import fmt_pm
 
-__all__ = ["verdicts", "PRESENT_WORDS", "FIX_WORDS"]
+__all__ = ["verdicts", "Verdict", "PRESENT_WORDS", "FIX_WORDS"]
 
 PRESENT_WORDS = {"yes": "present", "no": "absent"}
 FIX_WORDS = {"yes": "reduced", "no": "not reduced"}
 NOT_RUN = "inconclusive (not run)"  # the answer of a comparison whose configurations are not (yet) run
+
+
+@dataclass(eq=False)
+class Verdict(Mapping):
+    """One problem on one task: its two primary decisions (``decision``: is the problem present;
+    ``fix_decision``: does the fix reduce it), their words (``verdict``, ``fix``; after Holm:
+    ``verdict_holm``, ``fix_holm``), the controls, secondaries and effects shown beside them (never
+    deciding), the configurations not yet run, and the sentence that says it all (``text``).
+
+    Reads like its JSON row too (``v["verdict"]``, ``v.get("decision")``: a ``Mapping`` over
+    :meth:`as_dict`), so code written against verdicts.json works on it unchanged."""
+
+    problem: str
+    task: str
+    verdict: str = "inconclusive"
+    fix: str = "inconclusive"
+    decision: Decision | None = None
+    fix_decision: Decision | None = None
+    present_rule: str = ""
+    fix_rule: str = ""
+    n_seeds: int = 0
+    controls: list[Decision] = field(default_factory=list)
+    secondary: list[Decision] = field(default_factory=list)
+    effects: list[Decision] = field(default_factory=list)
+    missing_runs: list[str] = field(default_factory=list)
+    text: str = ""
+    verdict_holm: str | None = None
+    fix_holm: str | None = None
+    holm_family: int | None = None
+
+    @property
+    def present(self) -> bool | None:
+        """True / False when the problem's decision is yes / no; None when inconclusive."""
+        return _flag(self.decision)
+
+    @property
+    def reduced(self) -> bool | None:
+        """True / False when the fix's decision is yes / no; None when inconclusive."""
+        return _flag(self.fix_decision)
+
+    @property
+    def illustration(self) -> bool:
+        """Fewer paired seeds than a decision needs: the row illustrates, it does not decide."""
+        return self.n_seeds < MIN_SEEDS
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON row of verdicts.json (decisions as their dicts; ``decision`` keys absent when undecided)."""
+        row: dict[str, Any] = {"problem": self.problem, "task": self.task, "verdict": self.verdict, "fix": self.fix,
+                               "present": self.present, "reduced": self.reduced, "illustration": self.illustration,
+                               "n_seeds": self.n_seeds}
+        if self.decision is not None:
+            row.update({"present_rule": self.present_rule, "fix_rule": self.fix_rule,
+                        "decision": self.decision.as_dict(), "fix_decision": self.fix_decision.as_dict(),
+                        "secondary": [c.as_dict() for c in self.secondary]})
+        row.update({"controls": [c.as_dict() for c in self.controls], "effects": [e.as_dict() for e in self.effects],
+                    "missing_runs": list(self.missing_runs), "text": self.text,
+                    "verdict_holm": self.verdict_holm or self.verdict, "fix_holm": self.fix_holm or self.fix})
+        if self.holm_family is not None:
+            row["holm_family"] = self.holm_family
+        return row
+
+    def __getitem__(self, key: str) -> Any:
+        return self.as_dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.as_dict())
+
+    def __len__(self) -> int:
+        return len(self.as_dict())
+
+
+def _flag(d: Decision | None) -> bool | None:
+    return None if d is None or "inconclusive" in d.answer else d.answer == "yes"
 
 
 def _word(answer: str, words: dict[str, str]) -> str:
@@ -57,8 +132,7 @@ def _decide_run(c: Comparison, runs, met, ana, task, missing: set[str]) -> Decis
     return _decide(c, runs, met, ana, task)
 
 
-def _one(problem: str, task: str, cfgs: list[str], runs, met, ana, missing: set[str] = frozenset()
-         ) -> dict[str, Any]:
+def _one(problem: str, task: str, cfgs: list[str], runs, met, ana, missing: set[str] = frozenset()) -> Verdict:
     """``missing``: configurations of the sweep not (yet) run for this task. A decision that compares
     one is ``inconclusive (not run)``; the other decision, the controls and the effects whose runs
     are there are still reported (a sweep that trained a control later, or stopped part-way)."""
@@ -84,60 +158,45 @@ def _one(problem: str, task: str, cfgs: list[str], runs, met, ana, missing: set[
     for e in effects:
         lines.append(f"Effect ({e.comparison.question}): {e.interval()}.")
     lines.append(f"PSNR on the whole test images (dB, mean ± sd over seeds): {_psnr_line(runs, task, cfgs)}.")
-    n = pres.n
-    return {"problem": problem, "task": task, "verdict": verdict, "fix": fixed,
-            "present_rule": p.present.describe(), "fix_rule": p.fix.describe(),
-            "present": pres.answer == "yes" if "inconclusive" not in pres.answer else None,
-            "reduced": fix.answer == "yes" if "inconclusive" not in fix.answer else None,
-            "illustration": n < MIN_SEEDS, "n_seeds": n,
-            "decision": pres.as_dict(), "fix_decision": fix.as_dict(),
-            "controls": [c.as_dict() for c in controls], "secondary": [c.as_dict() for c in secondary],
-            "_decisions": (pres, fix),
-            "effects": [e.as_dict() for e in effects], "missing_runs": sorted(missing),
-            "text": " ".join(lines)}
+    return Verdict(problem, task, verdict, fixed, decision=pres, fix_decision=fix,
+                   present_rule=p.present.describe(), fix_rule=p.fix.describe(), n_seeds=pres.n,
+                   controls=controls, secondary=secondary, effects=effects, missing_runs=sorted(missing),
+                   text=" ".join(lines))
 
 
 def verdicts(runs: pd.DataFrame, metrics: pd.DataFrame, analysis: pd.DataFrame,
-             uses: dict[str, dict[str, list[str]]]) -> list[dict[str, Any]]:
-    """One dict per problem and task with finished runs (see the module docstring)."""
+             uses: dict[str, dict[str, list[str]]]) -> list[Verdict]:
+    """One :class:`Verdict` per problem and task of ``uses`` (see the module docstring)."""
     out = []
     for problem, by_task in uses.items():
         for task, cfgs in by_task.items():
             have = set(runs[runs.task == task].config) if len(runs) else set()
-            blank = {"problem": problem, "task": task, "verdict": "inconclusive", "fix": "inconclusive",
-                     "present": None, "reduced": None, "illustration": True, "n_seeds": 0, "controls": [],
-                     "effects": []}
             p = PROBLEMS[problem]
             if p.present is None or p.fix is None:
                 raise ValueError(f"problem {problem!r} declares no pre-registered comparison")
             if not set(cfgs) & have:
-                out.append({**blank, "missing_runs": sorted(cfgs), "text": "incomplete: no runs yet"})
+                out.append(Verdict(problem, task, missing_runs=sorted(cfgs), text="incomplete: no runs yet"))
                 continue
             try:
                 out.append(_one(problem, task, cfgs, runs, metrics, analysis, set(cfgs) - have))
             except Exception as exc:  # a report must still be written
-                out.append({**blank, "text": f"verdict failed: {type(exc).__name__}: {exc}"})
+                out.append(Verdict(problem, task, text=f"verdict failed: {type(exc).__name__}: {exc}"))
     _holm(out)
     return out
 
 
-def _holm(out: list[dict[str, Any]]) -> None:
+def _holm(out: list[Verdict]) -> None:
     """Holm–Bonferroni over every primary decision of the sweep (in place): ``verdict_holm``,
-    ``fix_holm`` and the adjusted p-values in the decision dicts, a sentence added to the text."""
-    pairs = [v.pop("_decisions") for v in out if "_decisions" in v]
-    holm([d for pair in pairs for d in pair])
-    m = sum(1 for pair in pairs for d in pair if d.p_holm == d.p_holm)
-    it = iter(pairs)
-    for v in out:
-        if "decision" not in v:
-            v.update({"verdict_holm": v["verdict"], "fix_holm": v["fix"]})
-            continue
-        pres, fix = next(it)
-        v["decision"], v["fix_decision"] = pres.as_dict(), fix.as_dict()
-        v["verdict_holm"] = _word(pres.holm_answer or pres.answer, PRESENT_WORDS)
-        v["fix_holm"] = _word(fix.holm_answer or fix.answer, FIX_WORDS)
-        v["holm_family"] = m
+    ``fix_holm``, the adjusted p-values in the decisions, a sentence added to the text."""
+    decided = [v for v in out if v.decision is not None]
+    holm([d for v in decided for d in (v.decision, v.fix_decision)])
+    m = sum(1 for v in decided for d in (v.decision, v.fix_decision) if d.p_holm == d.p_holm)
+    for v in decided:
+        pres, fix = v.decision, v.fix_decision
+        v.verdict_holm = _word(pres.holm_answer or pres.answer, PRESENT_WORDS)
+        v.fix_holm = _word(fix.holm_answer or fix.answer, FIX_WORDS)
+        v.holm_family = m
         ps = "; ".join(f"{name} p = {d.p_value:.3g}, Holm p = {d.p_holm:.3g}" for name, d in (("present", pres), ("fix", fix))
                        if d.p_holm == d.p_holm)
-        v["text"] += (f" Holm–Bonferroni over the sweep's {m} primary decisions: verdict {v['verdict_holm'].upper()}, fix "
-                      f"{v['fix_holm'].upper()}" + (f" ({ps})." if ps else "."))
+        v.text += (f" Holm–Bonferroni over the sweep's {m} primary decisions: verdict {v.verdict_holm.upper()}, fix "
+                   f"{v.fix_holm.upper()}" + (f" ({ps})." if ps else "."))

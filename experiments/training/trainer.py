@@ -24,6 +24,7 @@ from ..evaluate import evaluate_pairs, restore
 from ..runfolder import RunFolder
 from .callbacks import Callback, default_callbacks
 from .context import MetricCallback, StepContext, check_metric_callback
+from .state import TrainState
 from .step import average_gradients, check_step, compile_modules, ema_warmup, gan_step, resolve_amp
 
 __all__ = ["Trainer", "dist_env", "EMA_BN_STEP0"]
@@ -108,7 +109,7 @@ class Trainer:
             torch.backends.cudnn.benchmark = True
         self.deterministic = deterministic
         self.multiple = multiple or 2 ** cfg["model"]["depth"]
-        self.step = 0
+        self.state: TrainState | None = None  # built in _setup
         self._skipped = 0  # consecutive steps the fp16 GradScaler skipped
         self._own_pg = False
 
@@ -141,7 +142,7 @@ class Trainer:
         self._open_run()
         torch.manual_seed(self.cfg["seed"])
         self._build()
-        self.G_ema = self._build_ema()
+        self.state.ema = self._build_ema()
         state = self.run.load_checkpoint(self.device) if self.resume else None
         if state is not None:
             self._restore(state)
@@ -176,10 +177,10 @@ class Trainer:
         cfg, given = self.cfg, self._given
         G = given["G"] if given["G"] is not None else build_generator(cfg)
         D = given["D"] if given["D"] is not None else build_discriminator(cfg)
-        self.G, self.D = G.to(self.device), D.to(self.device)
+        G, D = G.to(self.device), D.to(self.device)
         if self.channels_last:
-            self.G, self.D = (m.to(memory_format=torch.channels_last) for m in (self.G, self.D))
-        self.opt_g, self.opt_d = build_optimizers(self.G, self.D, cfg["optim"], self.device)
+            G, D = (m.to(memory_format=torch.channels_last) for m in (G, D))
+        self.state = TrainState(G, D, *build_optimizers(G, D, cfg["optim"], self.device))
         lc = cfg["loss"]
         self.objective = GeneratorObjective(lc["adversarial"], lc["content"], lc["lambda_adv"], lc["lambda_content"])
         self.train_set = given["train_set"] if given["train_set"] is not None else build_train_set(cfg)
@@ -194,7 +195,7 @@ class Trainer:
         self.amp = resolve_amp(cfg["train"]["amp"], self.device)
         dtype = torch.float16 if self.amp == "fp16" else torch.bfloat16
         self.autocast = (lambda: torch.autocast(self.device.type, dtype=dtype)) if self.amp else contextlib.nullcontext
-        self.scaler = torch.amp.GradScaler(self.device.type) if self.amp == "fp16" else None
+        self.state.scaler = torch.amp.GradScaler(self.device.type) if self.amp == "fp16" else None
 
     def _build_ema(self) -> Any:
         """``train.ema``: the exponential moving average of G that is evaluated, sampled and analysed
@@ -205,37 +206,38 @@ class Trainer:
 
         return AveragedModel(self.G, multi_avg_fn=ema_warmup(self.cfg["train"]["ema"]))
 
+    # the training state's parts, by their usual names
+    G = property(lambda self: self.state.G)
+    D = property(lambda self: self.state.D)
+    opt_g = property(lambda self: self.state.opt_g)
+    opt_d = property(lambda self: self.state.opt_d)
+    scaler = property(lambda self: self.state.scaler)
+    G_ema = property(lambda self: self.state.ema)
+
+    @property
+    def step(self) -> int:
+        """The last step taken (0 before the first)."""
+        return self.state.step if self.state is not None else 0
+
+    @step.setter
+    def step(self, value: int) -> None:
+        self.state.step = value
+
     def train_state(self) -> dict[str, Any]:
-        """The models' and optimisers' state (G, D, opt_g, opt_d, scaler, G_ema) — what a checkpoint
-        holds beside the step, the RNG states and the callbacks' state."""
-        state = {"G": self.G.state_dict(), "D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
-                 "opt_d": self.opt_d.state_dict()}
-        if self.scaler is not None:
-            state["scaler"] = self.scaler.state_dict()
+        """:meth:`TrainState.state_dict` (the EMA's BatchNorm statistics refreshed first) — what a
+        checkpoint holds beside the RNG states and the callbacks' state."""
         if self.G_ema is not None:
             self.G_eval  # noqa: B018 - refreshes the EMA's BatchNorm statistics if stale
-            state["G_ema"] = self.G_ema.state_dict()
-        return state
+        return self.state.state_dict()
 
     def _restore(self, state: dict[str, Any]) -> None:
-        """A resumed run's models, optimisers, scaler, EMA, RNG states and step from its checkpoint."""
-        try:
-            self.G.load_state_dict(state["G"])
-            self.D.load_state_dict(state["D"])
-        except RuntimeError as exc:
-            raise RuntimeError(f"{self.run.ckpt_path}: the checkpoint does not fit the generator or "
-                               f"discriminator of this run (resume with the same modules): {exc}") from None
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        if self.scaler is not None and "scaler" in state:
-            self.scaler.load_state_dict(state["scaler"])
-        if self.G_ema is not None and "G_ema" in state:
-            self.G_ema.load_state_dict(state["G_ema"])  # its BN statistics were refreshed at that step
+        """A resumed run's training state (its EMA's BatchNorm statistics were refreshed at that step)
+        and its RNG states, from its checkpoint."""
+        self.state.load_state_dict(state, self.run.ckpt_path)
         rngs = state.get("rng_cpu_ranks")
         torch.set_rng_state((rngs[self.rank] if rngs and len(rngs) == self.world else state["rng_cpu"]).cpu())
         if "rng_cuda" in state and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["rng_cuda"].cpu())
-        self.step = int(state["step"])
 
     def _wrap(self) -> None:
         """The modules the step trains: G under DDP with D's gradients averaged explicitly (see
@@ -393,7 +395,7 @@ class Trainer:
         rngs = rngs if rngs is not None else self.gather_rngs()
         if not self.is_main:
             return
-        state = {**self.train_state(), "step": self.step, "rng_cpu": rngs[0], "rng_cpu_ranks": rngs}
+        state = {**self.train_state(), "rng_cpu": rngs[0], "rng_cpu_ranks": rngs}
         for hook in self.hooks:
             state.update(hook.state_dict())
         if self.device.type == "cuda":
@@ -490,7 +492,7 @@ class Trainer:
                 self._held.close()
 
     def _teardown(self, ok: bool) -> None:
-        self.G_train, self._sync_d = getattr(self, "G", None), None
+        self.G_train, self._sync_d = self.state.G if self.state is not None else None, None
         if getattr(self, "tb", None) is not None:
             self.tb.close()
             self.run.on_log.clear()

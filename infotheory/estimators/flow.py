@@ -30,7 +30,7 @@ from .base import MIEstimator, check_positive, register
 from .copula import rank_uniform
 from .gaussian import GaussianEstimator
 
-__all__ = ["FlowEstimator", "FlowFit", "fit_flow"]
+__all__ = ["FlowEstimator", "FlowFit", "fit_flow", "heldout_split"]
 
 
 class _Coupling(nn.Module):
@@ -105,35 +105,55 @@ class FlowFit:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def fit_flow(z: np.ndarray, dx: int, *, layers: int, hidden: int, max_steps: int, lr: float, batch_size: int,
-             holdout: float, eval_every: int, patience: int, seed: int) -> FlowFit:
-    """Fit the joint flow on rank-Gaussianised data z (n, dx + dy); the best held-out state is kept.
-    The parameters are :class:`FlowEstimator`'s (its fields hold the defaults; :meth:`FlowEstimator.fit`)."""
-    n = len(z)
-    rng = np.random.default_rng(seed)
-    perm = rng.permutation(n)
+def heldout_split(n: int, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The seeded (train, held-out) index split of n samples that :func:`fit_flow` uses."""
+    perm = np.random.default_rng(seed).permutation(n)
     n_te = max(1, int(round(holdout * n)))
-    te, tr = np.sort(perm[:n_te]), perm[n_te:]
+    return perm[n_te:], np.sort(perm[:n_te])
+
+
+def fit_flow(z: np.ndarray, dx: int, *, layers: int, hidden: int, max_steps: int, lr: float, batch_size: int,
+             holdout: float, eval_every: int, patience: int, seed: int, abandon_nll: float | None = None,
+             abandon_after: int = 300) -> FlowFit:
+    """Fit the joint flow on rank-Gaussianised data z (n, dx + dy); the best held-out state is kept.
+    The parameters are :class:`FlowEstimator`'s (its fields hold the defaults; :meth:`FlowEstimator.fit`).
+    ``abandon_nll``: a rival model's held-out NLL (nats/sample, in z's space); the fit stops at the first
+    evaluation from step ``abandon_after`` on at which its best held-out NLL is not below it (``details
+    ["abandoned"]``) — for a caller that takes the flow only if it beats that rival."""
+    tr, te = heldout_split(len(z), holdout, seed)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # its matrices are too small to gain from threads, which thrash on a busy CPU
     try:
-        return _fit(z, dx, tr, te, layers, hidden, max_steps, lr, batch_size, eval_every, patience, seed)
+        return _fit(z, dx, tr, te, layers, hidden, max_steps, lr, batch_size, eval_every, patience, seed,
+                    abandon_nll, abandon_after)
     finally:
         torch.set_num_threads(threads)
 
 
+def _adam(params, lr: float) -> torch.optim.Optimizer:
+    """Adam, fused where this torch has a fused CPU kernel (torch >= 2.4: one kernel for all parameters
+    instead of a Python loop over ~100 small tensors, the larger part of a step's overhead)."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(params, lr=lr)
+
+
 def _fit(z: np.ndarray, dx: int, tr: np.ndarray, te: np.ndarray, layers: int, hidden: int, max_steps: int,
-         lr: float, batch_size: int, eval_every: int, patience: int, seed: int) -> FlowFit:
+         lr: float, batch_size: int, eval_every: int, patience: int, seed: int, abandon_nll: float | None,
+         abandon_after: int) -> FlowFit:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         Z = torch.tensor(z, dtype=torch.float32)
         model = _JointModel(dx, z.shape[1] - dx, layers, hidden, np.cov(z[tr], rowvar=False))
-        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        opt = _adam(model.parameters(), lr)
         gen = torch.Generator().manual_seed(seed)
         tr_t, te_t = torch.as_tensor(tr), torch.as_tensor(te)
         with torch.no_grad():
             best = -float(model.log_density(Z[te_t]).mean())
         best_state, bad, step = {k: v.clone() for k, v in model.state_dict().items()}, 0, 0
+        history, abandoned = [(0, best)], False
         for step in range(1, max_steps + 1):
             idx = tr_t[torch.randint(len(tr_t), (min(batch_size, len(tr_t)),), generator=gen)]
             loss = -model.log_density(Z[idx]).mean()
@@ -143,19 +163,23 @@ def _fit(z: np.ndarray, dx: int, tr: np.ndarray, te: np.ndarray, layers: int, hi
             if step % eval_every == 0:
                 with torch.no_grad():
                     v = -float(model.log_density(Z[te_t]).mean())
+                history.append((step, v))
                 if v < best - 1e-4:
                     best, bad, best_state = v, 0, {k: t.clone() for k, t in model.state_dict().items()}
                 else:
                     bad += 1
                     if bad >= patience:
                         break
+                if abandon_nll is not None and step >= abandon_after and best >= abandon_nll:
+                    abandoned = True
+                    break
         model.load_state_dict(best_state)
         with torch.no_grad():
             w, _ = model.latents(Z)
             ll = model.log_density(Z[te_t]).double().numpy()
     ref = stats.norm.logpdf(z[te]).sum(1)
     return FlowFit(latents=w.double().numpy(), heldout=te, heldout_copula_loglik=ll - ref, steps=step,
-                   details={"heldout_nll": best, "n_heldout": len(te)})
+                   details={"heldout_nll": best, "n_heldout": len(te), "abandoned": abandoned, "history": history})
 
 
 @register
@@ -189,11 +213,12 @@ class FlowEstimator(MIEstimator):
         if not 0.05 <= self.holdout <= 0.5:
             raise ValueError(f"holdout must be a fraction in [0.05, 0.5], got {self.holdout}")
 
-    def fit(self, z: np.ndarray, dx: int) -> FlowFit:
-        """The joint flow with these parameters on rank-Gaussianised data z (n, dx + dy)."""
+    def fit(self, z: np.ndarray, dx: int, abandon_nll: float | None = None, abandon_after: int = 300) -> FlowFit:
+        """The joint flow with these parameters on rank-Gaussianised data z (n, dx + dy); ``abandon_*``:
+        :func:`fit_flow`."""
         return fit_flow(z, dx, layers=self.layers, hidden=self.hidden, max_steps=self.max_steps, lr=self.lr,
                         batch_size=self.batch_size, holdout=self.holdout, eval_every=self.eval_every,
-                        patience=self.patience, seed=self.seed)
+                        patience=self.patience, seed=self.seed, abandon_nll=abandon_nll, abandon_after=abandon_after)
 
     def estimate(self, x: ArrayLike, y: ArrayLike) -> MIEstimate:
         """x: (n, dx), y: (n, dy) continuous, n >= 200. Returns nats."""
@@ -206,5 +231,5 @@ def flow_result(fit: FlowFit, dx: int, params: dict[str, Any]) -> MIEstimate:
     """The Gaussian MI of a fit's latents as the flow estimate."""
     g = GaussianEstimator().estimate(fit.latents[:, :dx], fit.latents[:, dx:])
     return MIEstimate(value=g.value, method="flow", params=params, n_samples=len(fit.latents), std=g.std,
-                      details={"steps": fit.steps, **fit.details,
+                      details={"steps": fit.steps, **{k: v for k, v in fit.details.items() if k != "history"},
                                "heldout_copula_loglik": float(fit.heldout_copula_loglik.mean())})

@@ -118,7 +118,7 @@ def test_diagnose_end_to_end_with_a_discriminator(files, tmp_path, monkeypatch):
 
     monkeypatch.setattr(refs, "methods_for", lambda task: ["nlm"])  # BM3D (an optional extra) is slow
     page = diagnose(f"{files / 'user_models.py'}:make", tmp_path / "out", images=str(files / "clean"),
-                    sets=["sigma=25"], disc=f"{files / 'user_models.py'}:disc", probe=200, crop=32,
+                    sets=["sigma=25"], disc=f"{files / 'user_models.py'}:disc", probe_size=200, crop=32,
                     d_probe_steps=6, device="cpu")
     df = pd.read_csv(tmp_path / "out" / "diagnosis.csv")
     assert {"scores", "infoplane", "abstraction", "detail", "gradients", "d_probe"} <= set(df.section)
@@ -133,7 +133,7 @@ def test_diagnose_end_to_end_with_a_discriminator(files, tmp_path, monkeypatch):
 
 def test_identity_model_scores_exactly_its_input(files, tmp_path):
     diagnose(f"{files / 'user_models.py'}:identity", tmp_path / "id", images=str(files / "clean"), sets=["sigma=25"],
-             probe=16, crop=32, classical=False, device="cpu")
+             probe_size=16, crop=32, classical=False, device="cpu")
     s = pd.read_csv(tmp_path / "id" / "diagnosis.csv")
     m = s[(s.section == "scores") & (s.layer == "mean")].set_index("metric").value
     assert m["psnr"] == pytest.approx(m["psnr_input"], abs=1e-4)  # known by construction
@@ -150,7 +150,7 @@ def test_pairs_folder_and_cli(files, tmp_path, capsys):
         io.imsave(pairs / "target" / p.name, (clean * 255).astype(np.uint8), check_contrast=False)
         noisy = np.clip(clean + rng.normal(0, 0.1, clean.shape), 0, 1)
         io.imsave(pairs / "input" / p.name, (noisy * 255).round().astype(np.uint8), check_contrast=False)
-    code = main(["diagnose", "--model", f"{files / 'user_models.py'}:identity", "--data", str(pairs), "--probe", "16",
+    code = main(["diagnose", "--model", f"{files / 'user_models.py'}:identity", "--data", str(pairs), "--probe-size", "16",
                  "--crop", "32", "--no-classical", "--device", "cpu", "--out", str(tmp_path / "o")])
     assert code == 0 and "diagnosis:" in capsys.readouterr().out
     s = pd.read_csv(tmp_path / "o" / "diagnosis.csv")

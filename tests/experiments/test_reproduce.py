@@ -432,3 +432,20 @@ def _standard_json(path):
     def refuse(token):
         raise AssertionError(f"{path.name} holds the non-standard JSON token {token}")
     return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_sweep_options_name_a_bad_setting_before_anything_runs(tmp_path):
+    from infoflow.experiments.sweep_options import SweepOptions
+
+    for kw, match in (({"preset": "huge"}, "unknown preset 'huge'"), ({"tasks": ["denoize"]}, r"unknown task \['denoize'\]"),
+                      ({"problems": ["speed"]}, r"unknown problem \['speed'\]"), ({"jobs": 0}, "--jobs"),
+                      ({"seeds": 0}, "--seeds"), ({"shard": "3/2"}, "--shard 3/2")):
+        with pytest.raises(ValueError, match=match):
+            SweepOptions(**{"preset": "tiny", "out": tmp_path, **kw})
+    opts = SweepOptions("tiny", "denoise", ["detail"], out=str(tmp_path))
+    assert opts.tasks == ("denoise",) and opts.out == tmp_path and opts.configs is None
+    shard = opts.but(shard="1/4", report=False)
+    assert (shard.shard, shard.report, shard.tasks, opts.shard) == ("1/4", False, ("denoise",), None)
+    assert not list(tmp_path.iterdir())  # nothing was written by making them
+    with pytest.raises(TypeError, match="not both"):
+        reproduce(opts, jobs=2)

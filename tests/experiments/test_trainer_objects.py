@@ -277,3 +277,26 @@ def test_a_users_hook_object_sees_every_step_and_survives_a_resume(tmp_path):
     Trainer(cfg, tmp_path / "b", device="cpu", progress=False, callbacks=[again], resume=True).fit()
     # the last checkpoint was step 6 (ckpt_every 3): the count comes back from it, then steps 7..10
     assert again.steps == [7, 8, 9, 10] and again.seen == 10 and again.ended == 1
+
+
+def test_train_state_round_trips_and_names_a_checkpoint_that_does_not_fit(tmp_path):
+    from infoflow.experiments.training import TrainState
+
+    def make(width: int, seed: int) -> TrainState:
+        torch.manual_seed(seed)
+        G, D = nn.Conv2d(1, 1, 3, padding=1), nn.Conv2d(2, width, 3)
+        return TrainState(G, D, torch.optim.Adam(G.parameters(), 1e-3), torch.optim.Adam(D.parameters(), 1e-3))
+
+    a = make(1, 0)
+    a.G(torch.randn(1, 1, 8, 8)).sum().backward()
+    a.opt_g.step()  # optimiser moments to carry over
+    a.step = 7
+    b = make(1, 1)
+    b.load_state_dict(a.state_dict())
+    assert b.step == 7
+    assert all(torch.equal(p, q) for p, q in zip(a.G.parameters(), b.G.parameters()))
+    assert torch.equal(a.opt_g.state_dict()["state"][0]["exp_avg"], b.opt_g.state_dict()["state"][0]["exp_avg"])
+    with pytest.raises(RuntimeError, match="ckpt.pt: the checkpoint does not fit"):
+        make(2, 0).load_state_dict(a.state_dict(), "ckpt.pt")
+    with pytest.raises(KeyError, match="not a training checkpoint"):
+        b.load_state_dict({"G": {}}, "x.pt")

@@ -352,3 +352,19 @@ def test_classical_sentence_places_every_configuration():
     (s,) = classical_sentences(runs, cl).values()
     assert "1 of 2 configurations are above it" in s and "l1-only +1.30 ± 0.35" in s and "baseline -0.70 ± 0.35" in s
     assert "nlm: not installed" in s
+
+
+def test_a_verdict_is_a_dataclass_that_reads_like_its_json_row():
+    import json
+
+    from infoflow.experiments.report import Verdict
+
+    runs = _runs("denoise", {"baseline": 23.0, "baseline+global-residual": 23.1, "detail-branch": 23.5})
+    ana = _retention({"baseline": 0.5, "baseline+global-residual": 0.6, "detail-branch": 0.8})
+    (v,) = verdicts(runs, pd.DataFrame(), ana, {"detail": {"denoise": ["baseline", "baseline+global-residual",
+                                                                       "detail-branch"]}})
+    assert isinstance(v, Verdict) and v.decision is not None and v.decision.comparison.quantity == v["decision"]["quantity"]
+    row = v.as_dict()
+    assert json.loads(json.dumps(row, default=str))["verdict"] == v.verdict == v["verdict"]
+    assert v.present == row["present"] and v.illustration == (v.n_seeds < 3) and dict(v) == row
+    assert v.verdict_holm is not None and v["holm_family"] >= 2
