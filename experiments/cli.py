@@ -262,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(func=_cmd_analyse)
 
     r = sub.add_parser("reproduce", help="reproduce each problem before and after its fix, then the report")
-    r.add_argument("--preset", default="quick", choices=list(PRESET_OVERRIDES), help="tiny (seconds) | quick (CPU, ~15 min, illustration) | standard (3 seeds, 2000 steps, "
+    r.add_argument("--preset", default="quick", choices=list(PRESET_OVERRIDES), help="tiny (seconds) | quick (CPU illustration; make demo trains its compared configurations in ~10 min) | standard (3 seeds, 2000 steps, "
                    "1.3-2.5 h on 2 CPU cores with --jobs 2; unconverged runs are flagged) | long (the confirmatory "
                    "preset: 8000 steps, 5 seeds of what a primary compares; ~5 min a run on one core) | gpu (128² crops, "
                    "ngf 32: benchmarks/cuda_evidence.sh) | full (GPU)")

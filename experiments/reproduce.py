@@ -30,7 +30,7 @@ from .problems import PRESET_OVERRIDES, PRIMARY_SEEDS, PROBLEMS, SEEDS, TASKS, R
 from .runfolder import RunFolder, RunLockedError, atomic_write_text
 from .sweep_options import SweepOptions, parse_shard
 
-__all__ = ["merge_sweep", "build_grid", "reproduce", "parse_shard", "run_one", "select_configs", "SweepOptions"]
+__all__ = ["merge_sweep", "build_grid", "decisive_configs", "reproduce", "parse_shard", "run_one", "select_configs", "SweepOptions"]
 
 
 def build_grid(preset: str, tasks: Sequence[str], problems: Sequence[str], seeds: int | None = None
@@ -80,6 +80,14 @@ def select_configs(grid: list[RunSpec], configs: Sequence[str] | None) -> list[R
     if unknown:
         raise ValueError(f"--configs: {unknown} not in this sweep's grid; its configurations are {names}")
     return [s for s in grid if s.config in wanted]
+
+
+def decisive_configs(preset: str, tasks: Sequence[str], problems: Sequence[str]) -> list[str]:
+    """The configurations a verdict compares (its two primary decisions) on any of ``tasks`` — what
+    ``make demo`` trains; the controls, secondaries and context are the rest of the grid."""
+    _, uses = build_grid(preset, tasks, problems)
+    rank = _decisive_rank(problems, uses)
+    return sorted({cfg for (_, cfg), r in rank.items() if r == 0})
 
 
 def _decisive_rank(problems: Sequence[str], uses: dict[str, dict[str, list[str]]]) -> dict[tuple[str, str], int]:

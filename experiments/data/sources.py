@@ -4,6 +4,8 @@ Images are float32 arrays in [0, 1], (H, W) for grey or (H, W, 3) for RGB. Nothi
 """
 from __future__ import annotations
 
+import functools
+
 import os
 import warnings
 from pathlib import Path
@@ -81,19 +83,29 @@ def embedded_images(split: str = "train", mode: str = "rgb") -> list[tuple[str, 
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """Read one image file as float32 in [0, 1]; a missing or corrupt file raises naming it."""
-    from skimage import io
-
+    """Read one image file as float32 in [0, 1]; a missing or corrupt file raises naming it.
+    Decoded once per process and file version (path, modification time, size): a sweep's runs read
+    the same benchmark images for training, validation and testing; each call gets its own copy."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image file not found: {path}")
+    st = path.stat()
+    return _decoded(str(path.resolve()), st.st_mtime_ns, st.st_size).copy()
+
+
+@functools.lru_cache(maxsize=512)
+def _decoded(path: str, mtime_ns: int, size: int) -> np.ndarray:
+    from skimage import io
+
     try:
         img = io.imread(path)
     except Exception as exc:
         raise ValueError(f"cannot read image {path}: {exc}") from None
     if img.ndim not in (2, 3) or img.size == 0:
         raise ValueError(f"image {path} has unsupported shape {img.shape}")
-    return _as_float01(img)
+    out = _as_float01(img)
+    out.setflags(write=False)  # the cached original; callers get copies
+    return out
 
 
 def load_folder(path: str | Path, mode: str = "rgb", limit: int | None = None) -> list[tuple[str, np.ndarray]]:

@@ -76,4 +76,4 @@ def richardson_lucy_restore(img: np.ndarray, iterations: int = 20, psf_sigma: fl
 register_degradation("blur", blur)
 register_classical(ClassicalMethod("rl", "deblur", richardson_lucy_restore))
 TASK = register(Task("deblur", "blur", {"sigma": 2.0}, mode="rgb", train="CBSD68", test="CBSD68", needs=("CBSD68",),
-                     demo=False, about="random motion/defocus blur + noise σ = 2 on CBSD68 (blind)"))
+                     about="random motion/defocus blur + noise σ = 2 on CBSD68 (blind)"))

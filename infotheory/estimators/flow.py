@@ -113,19 +113,15 @@ def heldout_split(n: int, holdout: float, seed: int) -> tuple[np.ndarray, np.nda
 
 
 def fit_flow(z: np.ndarray, dx: int, *, layers: int, hidden: int, max_steps: int, lr: float, batch_size: int,
-             holdout: float, eval_every: int, patience: int, seed: int, abandon_nll: float | None = None,
-             abandon_after: int = 300) -> FlowFit:
+             holdout: float, eval_every: int, patience: int, seed: int) -> FlowFit:
     """Fit the joint flow on rank-Gaussianised data z (n, dx + dy); the best held-out state is kept.
     The parameters are :class:`FlowEstimator`'s (its fields hold the defaults; :meth:`FlowEstimator.fit`).
-    ``abandon_nll``: a rival model's held-out NLL (nats/sample, in z's space); the fit stops at the first
-    evaluation from step ``abandon_after`` on at which its best held-out NLL is not below it (``details
-    ["abandoned"]``) — for a caller that takes the flow only if it beats that rival."""
+    ``details["history"]``: the held-out NLL (nats/sample) at every evaluation, as (step, value) pairs."""
     tr, te = heldout_split(len(z), holdout, seed)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # its matrices are too small to gain from threads, which thrash on a busy CPU
     try:
-        return _fit(z, dx, tr, te, layers, hidden, max_steps, lr, batch_size, eval_every, patience, seed,
-                    abandon_nll, abandon_after)
+        return _fit(z, dx, tr, te, layers, hidden, max_steps, lr, batch_size, eval_every, patience, seed)
     finally:
         torch.set_num_threads(threads)
 
@@ -141,8 +137,7 @@ def _adam(params, lr: float) -> torch.optim.Optimizer:
 
 
 def _fit(z: np.ndarray, dx: int, tr: np.ndarray, te: np.ndarray, layers: int, hidden: int, max_steps: int,
-         lr: float, batch_size: int, eval_every: int, patience: int, seed: int, abandon_nll: float | None,
-         abandon_after: int) -> FlowFit:
+         lr: float, batch_size: int, eval_every: int, patience: int, seed: int) -> FlowFit:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         Z = torch.tensor(z, dtype=torch.float32)
@@ -153,7 +148,7 @@ def _fit(z: np.ndarray, dx: int, tr: np.ndarray, te: np.ndarray, layers: int, hi
         with torch.no_grad():
             best = -float(model.log_density(Z[te_t]).mean())
         best_state, bad, step = {k: v.clone() for k, v in model.state_dict().items()}, 0, 0
-        history, abandoned = [(0, best)], False
+        history = [(0, best)]
         for step in range(1, max_steps + 1):
             idx = tr_t[torch.randint(len(tr_t), (min(batch_size, len(tr_t)),), generator=gen)]
             loss = -model.log_density(Z[idx]).mean()
@@ -170,16 +165,13 @@ def _fit(z: np.ndarray, dx: int, tr: np.ndarray, te: np.ndarray, layers: int, hi
                     bad += 1
                     if bad >= patience:
                         break
-                if abandon_nll is not None and step >= abandon_after and best >= abandon_nll:
-                    abandoned = True
-                    break
         model.load_state_dict(best_state)
         with torch.no_grad():
             w, _ = model.latents(Z)
             ll = model.log_density(Z[te_t]).double().numpy()
     ref = stats.norm.logpdf(z[te]).sum(1)
     return FlowFit(latents=w.double().numpy(), heldout=te, heldout_copula_loglik=ll - ref, steps=step,
-                   details={"heldout_nll": best, "n_heldout": len(te), "abandoned": abandoned, "history": history})
+                   details={"heldout_nll": best, "n_heldout": len(te), "history": history})
 
 
 @register
@@ -213,12 +205,11 @@ class FlowEstimator(MIEstimator):
         if not 0.05 <= self.holdout <= 0.5:
             raise ValueError(f"holdout must be a fraction in [0.05, 0.5], got {self.holdout}")
 
-    def fit(self, z: np.ndarray, dx: int, abandon_nll: float | None = None, abandon_after: int = 300) -> FlowFit:
-        """The joint flow with these parameters on rank-Gaussianised data z (n, dx + dy); ``abandon_*``:
-        :func:`fit_flow`."""
+    def fit(self, z: np.ndarray, dx: int) -> FlowFit:
+        """The joint flow with these parameters on rank-Gaussianised data z (n, dx + dy)."""
         return fit_flow(z, dx, layers=self.layers, hidden=self.hidden, max_steps=self.max_steps, lr=self.lr,
                         batch_size=self.batch_size, holdout=self.holdout, eval_every=self.eval_every,
-                        patience=self.patience, seed=self.seed, abandon_nll=abandon_nll, abandon_after=abandon_after)
+                        patience=self.patience, seed=self.seed)
 
     def estimate(self, x: ArrayLike, y: ArrayLike) -> MIEstimate:
         """x: (n, dx), y: (n, dy) continuous, n >= 200. Returns nats."""

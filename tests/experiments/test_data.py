@@ -138,3 +138,23 @@ def test_rain12_reference_psnr_y():
     inp, tgt = load_folder(root / "input"), load_folder(root / "target")
     assert np.mean([psnr(a, b, y_channel=True) for (_, a), (_, b) in zip(inp, tgt)]) == pytest.approx(30.14, abs=0.01)
     assert np.mean([psnr(a, b) for (_, a), (_, b) in zip(inp, tgt)]) == pytest.approx(28.82, abs=0.01)
+
+
+def test_read_image_decodes_a_file_once_and_rereads_it_when_it_changes(tmp_path):
+    import time
+
+    from skimage import io as skio
+
+    from infoflow.experiments.data.sources import read_image
+
+    path = tmp_path / "a.png"
+    skio.imsave(path, np.full((8, 8), 40, np.uint8), check_contrast=False)
+    a = read_image(path)
+    a[:] = 0  # the caller's copy: the next read is not affected
+    assert read_image(path).max() == pytest.approx(40 / 255)
+    time.sleep(0.01)
+    skio.imsave(path, np.full((8, 8), 200, np.uint8), check_contrast=False)  # a new version of the file
+    assert read_image(path).max() == pytest.approx(200 / 255)
+    path.write_bytes(b"not an image")
+    with pytest.raises(ValueError, match="cannot read image"):
+        read_image(path)
