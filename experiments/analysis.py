@@ -24,6 +24,7 @@ import yaml
 
 from infoflow.infotheory.bands import default_levels
 from infoflow.infotheory.diagnostics import abstraction_profile, detail_loss, information_sources
+from infoflow.infotheory.rows import tidy_row
 
 from .problems.base import have_shared, probe_batch
 from .runfolder import RunFolder, atomic_write_text, write_rows_csv
@@ -90,7 +91,7 @@ def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "aut
         for r in evaluate_pairs(G, build_test_pairs(cfg, "Rain12", limit=0, crop=None), dev, 2 ** cfg["model"]["depth"]):
             for k, v in r.items():
                 if k != "image":
-                    rows.append({"step": step, "split": "rain12", "metric": k, "value": v, "layer": r["image"]})
+                    rows.append(tidy_row(step, "rain12", k, v, r["image"]))
     path = run.path / "analysis.csv"
     kept: list[dict[str, Any]] = []
     if path.exists():
@@ -139,8 +140,7 @@ def information_rows(cfg: Mapping[str, Any], G: torch.nn.Module, dev: torch.devi
 
     def add(metric: str, value: Any, layer: str) -> None:
         if isinstance(value, (int, float)) and np.isfinite(value):
-            rows.append({"step": step, "split": "information", "metric": metric, "value": float(value), "layer": layer,
-                         "estimator": "copula", "params": pj})
+            rows.append(tidy_row(step, "information", metric, value, layer, estimator="copula", params=pj))
 
     levels = max_levels(min(min(t.shape[-2:]) for t in ys))
     bands = band_information(ys, outs, xs, levels=levels, n_boot=n_boot, seed=seed)

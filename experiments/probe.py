@@ -27,6 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from infoflow.infotheory.diagnostics import discriminator_call, eval_mode, gradient_balance, isolated
+from infoflow.infotheory.rows import tidy_row
 from infoflow.models.losses import GeneratorObjective, get_adversarial, interpolates, penalty_at
 
 from .builders import adam
@@ -98,8 +99,7 @@ def d_optimality_probe(G: torch.nn.Module, make_d: Callable[[], torch.nn.Module]
                           dynamic_ncols=True, leave=False):
                 if k in checkpoints:  # measured after k discriminator updates
                     for n, obj in objectives.items():
-                        rows += [{"step": k, "split": "d_probe", "metric": r["metric"], "value": r["value"],
-                                  "layer": n, "params": params}
+                        rows += [tidy_row(k, "d_probe", r["metric"], r["value"], n, params=params)
                                  for r in gradient_balance(G, D, obj, *probe, warn=False, d_input=d_input)
                                  if r["layer"] == "" and r["metric"] in PROBE_METRICS]
                 if k < steps:

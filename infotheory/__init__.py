@@ -8,6 +8,7 @@ from .estimators import (
     KSGEstimator, MIEstimator, MINEEstimator, NonEllipticalWarning, NWJEstimator, SMILEEstimator,
 )
 from .result import MIEstimate, standard_json
+from .rows import tidy_row
 from . import diagnostics, distributions
 from .bands import laplacian_bands
 from .depth import chain_information, information_along_depth
@@ -29,5 +30,5 @@ __all__ = [
     "GlobalPool", "PatchSample", "RandomProjection", "Reduction", "LayerTap", "resolve_layers",
     "chain_information", "information_along_depth", "Monitor", "resolution_layers", "TensorBoardLog",
     "tensorboard_available", "band_information", "image_information", "level_information", "unet_deep_layers",
-    "jsd_lower_bound", "LinearGaussianImages",
+    "jsd_lower_bound", "LinearGaussianImages", "tidy_row",
 ]

@@ -37,6 +37,7 @@ from ._isolate import eval_mode, isolated
 from .api import estimate_mi
 from .reductions import RandomProjection
 from .taps import LayerTap
+from .rows import tidy_row
 
 __all__ = ["information_along_depth", "chain_information", "MIN_SAMPLES"]
 
@@ -84,9 +85,8 @@ def chain_information(x: np.ndarray, y: np.ndarray, layers: Sequence[tuple[str, 
     rows: list[dict[str, Any]] = []
 
     def add(metric: str, value: float, layer: str, std: float | None = None) -> None:
-        rows.append({"step": step, "split": "depth", "metric": metric, "value": float(value), "layer": layer,
-                     "estimator": estimator, "params": meta, "n": n,
-                     **({"std": float(std)} if std is not None else {})})
+        rows.append(tidy_row(step, "depth", metric, value, layer, estimator=estimator, params=meta, n=n,
+                             **({"std": float(std)} if std is not None else {})))
 
     ixy, s_xy = _mi_std(x, y, estimator, params, bootstrap, seed)
     add("I(X;Y)", ixy, "input", s_xy)

@@ -27,6 +27,7 @@ from ._isolate import eval_mode, isolated
 from .api import estimate_mi
 from .reductions import PatchSample, RandomProjection, Reduction
 from .result import MIEstimate
+from .rows import tidy_row
 from .taps import LayerTap
 
 __all__ = ["InformationPlane", "information_plane_rows", "CONVENTIONS"]
@@ -147,11 +148,10 @@ class InformationPlane:
                 self.estimator, "reduced continuous vectors"), **({"note": note} if note else {})}
             if self.estimator == "kde" and est is not None:
                 params["lower"], params["upper"] = est.lower, est.upper
-            out.append({"step": step, "split": "infoplane", "metric": metric,
-                        "value": (math.nan if missing else 0.0) if est is None else est.value, "layer": layer,
-                        "estimator": self.estimator, "params": json.dumps(params, sort_keys=True, default=str),
-                        "saturated": bool(est.saturated) if est else False,
-                        "ceiling": est.ceiling if est and est.ceiling is not None else math.nan})
+            out.append(tidy_row(step, "infoplane", metric, (math.nan if missing else 0.0) if est is None else est.value,
+                                layer, estimator=self.estimator, params=json.dumps(params, sort_keys=True, default=str),
+                                saturated=bool(est.saturated) if est else False,
+                                ceiling=est.ceiling if est and est.ceiling is not None else math.nan))
         return out
 
 

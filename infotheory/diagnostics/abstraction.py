@@ -11,6 +11,7 @@ from torch import nn
 from .._isolate import eval_mode, isolated
 from ..infoplane import InformationPlane
 from ..taps import resolve_layers
+from ..rows import tidy_row
 
 __all__ = ["abstraction_profile", "layer_costs"]
 
@@ -74,6 +75,5 @@ def abstraction_profile(model: nn.Module, x: torch.Tensor, y: torch.Tensor, laye
                  "delta_I(T;Y)": (ity[name] - prev) if prev is not None else float("nan")}
         prev = ity[name]
         for k, v in extra.items():
-            out.append({"step": step, "split": "abstraction", "metric": k, "value": float(v), "layer": name,
-                        "estimator": estimator, "params": pj})
+            out.append(tidy_row(step, "abstraction", k, v, name, estimator=estimator, params=pj))
     return out

@@ -19,6 +19,7 @@ from .._isolate import isolated
 from ..api import estimate_mi
 from ..bands import BAND_NAMES, laplacian_bands
 from ..reductions import patch_vectors
+from ..rows import tidy_row
 
 __all__ = ["detail_loss"]
 
@@ -42,8 +43,7 @@ def _detail_loss(x, y_hat, y, levels, patch, n_per_image, dim, estimator, seed, 
                      "levels": levels})
 
     def add(metric: str, value: float, band: str, est: str = "", extra: str | None = None) -> None:
-        rows.append({"step": step, "split": "detail", "metric": metric, "value": float(value), "layer": band,
-                     "estimator": est, "params": extra or pj})
+        rows.append(tidy_row(step, "detail", metric, value, band, estimator=est, params=extra or pj))
 
     for name, a, o, t in zip(BAND_NAMES(levels), bx, bo, by):
         e_t = float((t**2).sum())

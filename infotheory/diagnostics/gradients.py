@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .._isolate import isolated
+from ..rows import tidy_row
 
 __all__ = ["gradient_balance", "GradientImbalanceWarning", "layer_groups", "discriminator_call"]
 
@@ -169,15 +170,13 @@ def _gradient_balance(G, D, objective, x, y, threshold, saturation_logit, step, 
                     "adversarial": getattr(adv, "name", type(objective).__name__),
                     "lambda_adv": getattr(objective, "lambda_adv", None),
                     "lambda_content": getattr(objective, "lambda_content", None)})
-    rows = [{"step": step, "split": "gradients", "metric": k, "value": v, "layer": "", "params": p}
+    rows = [tidy_row(step, "gradients", k, v, params=p)
             for k, v in stats.items() if math.isfinite(v)]  # undefined statistics are absent, never NaN
     for name in groups:
-        rows.append({"step": step, "split": "gradients", "metric": "grad_norm_adv", "value": n_adv[name],
-                     "layer": name, "params": p})
-        rows.append({"step": step, "split": "gradients", "metric": "grad_norm_content", "value": n_con[name],
-                     "layer": name, "params": p})
-        rows.append({"step": step, "split": "gradients", "metric": "grad_ratio_adv_content",
-                     "value": n_adv[name] / max(n_con[name], 1e-30), "layer": name, "params": p})
+        rows.append(tidy_row(step, "gradients", "grad_norm_adv", n_adv[name], name, params=p))
+        rows.append(tidy_row(step, "gradients", "grad_norm_content", n_con[name], name, params=p))
+        rows.append(tidy_row(step, "gradients", "grad_ratio_adv_content", n_adv[name] / max(n_con[name], 1e-30), name,
+                             params=p))
     if warn and ratio < threshold:
         sat_txt = f"D saturated on {sat:.0%} of patches" if math.isfinite(sat) else "saturation undefined for this loss"
         warnings.warn(f"step {step}: adversarial gradient is {ratio:.2e} of the content gradient (< {threshold}); "

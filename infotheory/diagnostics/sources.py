@@ -28,6 +28,7 @@ from ..bands import laplacian_bands
 from .._isolate import eval_mode, isolated
 from ..taps import resolve_layers
 from ..reductions import patch_vectors
+from ..rows import tidy_row
 
 __all__ = ["ablate", "information_sources", "detail_energy"]
 
@@ -100,8 +101,7 @@ def _information_sources(model, x, y, paths, estimator, mode, attribution, targe
     pj = json.dumps({"mode": mode, "estimator_params": params, "reduction": "4x4 patches x64/image -> 8 dims"})
 
     def add(metric: str, value: float, layer: str, extra: str | None = None) -> None:
-        rows.append({"step": step, "split": "sources", "metric": metric, "value": float(value), "layer": layer,
-                     "estimator": estimator, "params": extra or pj})
+        rows.append(tidy_row(step, "sources", metric, value, layer, estimator=estimator, params=extra or pj))
 
     with eval_mode(model):
         with torch.no_grad():
@@ -171,9 +171,7 @@ def _captum_rows(model: nn.Module, x: torch.Tensor, paths: dict[str, list[str]],
         meta = json.dumps({"method": "LayerIntegratedGradients", "target": getattr(target, "__name__", "target"),
                            "n_steps": n_steps, "baseline": "zeros",
                            "caveat": "completeness holds only for layers that cut the graph"})
-        rows.append({"step": step, "split": "sources", "metric": "attribution", "value": float(total.mean()),
-                     "layer": name, "estimator": "captum", "params": meta})
-        rows.append({"step": step, "split": "sources", "metric": "attribution_delta",
-                     "value": float(delta.abs().mean()) / max(gap, 1e-12), "layer": name, "estimator": "captum",
-                     "params": meta})
+        rows.append(tidy_row(step, "sources", "attribution", total.mean(), name, estimator="captum", params=meta))
+        rows.append(tidy_row(step, "sources", "attribution_delta", float(delta.abs().mean()) / max(gap, 1e-12), name,
+                             estimator="captum", params=meta))
     return rows
