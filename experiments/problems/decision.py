@@ -16,12 +16,15 @@ The rule, three-valued:
 Controls are computed the same way and reported beside the verdict; they never decide it.
 
 Two sources of error: seeds, and the test images. With ``image_se`` (the per-run standard error of
-the quantity over test images — a bootstrap over images), the interval's half-width is
-√((t·s/√n)² + (z·se_img)²): every seed is scored on the same images, so their error does not
-average out over seeds; se_img² = mean se(a)² + mean se(b)² (a and b's image errors taken as
-independent: conservative, as they are positively correlated). The p-value of the same statistic
-(t on n − 1 degrees of freedom) feeds :func:`holm`, the Holm–Bonferroni adjustment over a sweep's
-primary decisions; the adjusted answer is printed beside the unadjusted one.
+the quantity over test images — a bootstrap over images) the standard error of the mean difference
+is se = √(s²/n + se_img²): every seed is scored on the same images, so their error does not average
+out over seeds; se_img² = mean se(a)² + mean se(b)² (a and b's image errors taken as independent:
+conservative, as they are positively correlated). The interval is mean ± t_ν·se and the p-value is
+that of the same t statistic on the same ν — the Welch–Satterthwaite degrees of freedom
+ν = (n − 1)·(se² / (s²/n))², the image error counted as known (ν = n − 1 without it) — so the
+interval excludes the threshold exactly when p < 1 − :data:`LEVEL`. The p-values feed :func:`holm`,
+the Holm–Bonferroni adjustment over a sweep's primary decisions; the adjusted answer is printed
+beside the unadjusted one.
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from scipy import stats
 
-__all__ = ["Comparison", "Decision", "decide", "paired_interval", "holm", "MIN_SEEDS", "LEVEL", "ALPHA"]
+__all__ = ["Comparison", "Decision", "decide", "paired_interval", "combined_se", "holm", "MIN_SEEDS", "LEVEL", "ALPHA"]
 
 MIN_SEEDS = 3
 LEVEL = 0.95
@@ -130,6 +133,19 @@ def _image_se(c: Comparison, image_se: Callable[[str], Mapping[int, float]] | No
     return math.sqrt(total)
 
 
+def combined_se(se_seed: float, se_img: float, n: int) -> tuple[float, float]:
+    """(standard error, degrees of freedom) of a mean over ``n`` paired seeds whose seed-to-seed
+    standard error is ``se_seed`` plus a test-image error ``se_img`` (NaN: none): √(se_seed² +
+    se_img²) on the Welch–Satterthwaite ν = (n − 1)·(se² / se_seed²)², the image error counted as
+    known (infinite degrees of freedom); ν = n − 1 without an image error."""
+    if not math.isfinite(se_img) or se_img == 0:
+        return se_seed, float(n - 1)
+    se = math.hypot(se_seed, se_img)
+    if se_seed == 0:
+        return se, math.inf
+    return se, (n - 1) * (se / se_seed) ** 4
+
+
 def decide(comparison: Comparison, value: Callable[[str], Mapping[int, float]],
            converged: Callable[[str], Mapping[int, bool | None]] | None = None,
            min_seeds: int = MIN_SEEDS, image_se: Callable[[str], Mapping[int, float]] | None = None) -> Decision:
@@ -149,15 +165,11 @@ def decide(comparison: Comparison, value: Callable[[str], Mapping[int, float]],
     p = math.nan
     if d.size >= 2:
         se_seed = float(d.std(ddof=1) / math.sqrt(d.size))
-        t_q = float(stats.t.ppf(0.5 + LEVEL / 2, d.size - 1))
-        half = t_q * se_seed
-        se_tot = se_seed
-        if math.isfinite(se_img):
-            half = math.hypot(half, float(stats.norm.ppf(0.5 + LEVEL / 2)) * se_img)
-            se_tot = math.hypot(se_seed, se_img)
+        se_tot, dof = combined_se(se_seed, se_img, d.size)
+        half = float(stats.t.ppf(0.5 + LEVEL / 2, dof)) * se_tot
         lo, hi = m - half, m + half
         if se_tot > 0:
-            p = float(2 * stats.t.sf(abs(m - c.threshold) / se_tot, d.size - 1))
+            p = float(2 * stats.t.sf(abs(m - c.threshold) / se_tot, dof))
         else:
             p = 0.0 if m != c.threshold else 1.0
     dec = Decision(c, "inconclusive", "", m, lo, hi, len(per), per, p_value=p, se_images=se_img)

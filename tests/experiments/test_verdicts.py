@@ -368,3 +368,28 @@ def test_a_verdict_is_a_dataclass_that_reads_like_its_json_row():
     assert json.loads(json.dumps(row, default=str))["verdict"] == v.verdict == v["verdict"]
     assert v.present == row["present"] and v.illustration == (v.n_seeds < 3) and dict(v) == row
     assert v.verdict_holm is not None and v["holm_family"] >= 2
+
+
+def test_the_interval_excludes_the_threshold_exactly_when_p_is_below_alpha():
+    """One reference for both (Welch–Satterthwaite t): a decision's interval and the p-value Holm adjusts
+    never disagree, with or without an image error; without one it is the Student-t interval."""
+    from infoflow.experiments.problems.decision import combined_se
+
+    rng = np.random.default_rng(0)
+    c = Comparison("q", "x", a="fix", b="base")
+    disagreements, decided = 0, 0
+    for _ in range(400):
+        n = int(rng.integers(3, 8))
+        diff = rng.normal(rng.normal(0, 0.3), rng.uniform(0.01, 0.5), n)
+        se = float(rng.choice([math.nan, rng.uniform(0.001, 0.4)]))
+        vals = {"fix": dict(enumerate(diff)), "base": {k: 0.0 for k in range(n)}}
+        ses = {"fix": {k: se for k in range(n)}, "base": {k: 0.0 for k in range(n)}}
+        d = decide(c, vals.__getitem__, image_se=ses.__getitem__)
+        excluded = d.low > 0 or d.high < 0
+        decided += excluded
+        disagreements += excluded != (d.p_value < 0.05)
+    assert disagreements == 0 and 50 < decided < 350  # both outcomes occur
+    assert combined_se(0.2, math.nan, 5) == (0.2, 4.0) and combined_se(0.2, 0.0, 5) == (0.2, 4.0)
+    se, dof = combined_se(0.1, 0.1, 5)
+    assert se == pytest.approx(math.sqrt(0.02)) and dof == pytest.approx(4 * 4.0)  # (se²/se_seed²)² = 4
+    assert combined_se(0.0, 0.1, 5) == (0.1, math.inf)  # only the images' error: the normal interval
