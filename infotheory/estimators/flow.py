@@ -24,6 +24,7 @@ import torch
 from scipy import stats
 from torch import nn
 
+from .._optim import fused_adam
 from .._validate import ArrayLike, check_pair
 from ..result import MIEstimate
 from .base import MIEstimator, check_positive, register
@@ -126,23 +127,13 @@ def fit_flow(z: np.ndarray, dx: int, *, layers: int, hidden: int, max_steps: int
         torch.set_num_threads(threads)
 
 
-def _adam(params, lr: float) -> torch.optim.Optimizer:
-    """Adam, fused where this torch has a fused CPU kernel (torch >= 2.4: one kernel for all parameters
-    instead of a Python loop over ~100 small tensors, the larger part of a step's overhead)."""
-    params = list(params)
-    try:
-        return torch.optim.Adam(params, lr=lr, fused=True)
-    except (RuntimeError, TypeError):
-        return torch.optim.Adam(params, lr=lr)
-
-
 def _fit(z: np.ndarray, dx: int, tr: np.ndarray, te: np.ndarray, layers: int, hidden: int, max_steps: int,
          lr: float, batch_size: int, eval_every: int, patience: int, seed: int) -> FlowFit:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         Z = torch.tensor(z, dtype=torch.float32)
         model = _JointModel(dx, z.shape[1] - dx, layers, hidden, np.cov(z[tr], rowvar=False))
-        opt = _adam(model.parameters(), lr)
+        opt = fused_adam(model.parameters(), lr=lr)
         gen = torch.Generator().manual_seed(seed)
         tr_t, te_t = torch.as_tensor(tr), torch.as_tensor(te)
         with torch.no_grad():
