@@ -5,7 +5,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
+from scipy import special, stats
 
 from .._validate import ArrayLike, check_pair
 from ..result import MIEstimate
@@ -14,7 +14,7 @@ from .binning import BinningEstimator
 from ._heldout import gaussian_pmi, heldout_nwj, product_shifts
 from ._pair_check import NonEllipticalWarning, pair_check
 from .copula import CopulaEstimator, _ppf_of_ranks, copula_logpdf, copula_pmi, fit_elliptical, rank_uniform
-from .flow import FlowEstimator, FlowFit, flow_result
+from .flow import FlowEstimator, FlowFit, flow_result, heldout_split
 from .ksg import KSGEstimator
 
 __all__ = ["AutoEstimator"]
@@ -39,7 +39,10 @@ class AutoEstimator(MIEstimator):
        the best bound is tested against the copula held-out, on that bound and on the
        log-likelihood. If either gain exceeds ``flow_margin`` and 3 paired standard errors, the
        dependence is not elliptical but Gaussian after invertible per-side maps (shears, swirls,
-       coupling layers): that flow's MI is returned.
+       coupling layers): that flow's MI is returned. A candidate whose best held-out likelihood is
+       still ``flow_give_up[1]`` nats/sample below the copula's at step ``flow_give_up[0]`` stops
+       there (elliptical data with heavy tails: a Gaussian-base flow cannot catch up). With one
+       coordinate a side the step is skipped: a coupling flow is then an affine map per side.
     5. Otherwise, in low dimension (dx + dy <= ``low_dim``), where KSG is reliable, KSG on the
        rank-Gaussianised data cross-checks the copula model; if they disagree by more than
        ``agree_tol`` nats (or 3 standard errors) the dependence is not elliptical and the KSG
@@ -61,6 +64,7 @@ class AutoEstimator(MIEstimator):
 
     Parameters: ``budget``, ``k`` (KSG neighbours), ``low_dim``, ``agree_tol`` (nats), ``flow``,
     ``flow_min_samples``, ``flow_max_dim``, ``flow_margin`` (nats), ``flow_candidates``,
+    ``flow_give_up`` ((step, nats) or None),
     ``nwj_pairs``, ``pair_checks`` (0 = off), ``pair_samples``, ``pair_tol`` (nats), ``progress``
     (None: a bar on the flow fits when they last over 2 s), ``seed``.
     """
@@ -73,7 +77,8 @@ class AutoEstimator(MIEstimator):
     flow_min_samples: int = 1000
     flow_max_dim: int = 16
     flow_margin: float = 0.01
-    flow_candidates: tuple[tuple[int, int], ...] = ((64, 6), (16, 12))
+    flow_candidates: tuple[tuple[int, int], ...] = ((64, 4), (16, 12))
+    flow_give_up: tuple[int, float] | None = (200, 0.03)
     nwj_pairs: int = 10
     pair_checks: int | None = None
     pair_samples: int | None = None
@@ -101,6 +106,11 @@ class AutoEstimator(MIEstimator):
             check_positive("flow_candidates hidden", h, integer=True)
             check_positive("flow_candidates patience", p, integer=True)
         check_positive("nwj_pairs", self.nwj_pairs, integer=True)
+        if self.flow_give_up is not None:
+            g = tuple(self.flow_give_up)
+            if len(g) != 2 or not isinstance(g[0], int) or g[0] < 1 or not isinstance(g[1], (int, float)) or g[1] < 0:
+                raise ValueError(f"flow_give_up must be (step >= 1, nats >= 0) or None, got {self.flow_give_up!r}")
+            self.flow_give_up = g
         if isinstance(self.pair_checks, bool) or not isinstance(self.pair_checks, int) or self.pair_checks < 0:
             raise ValueError(f"pair_checks must be an int >= 0 (0 turns the check off), got {self.pair_checks!r}")
         if not isinstance(self.pair_tol, (int, float)) or self.pair_tol < 0:
@@ -122,7 +132,9 @@ class AutoEstimator(MIEstimator):
                   f"({cop.details['copula']}, nu={cop.details['nu']}) on rank-transformed marginals")
         flow_note, flow_extra = "", {}
         z = _ppf_of_ranks(u, special.ndtri)  # rank-Gaussianised: the flow's input and KSG's cross-check
-        if self.flow and len(X) >= self.flow_min_samples and dx + dy <= self.flow_max_dim:
+        if dx == dy == 1 and self.flow:
+            flow_note = "; no flow step: with one coordinate a side a flow is an affine map, nothing the copula lacks"
+        elif self.flow and len(X) >= self.flow_min_samples and dx + dy <= self.flow_max_dim:
             chosen_fit, flow_extra, why = self._flow_step(u, z, dx)
             if chosen_fit is not None:
                 fit, params = chosen_fit
@@ -162,14 +174,17 @@ class AutoEstimator(MIEstimator):
         Returns ((fit, params) of that flow, or None if neither test passes; details; the reason)."""
         from tqdm.auto import tqdm
 
+        train, te = heldout_split(len(u), FlowEstimator().holdout, self.seed)  # every candidate's split
+        nu, r, _ = fit_elliptical(u[train])
+        give_up = None
+        if self.flow_give_up is not None:  # the copula's held-out NLL in the flows' (rank-Gaussianised) space
+            cop_nll = -float((copula_logpdf(u[te], r, nu) + stats.norm.logpdf(z[te]).sum(1)).mean())
+            give_up = (int(self.flow_give_up[0]), cop_nll + float(self.flow_give_up[1]))
         bar = tqdm(self.flow_candidates, desc="auto (thorough): flow fits", leave=False,
                    disable=self.progress is False, delay=0 if self.progress else 2.0)
-        fitted = [(f.fit(z, dx), f.params) for f in
+        fitted = [(f.fit(z, dx, give_up), f.params) for f in
                   (FlowEstimator(hidden=h, patience=p, seed=self.seed) for h, p in bar)]
         bar.close()
-        te = fitted[0][0].heldout  # every candidate is seeded alike: one split
-        train = np.setdiff1d(np.arange(len(u)), te)
-        nu, r, _ = fit_elliptical(u[train])
         shifts = product_shifts(len(te), self.nwj_pairs, self.seed)
         cop = heldout_nwj(copula_pmi(r, nu, dx), u[te, :dx], u[te, dx:], shifts)
         bounds = [heldout_nwj(gaussian_pmi(f.latents[train], dx), f.latents[te, :dx], f.latents[te, dx:], shifts)

@@ -102,3 +102,59 @@ def test_flow_errors_name_the_problem():
         estimate_mi(rng.standard_normal((600, 2)), rng.standard_normal((600, 2)), flow_candidates=[(64,)])
     with pytest.raises(TypeError, match="flow_candidates hidden"):
         estimate_mi(rng.standard_normal((600, 2)), rng.standard_normal((600, 2)), flow_candidates=[(6.5, 3)])
+
+
+def test_the_batched_side_flows_are_invertible_maps_with_their_log_determinant():
+    # x and y of different widths share one bmm per layer (zero-padded); each side must stay a map of
+    # its own coordinates only, with log|det J| the exact Jacobian's, and the padding left untouched
+    from infoflow.infotheory.estimators.flow import _JointModel
+
+    torch.manual_seed(0)
+    dx, dy = 2, 3
+    model = _JointModel(dx, dy, layers=4, hidden=8, cov=np.eye(dx + dy)).double()
+    with torch.no_grad():
+        for w in (model.flows.w3, model.flows.b3):  # off the identity start
+            w.normal_(0, 0.3)
+    z = torch.randn(4, dx + dy, dtype=torch.float64)
+    w, logdet = model.latents(z)
+    for i in range(len(z)):
+        jac = torch.autograd.functional.jacobian(lambda v: model.latents(v[None])[0][0], z[i])
+        assert torch.allclose(jac[:dx, dx:], torch.zeros(dx, dy, dtype=torch.float64), atol=1e-12)  # x's latents ignore y
+        assert torch.allclose(jac[dx:, :dx], torch.zeros(dy, dx, dtype=torch.float64), atol=1e-12)
+        assert float(logdet[i].detach()) == pytest.approx(float(torch.linalg.slogdet(jac)[1]), abs=1e-9)
+    pad = torch.zeros(2, len(z), 3, dtype=torch.float64)
+    pad[0, :, :dx], pad[1] = z[:, :dx], z[:, dx:]
+    out, _ = model.flows(pad)
+    assert torch.equal(out[0, :, dx:], torch.zeros(len(z), 1, dtype=torch.float64))  # x's padding stays 0
+    assert not torch.allclose(w, z)  # and the map is not the identity
+
+
+def test_a_flow_far_behind_its_rival_gives_up_at_the_stated_step():
+    from infoflow.infotheory.estimators.flow import FlowEstimator
+
+    gt = D.correlated_gaussian(2000, 2, 2, 0.5, seed=7)
+    from scipy import special
+    from infoflow.infotheory.estimators.copula import rank_uniform
+
+    z = special.ndtri(rank_uniform(np.hstack([gt.x, gt.y])))
+    flow = FlowEstimator(hidden=8, patience=50, max_steps=400, seed=0)
+    hopeless = flow.fit(z, 2, give_up=(100, -1e9))  # no flow gets below -1e9 nats: it stops at step 100
+    assert hopeless.details["gave_up"] and hopeless.steps == 100
+    free = flow.fit(z, 2, give_up=(100, 1e9))  # always within reach: runs to its own stopping rule
+    assert not free.details["gave_up"] and free.steps == 400
+
+
+def test_auto_skips_the_flow_step_with_one_coordinate_a_side_and_checks_give_up(monkeypatch):
+    from infoflow.infotheory.estimators.flow import FlowEstimator
+
+    def no_training(*a, **k):
+        raise AssertionError("a flow was fitted on 1+1 data")
+
+    monkeypatch.setattr(FlowEstimator, "fit", no_training)
+    gt = D.warp(D.correlated_gaussian(N, 1, 1, 1.0, seed=3), "cube")
+    est = estimate_mi(gt.x, gt.y, budget="thorough")
+    assert "affine map" in est.details["reason"] and abs(est.value - gt.mi) < 0.1
+    rng = np.random.default_rng(0)
+    for bad in ((0, 0.03), (200, -0.1), (200,), (2.5, 0.1)):
+        with pytest.raises(ValueError, match="flow_give_up"):
+            estimate_mi(rng.standard_normal((600, 2)), rng.standard_normal((600, 2)), flow_give_up=bad)
