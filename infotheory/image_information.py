@@ -28,7 +28,7 @@ from .api import estimate_mi
 from .bands import BAND_NAMES, laplacian_bands
 from .reductions import PatchSample, RandomProjection
 
-__all__ = ["band_information", "image_information", "as_image_list", "image_patches", "bootstrap_over_images",
+__all__ = ["band_information", "image_information", "as_image_list", "image_patches", "bootstrap_over_images", "resampled_stats",
            "max_levels", "DEFAULT_METHOD", "DEFAULT_PARAMS"]
 
 Images = Union[torch.Tensor, np.ndarray, Sequence[Union[torch.Tensor, np.ndarray]]]
@@ -96,6 +96,20 @@ def max_levels(size: int, patch: int = 3, margin: int = 4, most: int = 3) -> int
     return levels
 
 
+def resampled_stats(pooled: dict[str, np.ndarray], pairs: dict[str, tuple[str, str]], method: str,
+                    params: dict[str, Any]) -> Callable[[np.ndarray], dict[str, float]] | None:
+    """For :func:`bootstrap_over_images`: statistic name -> I(pooled[a]; pooled[b]) of a weighted draw,
+    each pair's columns sorted once (:class:`~infotheory.estimators.copula_resample.CopulaResampler`),
+    when ``method``/``params`` are the Gaussian copula's with its defaults; None otherwise (the
+    bootstrap then re-estimates each materialised draw)."""
+    from .estimators.copula_resample import CopulaResampler
+
+    if method != "copula" or params not in ({"family": "gaussian"}, {"family": "gaussian", "bias_correction": True}):
+        return None
+    res = {k: CopulaResampler(pooled[a], pooled[b]) for k, (a, b) in pairs.items()}
+    return lambda w: {k: r.mi(w) for k, r in res.items()}
+
+
 def _mi(a: np.ndarray, b: np.ndarray, method: str, params: dict[str, Any]) -> float:
     """MI in nats; coordinates that are constant over the sample carry no information and are dropped
     (an ablated path's constant output has I = 0 exactly, where a rank-based fit would be singular)."""
@@ -106,14 +120,18 @@ def _mi(a: np.ndarray, b: np.ndarray, method: str, params: dict[str, Any]) -> fl
 
 
 def bootstrap_over_images(blocks: dict[str, list[np.ndarray]], stats: Callable[[dict[str, np.ndarray]], dict[str, float]],
-                          n_boot: int = 200, seed: int = 0, level: float = LEVEL
+                          n_boot: int = 200, seed: int = 0, level: float = LEVEL,
+                          weighted: Callable[[np.ndarray], dict[str, float]] | None = None
                           ) -> dict[str, tuple[float, float, float]]:
     """``stats`` of the pooled blocks, and its normal bootstrap interval θ ± z·sd over ``n_boot``
     resamples of the images (with replacement; every block of an image goes with it). The bootstrap
     gives the spread only: a resample that repeats images shifts an MI estimate (repeated patches
     look dependent), so percentile intervals — or the basic ones reflected about θ — would move with
-    that shift, not with the error. ``blocks``: name -> one (n_i, d) array per image. Returns name
-    of statistic -> (value, low, high); NaN bounds when ``n_boot`` is 0 or there is one image."""
+    that shift, not with the error. ``blocks``: name -> one (n_i, d) array per image. ``weighted``:
+    the same statistics of a draw given as weights on the pooled rows (each row's multiplicity,
+    (sum n_i,)), where a statistic can reuse work across draws (:func:`resampled_stats`); the draws
+    are the same. Returns name of statistic -> (value, low, high); NaN bounds when ``n_boot`` is 0
+    or there is one image."""
     names = list(blocks)
     n_img = len(blocks[names[0]])
     pooled = {k: np.concatenate(v) for k, v in blocks.items()}
@@ -121,9 +139,14 @@ def bootstrap_over_images(blocks: dict[str, list[np.ndarray]], stats: Callable[[
     reps: dict[str, list[float]] = {k: [] for k in point}
     if n_boot > 0 and n_img > 1:
         rng = np.random.default_rng([seed, 4242])
+        sizes = [len(a) for a in blocks[names[0]]]
         for _ in range(n_boot):
             idx = rng.integers(n_img, size=n_img)
-            for k, v in stats({b: np.concatenate([blocks[b][i] for i in idx]) for b in names}).items():
+            if weighted is not None:
+                draw = weighted(np.repeat(np.bincount(idx, minlength=n_img), sizes))
+            else:
+                draw = stats({b: np.concatenate([blocks[b][i] for i in idx]) for b in names})
+            for k, v in draw.items():
                 reps[k].append(v)
     z = float(norm.ppf(0.5 + level / 2))
     out = {}
@@ -181,16 +204,21 @@ def band_information(y: Images, y_hat: Images, x: Images | None = None, levels: 
             for b, band in enumerate(bands):
                 blocks[b][k].append(image_patches(band, patch, n_per_image, margin, seed + b, dim, i))
 
-    def stats(p: dict[str, np.ndarray]) -> dict[str, float]:
-        out = {"I_y_yhat": _mi(p["y"], p["y_hat"], method, params)}
-        if "x" in p:
-            out["I_y_x"] = _mi(p["y"], p["x"], method, params)
+    pairs = {"I_y_yhat": ("y", "y_hat"), **({"I_y_x": ("y", "x")} if "x" in groups else {})}
+
+    def retention(out: dict[str, float]) -> dict[str, float]:
+        if "I_y_x" in out:
             out["retention"] = out["I_y_yhat"] / out["I_y_x"] if out["I_y_x"] > 0 else math.nan
         return out
 
+    def stats(p: dict[str, np.ndarray]) -> dict[str, float]:
+        return retention({k: _mi(p[a], p[b], method, params) for k, (a, b) in pairs.items()})
+
     rows = []
     for b in tqdm(range(levels + 1), desc="band information: bootstrap", disable=not progress, leave=False):
-        res = bootstrap_over_images(blocks[b], stats, n_boot, seed, level)
+        fast = resampled_stats({k: np.concatenate(v) for k, v in blocks[b].items()}, pairs, method, params)
+        res = bootstrap_over_images(blocks[b], stats, n_boot, seed, level,
+                                    (lambda w, f=fast: retention(f(w))) if fast else None)
         row: dict[str, Any] = {"band": names[b], "level": b}
         for k, (v, lo, hi) in res.items():
             row.update({k: v, f"{k}_low": lo, f"{k}_high": hi})
@@ -212,7 +240,8 @@ def image_information(y: Images, y_hat: Images, patch: int = 8, n_per_image: int
     params = {**DEFAULT_PARAMS, **params} if method == DEFAULT_METHOD else params
     blocks = {k: [image_patches(im, patch, n_per_image, 0, seed, dim, i) for i, im in enumerate(v)]
               for k, v in groups.items()}
+    fast = resampled_stats({k: np.concatenate(v) for k, v in blocks.items()}, {"I": ("y", "y_hat")}, method, params)
     res = bootstrap_over_images(blocks, lambda p: {"I": _mi(p["y"], p["y_hat"], method, params)}, n_boot, seed,
-                                level)["I"]
+                                level, fast)["I"]
     return {"value": res[0], "low": res[1], "high": res[2], "n_images": len(groups["y"]),
             "n_samples": int(sum(len(b) for b in blocks["y"]))}

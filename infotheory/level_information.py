@@ -21,7 +21,7 @@ from torch import nn
 from ._isolate import eval_mode, isolated
 from .diagnostics.abstraction import layer_costs
 from .image_information import (DEFAULT_METHOD, DEFAULT_PARAMS, LEVEL, Images, _mi, as_image_list,
-                                bootstrap_over_images, image_patches)
+                                bootstrap_over_images, image_patches, resampled_stats)
 from .taps import resolve_layers
 
 __all__ = ["level_information", "unet_deep_layers"]
@@ -97,13 +97,19 @@ def level_information(model: nn.Module, x: Images, y: Images, deep_layers: Seque
         for k, im in (("y", t), ("full", f), ("cut", c)):
             blocks[k].append(image_patches(im, patch, n_per_image, 0, seed, dim, i))
 
-    def stats(p: dict[str, np.ndarray]) -> dict[str, float]:
-        i_full, i_cut = _mi(p["y"], p["full"], method, params), _mi(p["y"], p["cut"], method, params)
-        return {"I_full": i_full, "I_ablated": i_cut, "added": i_full - i_cut,
-                "share": (i_full - i_cut) / i_full if i_full > 0 else math.nan}
+    pairs = {"I_full": ("y", "full"), "I_ablated": ("y", "cut")}
 
+    def derived(out: dict[str, float]) -> dict[str, float]:
+        i_full, i_cut = out["I_full"], out["I_ablated"]
+        return {**out, "added": i_full - i_cut, "share": (i_full - i_cut) / i_full if i_full > 0 else math.nan}
+
+    def stats(p: dict[str, np.ndarray]) -> dict[str, float]:
+        return derived({k: _mi(p[a], p[b], method, params) for k, (a, b) in pairs.items()})
+
+    fast = resampled_stats({k: np.concatenate(v) for k, v in blocks.items()}, pairs, method, params)
     out: dict[str, Any] = {}
-    for k, (v, lo, hi) in bootstrap_over_images(blocks, stats, n_boot, seed, level).items():
+    for k, (v, lo, hi) in bootstrap_over_images(blocks, stats, n_boot, seed, level,
+                                                (lambda w: derived(fast(w))) if fast else None).items():
         out.update({k: v, f"{k}_low": lo, f"{k}_high": hi})
     total_p = float(sum(p.numel() for p in model.parameters()))
     with isolated(model), eval_mode(model), torch.no_grad():

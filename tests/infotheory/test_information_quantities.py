@@ -209,3 +209,32 @@ def test_image_information_known_answer():
     same = image_information(y, y + 0.05 * torch.randn_like(y), n_boot=20)
     indep = image_information(y, other, n_boot=20)
     assert same["value"] > 3.0 and abs(indep["value"]) < 0.05 and indep["low"] <= indep["value"] <= indep["high"]
+
+
+def _slow(monkeypatch):
+    """Every bootstrap draw materialised and re-estimated from scratch (no sorted-once reuse)."""
+    import sys
+
+    for mod in ("image_information", "level_information"):  # the modules (the package re-exports functions)
+        monkeypatch.setattr(sys.modules[f"infoflow.infotheory.{mod}"], "resampled_stats", lambda *a, **k: None)
+
+
+def test_the_bootstrap_reuses_sorted_columns_and_gives_the_same_intervals(monkeypatch, images):
+    m = LinearGaussianImages(size=64, noise=0.7)
+    y, x, y_hat = m.sample(5, seed=3)
+    model = TwoPaths(0.6, 0.4)
+    fast = (band_information(y, y_hat, x, levels=2, n_boot=30), image_information(y, y_hat, n_boot=30),
+            level_information(model, images[0], images[1], ["deep"], n_boot=30),
+            level_information(TwoPaths(0.0, 1.0), images[0], images[1], ["deep"], n_boot=30))
+    _slow(monkeypatch)
+    slow = (band_information(y, y_hat, x, levels=2, n_boot=30), image_information(y, y_hat, n_boot=30),
+            level_information(model, images[0], images[1], ["deep"], n_boot=30),
+            level_information(TwoPaths(0.0, 1.0), images[0], images[1], ["deep"], n_boot=30))
+    pd.testing.assert_frame_equal(fast[0], slow[0], rtol=1e-9, atol=1e-11)
+    assert np.isfinite(fast[0]["I_y_x_high"]).all() and (fast[0]["I_y_x_high"] > fast[0]["I_y_x_low"]).all()
+    for f, s in zip(fast[1:], slow[1:]):
+        for k, v in s.items():
+            if isinstance(v, float):
+                assert f[k] == pytest.approx(v, rel=1e-9, abs=1e-11, nan_ok=True), k
+
+
