@@ -13,6 +13,11 @@ machine's cores. What each side computes:
 - ``auto-fast`` / ``auto-thorough``: infoflow's ``estimate_mi(x, y, budget=...)``
 - ``copula``, ``ksg`` (k = 3), ``gaussian``: infoflow's single estimators
 - ``npeet-ksg``: NPEET's KSG (``npeet_plus.mi``, k = 3, nats), the peer (``pip install -e .[bench]``)
+- ``latentmi``: latent MI (Gowri et al., NeurIPS 2024; ``latentmi.lmi.estimate`` with its defaults: a
+  paired autoencoder to 8 latent dims per side, then KSG on the held-out half; its bits turned to
+  nats). latentmi pins numpy < 2, so it runs in its own environment, given by ``--latentmi-python``
+  (e.g. ``python -m venv lmi && lmi/bin/pip install torch==2.13.0 'numpy<2' latentmi``), as one worker
+  process that receives each case's samples as a file; its seeds are fixed (numpy 0, torch 0)
 
 Writes the per-call rows (``--csv``) and prints the table (hits per suite; median, p90, max seconds).
 """
@@ -42,17 +47,63 @@ def _npeet(x: np.ndarray, y: np.ndarray, workers: int | None) -> float:
     return float(npeet_plus.mi(x, y, k=3, base=math.e))
 
 
+class _LatentMI:
+    """latentmi in its own interpreter: one worker process, a case per request (samples by file)."""
+
+    WORKER = (
+        "import json, os, sys, numpy as np, torch\n"
+        "out, sys.stdout = sys.stdout, open(os.devnull, 'w')  # latentmi prints its epochs\n"
+        "from threadpoolctl import threadpool_limits\n"
+        "from latentmi import lmi\n"
+        "for line in sys.stdin:\n"
+        "    req = json.loads(line); d = np.load(req['path'])\n"
+        "    np.random.seed(0); torch.manual_seed(0); torch.set_num_threads(req['threads'])\n"
+        "    with threadpool_limits(req['threads']):\n"
+        "        pmi, _, _ = lmi.estimate(d['x'], d['y'], quiet=True, device='cpu')\n"
+        "    print(json.dumps({'bits': float(np.nanmean(pmi))}), file=out, flush=True)\n")
+
+    def __init__(self) -> None:
+        self.python: str | None = None
+        self.proc: Any = None
+
+    def __call__(self, x: np.ndarray, y: np.ndarray, workers: int | None) -> float:
+        import json
+        import subprocess
+        import tempfile
+
+        if self.proc is None:
+            if not self.python:
+                raise RuntimeError("latentmi needs --latentmi-python (an interpreter with latentmi installed)")
+            self.proc = subprocess.Popen([self.python, "-u", "-c", self.WORKER], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, text=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "case.npz")
+            np.savez(path, x=x, y=y)
+            self.proc.stdin.write(json.dumps({"path": path, "threads": workers or os.cpu_count() or 1}) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the latentmi worker stopped (its error is above)")
+        return json.loads(line)["bits"] * math.log(2)
+
+
+LATENTMI = _LatentMI()
+
+SEED = [0]  # auto's own seed (its splits and flow initialisations), --seed
+
 METHODS: dict[str, Callable[[np.ndarray, np.ndarray, int | None], float]] = {
-    "auto-fast": lambda x, y, w: estimate_mi(x, y, budget="fast", progress=False).value,
-    "auto-thorough": lambda x, y, w: estimate_mi(x, y, budget="thorough", progress=False).value,
+    "auto-fast": lambda x, y, w: estimate_mi(x, y, budget="fast", progress=False, seed=SEED[0]).value,
+    "auto-thorough": lambda x, y, w: estimate_mi(x, y, budget="thorough", progress=False, seed=SEED[0]).value,
     "copula": lambda x, y, w: estimate_mi(x, y, method="copula").value,
     "gaussian": lambda x, y, w: estimate_mi(x, y, method="gaussian").value,
     "ksg": lambda x, y, w: estimate_mi(x, y, method="ksg", k=3, workers=w or -1).value,
     "npeet-ksg": _npeet,
+    "latentmi": LATENTMI,
 }
 
 
-def measure(methods: list[str], thread_settings: list[int | None], limit: int | None) -> pd.DataFrame:
+def measure(methods: list[str], thread_settings: list[int | None], limit: int | None,
+            match: str | None = None) -> pd.DataFrame:
     suites = {"closed-form": accuracy_suite(), "non-elliptical": non_elliptical_suite()}
     rows: list[dict[str, Any]] = []
     warm = suites["closed-form"][0]
@@ -63,7 +114,7 @@ def measure(methods: list[str], thread_settings: list[int | None], limit: int | 
                 fn = METHODS[m]
                 fn(warm.x, warm.y, n_threads)  # warm-up: imports, first allocations, numba compilation
                 for suite, cases in suites.items():
-                    for gt in cases[:limit]:
+                    for gt in [c for c in cases if match is None or match in c.name][:limit]:
                         with warnings.catch_warnings():
                             warnings.simplefilter("ignore", NonEllipticalWarning)
                             t = time.perf_counter()
@@ -94,7 +145,11 @@ def main() -> None:
     ap.add_argument("--threads", default="1,all", help="thread settings: 1, all, or both (comma-separated)")
     ap.add_argument("--limit", type=int, default=None, help="the first N cases of each suite (a smoke run)")
     ap.add_argument("--csv", type=Path, default=None, help="write the per-call rows here")
+    ap.add_argument("--seed", type=int, default=0, help="auto's seed (a study of its own randomness)")
+    ap.add_argument("--match", default=None, help="only the cases whose name contains this")
+    ap.add_argument("--latentmi-python", default=None, help="the interpreter of latentmi's own environment")
     args = ap.parse_args()
+    LATENTMI.python = args.latentmi_python
     methods = [m for m in args.methods.split(",") if m]
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
@@ -106,7 +161,8 @@ def main() -> None:
             print("npeet-plus is not installed (pip install -e .[bench]): the npeet-ksg column is left out")
             methods.remove("npeet-ksg")
     settings = [1 if t == "1" else None for t in args.threads.split(",") if t in ("1", "all")]
-    df = measure(methods, settings, args.limit)
+    SEED[0] = args.seed
+    df = measure(methods, settings, args.limit, args.match)
     if args.csv:
         df.to_csv(args.csv, index=False)
     print("\n" + table(df).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
