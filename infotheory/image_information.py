@@ -28,7 +28,8 @@ from .api import estimate_mi
 from .bands import BAND_NAMES, laplacian_bands
 from .reductions import PatchSample, RandomProjection
 
-__all__ = ["band_information", "image_information", "as_image_list", "image_patches", "bootstrap_over_images", "resampled_stats",
+__all__ = ["band_information", "image_information", "as_image_list", "image_patches", "bootstrap_over_images",
+           "resampled_stats",
            "max_levels", "DEFAULT_METHOD", "DEFAULT_PARAMS"]
 
 Images = Union[torch.Tensor, np.ndarray, Sequence[Union[torch.Tensor, np.ndarray]]]

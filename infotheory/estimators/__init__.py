@@ -4,6 +4,7 @@ from ._pair_check import NonEllipticalWarning
 from .base import REGISTRY, MIEstimator
 from .binning import BinningEstimator
 from .copula import CopulaEstimator
+from .copula_resample import CopulaResampler
 from .flow import FlowEstimator
 from .gaussian import GaussianEstimator
 from .infonce import InfoNCEEstimator
@@ -14,7 +15,8 @@ from .nwj import NWJEstimator
 from .smile import SMILEEstimator
 
 __all__ = [
-    "REGISTRY", "MIEstimator", "AutoEstimator", "BinningEstimator", "CopulaEstimator", "FlowEstimator", "GaussianEstimator",
+    "REGISTRY", "MIEstimator", "AutoEstimator", "BinningEstimator", "CopulaEstimator", "CopulaResampler",
+    "FlowEstimator", "GaussianEstimator",
     "InfoNCEEstimator", "KDEEstimator", "KSGEstimator", "MINEEstimator", "NWJEstimator", "SMILEEstimator",
     "NonEllipticalWarning",
 ]

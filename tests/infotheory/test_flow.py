@@ -119,7 +119,8 @@ def test_the_batched_side_flows_are_invertible_maps_with_their_log_determinant()
     w, logdet = model.latents(z)
     for i in range(len(z)):
         jac = torch.autograd.functional.jacobian(lambda v: model.latents(v[None])[0][0], z[i])
-        assert torch.allclose(jac[:dx, dx:], torch.zeros(dx, dy, dtype=torch.float64), atol=1e-12)  # x's latents ignore y
+        # x's latents ignore y, and y's ignore x
+        assert torch.allclose(jac[:dx, dx:], torch.zeros(dx, dy, dtype=torch.float64), atol=1e-12)
         assert torch.allclose(jac[dx:, :dx], torch.zeros(dy, dx, dtype=torch.float64), atol=1e-12)
         assert float(logdet[i].detach()) == pytest.approx(float(torch.linalg.slogdet(jac)[1]), abs=1e-9)
     pad = torch.zeros(2, len(z), 3, dtype=torch.float64)
