@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from scipy import special, stats
 
-from .copula import _fit_t_corr, _ppf_of_ranks, t_mi_correction
+from .copula import _fit_t_corr, ppf_of_ranks, t_mi_correction
 from .ksg import KSGEstimator
 
 __all__ = ["pair_check", "NonEllipticalWarning"]
@@ -51,8 +51,8 @@ def pair_check(u: np.ndarray, nu: float, *, max_pairs: int = 300, max_samples: i
             else np.arange(len(all_pairs)))
     pairs = [all_pairs[i] for i in pick]
     z_thr = float(stats.norm.isf(alpha / len(pairs)))
-    g = _ppf_of_ranks(u[rows], special.ndtri)
-    q = g if not math.isfinite(nu) else _ppf_of_ranks(u[rows], lambda v: special.stdtrit(nu, v))
+    g = ppf_of_ranks(u[rows], special.ndtri)
+    q = g if not math.isfinite(nu) else ppf_of_ranks(u[rows], lambda v: special.stdtrit(nu, v))
     extra = t_mi_correction(nu, 1, 1)
     ksg = KSGEstimator(k=k, seed=seed, workers=1, algorithm="tree")
     found, excesses = [], []

@@ -13,7 +13,7 @@ from .base import MIEstimator, check_positive, register
 from .binning import BinningEstimator
 from ._heldout import gaussian_pmi, heldout_nwj, product_shifts
 from ._pair_check import NonEllipticalWarning, pair_check
-from .copula import CopulaEstimator, _ppf_of_ranks, copula_logpdf, copula_pmi, fit_elliptical, rank_uniform
+from .copula import CopulaEstimator, copula_logpdf, copula_pmi, fit_elliptical, ppf_of_ranks, rank_uniform
 from .flow import FlowEstimator, FlowFit, flow_result, heldout_split
 from .ksg import KSGEstimator
 
@@ -131,7 +131,7 @@ class AutoEstimator(MIEstimator):
         reason = (f"continuous, dx+dy={dx + dy}, budget {self.budget}: elliptical copula "
                   f"({cop.details['copula']}, nu={cop.details['nu']}) on rank-transformed marginals")
         flow_note, flow_extra = "", {}
-        z = _ppf_of_ranks(u, special.ndtri)  # rank-Gaussianised: the flow's input and KSG's cross-check
+        z = ppf_of_ranks(u, special.ndtri)  # rank-Gaussianised: the flow's input and KSG's cross-check
         if dx == dy == 1 and self.flow:
             flow_note = "; no flow step: with one coordinate a side a flow is an affine map, nothing the copula lacks"
         elif self.flow and len(X) >= self.flow_min_samples and dx + dy <= self.flow_max_dim:

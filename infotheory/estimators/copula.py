@@ -18,7 +18,8 @@ from .base import MIEstimator, check_choice, register
 from ._heldout import Critic
 from .gaussian import logdet_bias
 
-__all__ = ["CopulaEstimator", "rank_uniform", "t_mi_correction", "fit_elliptical", "copula_logpdf", "copula_pmi"]
+__all__ = ["CopulaEstimator", "rank_uniform", "t_mi_correction", "fit_elliptical", "copula_logpdf", "copula_pmi",
+           "ppf_of_ranks", "half_logdet_mi"]
 
 
 def rank_uniform(a: np.ndarray) -> np.ndarray:
@@ -41,7 +42,8 @@ def t_mi_correction(nu: float, dx: int, dy: int) -> float:
     return _h_t(nu, dx) + _h_t(nu, dy) - _h_t(nu, dx + dy)
 
 
-def _half_logdet_mi(r: np.ndarray, dx: int) -> float:
+def half_logdet_mi(r: np.ndarray, dx: int) -> float:
+    """The Gaussian MI (nats, no bias correction) of a joint correlation matrix r with blocks (dx, rest)."""
     ld = lambda m: np.linalg.slogdet(m)[1]  # noqa: E731
     return 0.5 * float(ld(r[:dx, :dx]) + ld(r[dx:, dx:]) - ld(r))
 
@@ -61,7 +63,7 @@ def _mahalanobis(q: np.ndarray, m: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", q @ np.linalg.inv(m), q)
 
 
-def _ppf_of_ranks(u: np.ndarray, ppf) -> np.ndarray:
+def ppf_of_ranks(u: np.ndarray, ppf) -> np.ndarray:
     """``ppf(u)`` evaluated once per distinct value: ranks / (n + 1) take at most n distinct values
     over all d columns, so this is d× fewer quantile evaluations (the t quantile is the costly one)."""
     vals, inv = np.unique(u, return_inverse=True)
@@ -187,7 +189,7 @@ class CopulaEstimator(MIEstimator):
         if n <= dx + dy + 1:
             raise ValueError(f"too few samples for method 'copula': {n} samples for {dx}+{dy} dimensions")
         nu, r, loglik = fit_elliptical(u, self.family, self.nu_grid)
-        plugin = _half_logdet_mi(r, dx) + t_mi_correction(nu, dx, dy)
+        plugin = half_logdet_mi(r, dx) + t_mi_correction(nu, dx, dy)
         value = plugin
         if self.bias_correction:
             value += 0.5 * (logdet_bias(dx + dy, n) - logdet_bias(dx, n) - logdet_bias(dy, n))

@@ -14,7 +14,7 @@ import numpy as np
 from scipy import special
 
 from .._validate import ArrayLike, check_pair
-from .copula import _half_logdet_mi
+from .copula import half_logdet_mi
 from .gaussian import logdet_bias
 
 __all__ = ["CopulaResampler"]
@@ -67,7 +67,7 @@ class CopulaResampler:
         cov = (zc * w[:, None]).T @ zc
         s = np.sqrt(np.diag(cov))
         r = cov / np.outer(s, s)
-        value = _half_logdet_mi(r, dx)
+        value = half_logdet_mi(r, dx)
         return float(value + 0.5 * (logdet_bias(dx + dy, int(total)) - logdet_bias(dx, int(total))
                                     - logdet_bias(dy, int(total))))
 
