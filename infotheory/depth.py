@@ -57,12 +57,14 @@ def _mi_std(a: np.ndarray, b: np.ndarray, estimator: str, params: dict[str, Any]
 
 def _bootstrap_std(a: np.ndarray, b: np.ndarray, estimator: str, params: dict[str, Any], reps: int,
                    seed: int) -> float:
+    from .estimators import CopulaResampler
+
     rng = np.random.default_rng(seed)
-    vals = []
-    for _ in range(reps):
-        i = rng.integers(0, len(a), len(a))
-        vals.append(estimate_mi(a[i], b[i], method=estimator, **params).value)
-    return float(np.std(vals))
+    draws = [rng.integers(0, len(a), len(a)) for _ in range(reps)]
+    if CopulaResampler.serves(estimator, params):  # the columns sorted once, each draw ranked from its weights
+        res = CopulaResampler(a, b)
+        return float(np.std([res.mi(np.bincount(i, minlength=len(a))) for i in draws]))
+    return float(np.std([estimate_mi(a[i], b[i], method=estimator, **params).value for i in draws]))
 
 
 def chain_information(x: np.ndarray, y: np.ndarray, layers: Sequence[tuple[str, np.ndarray]],

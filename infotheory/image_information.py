@@ -105,7 +105,7 @@ def resampled_stats(pooled: dict[str, np.ndarray], pairs: dict[str, tuple[str, s
     bootstrap then re-estimates each materialised draw)."""
     from .estimators.copula_resample import CopulaResampler
 
-    if method != "copula" or params not in ({"family": "gaussian"}, {"family": "gaussian", "bias_correction": True}):
+    if not CopulaResampler.serves(method, params):
         return None
     res = {k: CopulaResampler(pooled[a], pooled[b]) for k, (a, b) in pairs.items()}
     return lambda w: {k: r.mi(w) for k, r in res.items()}

@@ -44,6 +44,13 @@ class CopulaResampler:
         self.group = group  # (n, d): each row's group, numbered over all columns
         self.column = np.repeat(np.arange(d), self.n_groups)  # the column of each group
 
+    @staticmethod
+    def serves(method: str, params: dict) -> bool:
+        """Whether ``estimate_mi(method=method, **params)`` is the estimate this class reproduces: the
+        Gaussian copula with its default bias correction."""
+        return method == "copula" and params in ({"family": "gaussian"},
+                                                 {"family": "gaussian", "bias_correction": True})
+
     def mi(self, weights: ArrayLike) -> float:
         """Nats. weights: (n,) non-negative integers (a row's multiplicity in the draw)."""
         w = np.asarray(weights)

@@ -46,3 +46,16 @@ def test_constant_coordinates_of_a_draw_are_dropped_and_errors_name_the_problem(
         res.mi(np.ones(49, int))
     with pytest.raises(ValueError, match="too few samples"):
         res.mi(np.r_[np.ones(3, int), np.zeros(47, int)])
+
+
+def test_the_depth_bootstrap_ranks_its_draws_from_weights(monkeypatch):
+    # information_along_depth's bootstrap std with the Gaussian copula: the same draws, the same std,
+    # whether each draw is re-estimated or ranked from the sorted columns
+    from infoflow.infotheory import depth
+
+    gt = D.correlated_gaussian(400, 2, 2, 0.8, seed=4)
+    fast = depth._bootstrap_std(gt.x, gt.y, "copula", {"family": "gaussian"}, 15, 0)
+    assert CopulaResampler.serves("copula", {"family": "gaussian"}) and not CopulaResampler.serves("copula", {})
+    monkeypatch.setattr(CopulaResampler, "serves", staticmethod(lambda *a: False))
+    slow = depth._bootstrap_std(gt.x, gt.y, "copula", {"family": "gaussian"}, 15, 0)
+    assert fast == pytest.approx(slow, rel=1e-8) and fast > 0
