@@ -25,6 +25,7 @@ import torch
 from scipy.stats import norm
 
 from .api import estimate_mi
+from .estimators.copula_resample import CopulaResampler, varying_columns
 from .bands import BAND_NAMES, laplacian_bands
 from .reductions import PatchSample, RandomProjection
 
@@ -103,8 +104,6 @@ def resampled_stats(pooled: dict[str, np.ndarray], pairs: dict[str, tuple[str, s
     each pair's columns sorted once (:class:`~infotheory.estimators.copula_resample.CopulaResampler`),
     when ``method``/``params`` are the Gaussian copula's with its defaults; None otherwise (the
     bootstrap then re-estimates each materialised draw)."""
-    from .estimators.copula_resample import CopulaResampler
-
     if not CopulaResampler.serves(method, params):
         return None
     res = {k: CopulaResampler(pooled[a], pooled[b]) for k, (a, b) in pairs.items()}
@@ -114,7 +113,7 @@ def resampled_stats(pooled: dict[str, np.ndarray], pairs: dict[str, tuple[str, s
 def _mi(a: np.ndarray, b: np.ndarray, method: str, params: dict[str, Any]) -> float:
     """MI in nats; coordinates that are constant over the sample carry no information and are dropped
     (an ablated path's constant output has I = 0 exactly, where a rank-based fit would be singular)."""
-    a, b = (v[:, np.ptp(v, axis=0) > 1e-12 * (1 + np.abs(v).max())] for v in (a, b))
+    a, b = (v[:, varying_columns(v)] for v in (a, b))
     if a.shape[1] == 0 or b.shape[1] == 0:
         return 0.0
     return float(estimate_mi(a, b, method=method, **params).value)

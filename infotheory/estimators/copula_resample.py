@@ -17,7 +17,14 @@ from .._validate import ArrayLike, check_pair
 from .copula import half_logdet_mi
 from .gaussian import logdet_bias
 
-__all__ = ["CopulaResampler"]
+__all__ = ["CopulaResampler", "varying_columns"]
+
+
+def varying_columns(v: np.ndarray) -> np.ndarray:
+    """(d,) bool: the columns of v (n, d) that are not constant, to a tolerance of 1e-12 relative to
+    v's largest magnitude. A constant coordinate carries no information (its MI is 0 exactly), where
+    a rank-based fit would be singular."""
+    return np.ptp(v, axis=0) > 1e-12 * (1 + np.abs(v).max())
 
 
 class CopulaResampler:
@@ -79,9 +86,5 @@ class CopulaResampler:
                                     - logdet_bias(dy, int(total))))
 
     def _varying(self, drawn: np.ndarray) -> np.ndarray:
-        """The columns that vary over the drawn rows, each side judged against its own largest
-        magnitude (the rule of :func:`infotheory.image_information._mi`)."""
-        out = []
-        for part in (drawn[:, : self.dx], drawn[:, self.dx :]):
-            out.append(np.ptp(part, axis=0) > 1e-12 * (1 + np.abs(part).max()))
-        return np.concatenate(out)
+        """The columns that vary over the drawn rows, each side judged on its own (:func:`varying_columns`)."""
+        return np.concatenate([varying_columns(drawn[:, : self.dx]), varying_columns(drawn[:, self.dx :])])
