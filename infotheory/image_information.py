@@ -98,16 +98,24 @@ def max_levels(size: int, patch: int = 3, margin: int = 4, most: int = 3) -> int
     return levels
 
 
-def resampled_stats(pooled: dict[str, np.ndarray], pairs: dict[str, tuple[str, str]], method: str,
-                    params: dict[str, Any]) -> Callable[[np.ndarray], dict[str, float]] | None:
-    """For :func:`bootstrap_over_images`: statistic name -> I(pooled[a]; pooled[b]) of a weighted draw,
-    each pair's columns sorted once (:class:`~infotheory.estimators.copula_resample.CopulaResampler`),
-    when ``method``/``params`` are the Gaussian copula's with its defaults; None otherwise (the
-    bootstrap then re-estimates each materialised draw)."""
+Weighted = Callable[[dict[str, np.ndarray]], Callable[[np.ndarray], dict[str, float]]]
+
+
+def resampled_stats(pairs: dict[str, tuple[str, str]], method: str, params: dict[str, Any],
+                    then: Callable[[dict[str, float]], dict[str, float]] = dict) -> Weighted | None:
+    """``weighted`` for :func:`bootstrap_over_images` when ``method``/``params`` are the Gaussian
+    copula's with its defaults (None otherwise: the bootstrap then re-estimates each materialised
+    draw): given the pooled arrays, it sorts each pair's columns once
+    (:class:`~infotheory.estimators.copula_resample.CopulaResampler`) and returns the draw's
+    statistics, ``then({name: I(pooled[a]; pooled[b]) of the weighted draw})`` — ``then`` adds the
+    derived ones (ratios, differences) as the caller's ``stats`` does."""
     if not CopulaResampler.serves(method, params):
         return None
-    res = {k: CopulaResampler(pooled[a], pooled[b]) for k, (a, b) in pairs.items()}
-    return lambda w: {k: r.mi(w) for k, r in res.items()}
+
+    def prepare(pooled: dict[str, np.ndarray]) -> Callable[[np.ndarray], dict[str, float]]:
+        res = {k: CopulaResampler(pooled[a], pooled[b]) for k, (a, b) in pairs.items()}
+        return lambda w: then({k: r.mi(w) for k, r in res.items()})
+    return prepare
 
 
 def _mi(a: np.ndarray, b: np.ndarray, method: str, params: dict[str, Any]) -> float:
@@ -121,16 +129,16 @@ def _mi(a: np.ndarray, b: np.ndarray, method: str, params: dict[str, Any]) -> fl
 
 def bootstrap_over_images(blocks: dict[str, list[np.ndarray]], stats: Callable[[dict[str, np.ndarray]], dict[str, float]],
                           n_boot: int = 200, seed: int = 0, level: float = LEVEL,
-                          weighted: Callable[[np.ndarray], dict[str, float]] | None = None
+                          weighted: Weighted | None = None
                           ) -> dict[str, tuple[float, float, float]]:
     """``stats`` of the pooled blocks, and its normal bootstrap interval θ ± z·sd over ``n_boot``
     resamples of the images (with replacement; every block of an image goes with it). The bootstrap
     gives the spread only: a resample that repeats images shifts an MI estimate (repeated patches
     look dependent), so percentile intervals — or the basic ones reflected about θ — would move with
     that shift, not with the error. ``blocks``: name -> one (n_i, d) array per image. ``weighted``:
-    the same statistics of a draw given as weights on the pooled rows (each row's multiplicity,
-    (sum n_i,)), where a statistic can reuse work across draws (:func:`resampled_stats`); the draws
-    are the same. Returns name of statistic -> (value, low, high); NaN bounds when ``n_boot`` is 0
+    called once with the pooled arrays, it returns the same statistics of a draw given as weights on
+    the pooled rows (each row's multiplicity, (sum n_i,)), so work on the pooled sample is reused
+    across draws (:func:`resampled_stats`); the draws are the same. Returns name of statistic -> (value, low, high); NaN bounds when ``n_boot`` is 0
     or there is one image."""
     names = list(blocks)
     n_img = len(blocks[names[0]])
@@ -140,10 +148,11 @@ def bootstrap_over_images(blocks: dict[str, list[np.ndarray]], stats: Callable[[
     if n_boot > 0 and n_img > 1:
         rng = np.random.default_rng([seed, 4242])
         sizes = [len(a) for a in blocks[names[0]]]
+        of_weights = weighted(pooled) if weighted is not None else None
         for _ in range(n_boot):
             idx = rng.integers(n_img, size=n_img)
-            if weighted is not None:
-                draw = weighted(np.repeat(np.bincount(idx, minlength=n_img), sizes))
+            if of_weights is not None:
+                draw = of_weights(np.repeat(np.bincount(idx, minlength=n_img), sizes))
             else:
                 draw = stats({b: np.concatenate([blocks[b][i] for i in idx]) for b in names})
             for k, v in draw.items():
@@ -216,9 +225,8 @@ def band_information(y: Images, y_hat: Images, x: Images | None = None, levels: 
 
     rows = []
     for b in tqdm(range(levels + 1), desc="band information: bootstrap", disable=not progress, leave=False):
-        fast = resampled_stats({k: np.concatenate(v) for k, v in blocks[b].items()}, pairs, method, params)
         res = bootstrap_over_images(blocks[b], stats, n_boot, seed, level,
-                                    (lambda w, f=fast: retention(f(w))) if fast else None)
+                                    resampled_stats(pairs, method, params, then=retention))
         row: dict[str, Any] = {"band": names[b], "level": b}
         for k, (v, lo, hi) in res.items():
             row.update({k: v, f"{k}_low": lo, f"{k}_high": hi})
@@ -240,8 +248,7 @@ def image_information(y: Images, y_hat: Images, patch: int = 8, n_per_image: int
     params = {**DEFAULT_PARAMS, **params} if method == DEFAULT_METHOD else params
     blocks = {k: [image_patches(im, patch, n_per_image, 0, seed, dim, i) for i, im in enumerate(v)]
               for k, v in groups.items()}
-    fast = resampled_stats({k: np.concatenate(v) for k, v in blocks.items()}, {"I": ("y", "y_hat")}, method, params)
     res = bootstrap_over_images(blocks, lambda p: {"I": _mi(p["y"], p["y_hat"], method, params)}, n_boot, seed,
-                                level, fast)["I"]
+                                level, resampled_stats({"I": ("y", "y_hat")}, method, params))["I"]
     return {"value": res[0], "low": res[1], "high": res[2], "n_images": len(groups["y"]),
             "n_samples": int(sum(len(b) for b in blocks["y"]))}

@@ -106,10 +106,9 @@ def level_information(model: nn.Module, x: Images, y: Images, deep_layers: Seque
     def stats(p: dict[str, np.ndarray]) -> dict[str, float]:
         return derived({k: _mi(p[a], p[b], method, params) for k, (a, b) in pairs.items()})
 
-    fast = resampled_stats({k: np.concatenate(v) for k, v in blocks.items()}, pairs, method, params)
     out: dict[str, Any] = {}
     for k, (v, lo, hi) in bootstrap_over_images(blocks, stats, n_boot, seed, level,
-                                                (lambda w: derived(fast(w))) if fast else None).items():
+                                                resampled_stats(pairs, method, params, then=derived)).items():
         out.update({k: v, f"{k}_low": lo, f"{k}_high": hi})
     total_p = float(sum(p.numel() for p in model.parameters()))
     with isolated(model), eval_mode(model), torch.no_grad():
