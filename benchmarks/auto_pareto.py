@@ -19,7 +19,9 @@ machine's cores. What each side computes:
   (e.g. ``python -m venv lmi && lmi/bin/pip install torch==2.13.0 'numpy<2' latentmi``), as one worker
   process that receives each case's samples as a file; its seeds are fixed (numpy 0, torch 0)
 
-Writes the per-call rows (``--csv``) and prints the table (hits per suite; median, p90, max seconds).
+Writes the per-call rows (``--csv``, a row as each call ends) and prints the table (hits per suite;
+median, p90, max seconds). With ``--csv`` an existing file is resumed: the calls it holds are not
+repeated, so a slow peer's row (latentmi: minutes a call) can be built over several runs.
 """
 from __future__ import annotations
 
@@ -102,19 +104,41 @@ METHODS: dict[str, Callable[[np.ndarray, np.ndarray, int | None], float]] = {
 }
 
 
+def _key(row: dict[str, Any] | pd.Series, i: int) -> tuple:
+    """A call's identity in a CSV: method, threads, suite, case and which draw of that case (i)."""
+    return (row["method"], str(row["threads"]), row["suite"], row["case"], i)
+
+
+def _done(csv: Path | None) -> tuple[pd.DataFrame, set[tuple]]:
+    """The rows an existing ``--csv`` holds, and their call keys."""
+    if csv is None or not csv.exists():
+        return pd.DataFrame(), set()
+    old = pd.read_csv(csv, dtype={"threads": str})
+    draws = old.groupby(["method", "threads", "suite", "case"], sort=False).cumcount()
+    return old, {_key(r, int(i)) for (_, r), i in zip(old.iterrows(), draws)}
+
+
 def measure(methods: list[str], thread_settings: list[int | None], limit: int | None,
-            match: str | None = None) -> pd.DataFrame:
+            match: str | None = None, csv: Path | None = None) -> pd.DataFrame:
+    """Every call not already in ``csv``, each row appended to it as the call ends; returns all rows."""
     suites = {"closed-form": accuracy_suite(), "non-elliptical": non_elliptical_suite()}
+    old, done = _done(csv)
     rows: list[dict[str, Any]] = []
     warm = suites["closed-form"][0]
     for n_threads in thread_settings:
         with threads(n_threads):
             label = "1" if n_threads == 1 else f"all ({os.cpu_count()})"
             for m in methods:
-                fn = METHODS[m]
-                fn(warm.x, warm.y, n_threads)  # warm-up: imports, first allocations, numba compilation
+                fn, warmed = METHODS[m], False
                 for suite, cases in suites.items():
+                    seen: dict[str, int] = {}
                     for gt in [c for c in cases if match is None or match in c.name][:limit]:
+                        i = seen[gt.name] = seen.get(gt.name, -1) + 1
+                        if _key({"method": m, "threads": label, "suite": suite, "case": gt.name}, i) in done:
+                            continue
+                        if not warmed:  # warm-up: imports, first allocations, numba compilation
+                            fn(warm.x, warm.y, n_threads)
+                            warmed = True
                         with warnings.catch_warnings():
                             warnings.simplefilter("ignore", NonEllipticalWarning)
                             t = time.perf_counter()
@@ -123,9 +147,11 @@ def measure(methods: list[str], thread_settings: list[int | None], limit: int | 
                         rows.append({"method": m, "threads": label, "suite": suite, "case": gt.name,
                                      "dims": f"{gt.x.shape[1]}+{gt.y.shape[1]}", "truth": gt.mi, "value": value,
                                      "ok": abs(value - gt.mi) < 0.1, "seconds": sec})
+                        if csv is not None:
+                            pd.DataFrame(rows[-1:]).to_csv(csv, mode="a", header=not csv.exists(), index=False)
                         print(f"  {m:<14} {label:<8} {suite:<15} {gt.name:<42} truth {gt.mi:6.3f} "
                               f"value {value:7.3f} {'ok ' if rows[-1]['ok'] else 'BAD'} {sec:7.2f}s", flush=True)
-    return pd.DataFrame(rows)
+    return pd.concat([old, pd.DataFrame(rows)], ignore_index=True)
 
 
 def table(df: pd.DataFrame) -> pd.DataFrame:
@@ -144,7 +170,8 @@ def main() -> None:
                     help=f"comma-separated, of {', '.join(METHODS)}")
     ap.add_argument("--threads", default="1,all", help="thread settings: 1, all, or both (comma-separated)")
     ap.add_argument("--limit", type=int, default=None, help="the first N cases of each suite (a smoke run)")
-    ap.add_argument("--csv", type=Path, default=None, help="write the per-call rows here")
+    ap.add_argument("--csv", type=Path, default=None,
+                    help="write the per-call rows here as they come; an existing file is resumed")
     ap.add_argument("--seed", type=int, default=0, help="auto's seed (a study of its own randomness)")
     ap.add_argument("--match", default=None, help="only the cases whose name contains this")
     ap.add_argument("--latentmi-python", default=None, help="the interpreter of latentmi's own environment")
@@ -162,9 +189,7 @@ def main() -> None:
             methods.remove("npeet-ksg")
     settings = [1 if t == "1" else None for t in args.threads.split(",") if t in ("1", "all")]
     SEED[0] = args.seed
-    df = measure(methods, settings, args.limit, args.match)
-    if args.csv:
-        df.to_csv(args.csv, index=False)
+    df = measure(methods, settings, args.limit, args.match, args.csv)
     print("\n" + table(df).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 

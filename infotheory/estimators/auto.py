@@ -77,7 +77,7 @@ class AutoEstimator(MIEstimator):
     flow_min_samples: int = 1000
     flow_max_dim: int = 16
     flow_margin: float = 0.01
-    flow_candidates: tuple[tuple[int, int], ...] = ((64, 4), (16, 12))
+    flow_candidates: tuple[tuple[int, int], ...] = ((64, 4), (16, 9))
     flow_give_up: tuple[int, float] | None = (200, 0.03)
     nwj_pairs: int = 10
     pair_checks: int | None = None

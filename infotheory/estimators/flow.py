@@ -1,10 +1,10 @@
 """``flow``: MI through invertible maps — a normalizing flow on each side, a correlated Gaussian base.
 
 MI is invariant under invertible maps of x and of y separately, so if f_x, f_y are invertible,
-I(X; Y) = I(f_x(X); f_y(Y)). The estimator learns f_x and f_y (affine-coupling flows, one per
-side) jointly with a Gaussian base over (f_x(x), f_y(y)) by maximum likelihood, then returns the
-bias-corrected Gaussian MI of the latents (Butakov et al. 2024, "Mutual information estimation via
-normalizing flows"). It is exact whenever some pair of invertible per-side maps makes the joint
+I(X; Y) = I(f_x(X); f_y(Y)). The estimator learns f_x and f_y (affine couplings interleaved with
+learned linear maps, one flow per side) jointly with a Gaussian base over (f_x(x), f_y(y)) by
+maximum likelihood, then returns the bias-corrected Gaussian MI of the latents (Butakov et al.
+2024, "Mutual information estimation via normalizing flows"). It is exact whenever some pair of invertible per-side maps makes the joint
 Gaussian — shears, radius-dependent rotations, coupling layers, and every coordinate-wise warp —
 which is where the elliptical copula and KSG fall short in moderate dimension. It does not model
 tail dependence (Student-t): ``auto`` keeps the copula there, deciding by held-out likelihood.
@@ -44,7 +44,10 @@ def _uniform(shape: tuple[int, ...], fan_in: tuple[int, int]) -> torch.Tensor:
 
 class _PairFlow(nn.Module):
     """Both sides' flows at once: ``layers`` affine couplings per side with alternating even/odd masks,
-    the two sides' conditioners batched into one ``bmm`` per layer (half the small ops a step).
+    the two sides' conditioners batched into one ``bmm`` per layer (half the small ops a step). With
+    ``mix``, each coupling is preceded by a learned linear map of the side's coordinates (Glow's
+    invertible 1×1 convolution; identity at the start, log|det| by ``slogdet``), so the masks are not
+    tied to the coordinate axes.
 
     Input (2, B, D): side 0 is x, side 1 is y, each zero-padded to D = max(dx, dy); padded coordinates
     are never transformed, and feed the conditioners zeros. A coupling scales the unmasked coordinates
@@ -53,9 +56,17 @@ class _PairFlow(nn.Module):
     coordinate gets an affine map. Returns (latents (2, B, D), log|det J| (B,), both sides summed).
     """
 
-    def __init__(self, dx: int, dy: int, layers: int, hidden: int) -> None:
+    def __init__(self, dx: int, dy: int, layers: int, hidden: int, mix: bool = False) -> None:
         super().__init__()
         dims, D, H = (dx, dy), max(dx, dy), hidden
+        self.mix = mix
+        block = torch.zeros(1, 2, D, D)  # 1: a side's own (unpadded) block of its mixing matrix
+        for side, d in enumerate(dims):
+            block[0, side, :d, :d] = 1
+        self.register_buffer("block", block)
+        self.register_buffer("eye", torch.eye(D).expand(1, 2, D, D).clone())
+        if mix:
+            self.w0 = nn.Parameter(torch.eye(D).repeat(layers, 2, 1, 1))
         cond = torch.zeros(layers, 2, 1, D)  # 1: a conditioning coordinate of that layer
         moved = torch.zeros(layers, 2, 1, D)  # 1: a transformed coordinate (padding: neither)
         for i in range(layers):
@@ -77,23 +88,29 @@ class _PairFlow(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         gelu = nn.functional.gelu
         logdet = x.new_zeros(x.shape[:2])
+        if self.mix:
+            W = self.w0 * self.block + self.eye * (1 - self.block)  # padding: identity, never mixed in
+            mix_logdet = torch.linalg.slogdet(W)[1].sum()
         for i in range(self.w1.shape[0]):
+            if self.mix:
+                x = torch.bmm(x, W[i])
             h = gelu(torch.baddbmm(self.b1[i], x * self.cond[i], self.w1[i]))
             h = gelu(torch.baddbmm(self.b2[i], h, self.w2[i]))
             s, t = torch.baddbmm(self.b3[i], h, self.w3[i]).chunk(2, dim=-1)
             s = 2.0 * torch.tanh(s) * self.moved[i]
             x = x * torch.exp(s) + t * self.moved[i]
             logdet = logdet + s.sum(-1)
-        return x, logdet.sum(0)
+        logdet = logdet.sum(0)
+        return x, (logdet + mix_logdet if self.mix else logdet)
 
 
 class _JointModel(nn.Module):
     """Flows for x and y and a Gaussian base with a learned Cholesky factor over (z_x, z_y)."""
 
-    def __init__(self, dx: int, dy: int, layers: int, hidden: int, cov: np.ndarray) -> None:
+    def __init__(self, dx: int, dy: int, layers: int, hidden: int, cov: np.ndarray, mix: bool = False) -> None:
         super().__init__()
         self.dx, self.dy = dx, dy
-        self.flows = _PairFlow(dx, dy, layers, hidden)
+        self.flows = _PairFlow(dx, dy, layers, hidden, mix)
         chol = np.linalg.cholesky(cov + 1e-6 * np.eye(len(cov)))
         d = np.diag(chol)
         raw = chol - np.diag(d) + np.diag(np.log(np.expm1(d)))  # softplus^-1 on the diagonal
@@ -136,7 +153,7 @@ def heldout_split(n: int, holdout: float, seed: int) -> tuple[np.ndarray, np.nda
 
 def fit_flow(z: np.ndarray, dx: int, *, layers: int, hidden: int, max_steps: int, lr: float, batch_size: int,
              holdout: float, eval_every: int, patience: int, seed: int,
-             give_up: tuple[int, float] | None = None) -> FlowFit:
+             give_up: tuple[int, float] | None = None, mix: bool = False) -> FlowFit:
     """Fit the joint flow on rank-Gaussianised data z (n, dx + dy); the best held-out state is kept.
     The parameters are :class:`FlowEstimator`'s (its fields hold the defaults; :meth:`FlowEstimator.fit`).
     ``give_up`` (step, nll): stop at the first evaluation from that step on whose best held-out NLL is
@@ -147,18 +164,19 @@ def fit_flow(z: np.ndarray, dx: int, *, layers: int, hidden: int, max_steps: int
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # its matrices are too small to gain from threads, which thrash on a busy CPU
     try:
-        return _fit(z, dx, tr, te, layers, hidden, max_steps, lr, batch_size, eval_every, patience, seed, give_up)
+        return _fit(z, dx, tr, te, layers, hidden, max_steps, lr, batch_size, eval_every, patience, seed, give_up,
+                    mix)
     finally:
         torch.set_num_threads(threads)
 
 
 def _fit(z: np.ndarray, dx: int, tr: np.ndarray, te: np.ndarray, layers: int, hidden: int, max_steps: int,
          lr: float, batch_size: int, eval_every: int, patience: int, seed: int,
-         give_up: tuple[int, float] | None) -> FlowFit:
+         give_up: tuple[int, float] | None, mix: bool) -> FlowFit:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         Z = torch.tensor(z, dtype=torch.float32)
-        model = _JointModel(dx, z.shape[1] - dx, layers, hidden, np.cov(z[tr], rowvar=False))
+        model = _JointModel(dx, z.shape[1] - dx, layers, hidden, np.cov(z[tr], rowvar=False), mix)
         opt = fused_adam(model.parameters(), lr=lr)
         gen = torch.Generator().manual_seed(seed)
         tr_t, te_t = torch.as_tensor(tr), torch.as_tensor(te)
@@ -199,7 +217,8 @@ def _fit(z: np.ndarray, dx: int, tr: np.ndarray, te: np.ndarray, layers: int, hi
 class FlowEstimator(MIEstimator):
     """Gaussian MI of jointly learned per-side flows (nats); see the module docstring.
 
-    Parameters: ``layers`` (affine couplings per side), ``hidden`` (conditioner width),
+    Parameters: ``layers`` (affine couplings per side), ``hidden`` (conditioner width), ``mix`` (a learned
+    invertible linear map per side before each coupling),
     ``max_steps``, ``lr``, ``batch_size``, ``holdout`` (fraction for early stopping),
     ``eval_every``, ``patience`` (held-out checks without improvement), ``seed``.
     Needs ``min_samples`` = 200 samples (``auto`` uses it from 1,000).
@@ -214,6 +233,7 @@ class FlowEstimator(MIEstimator):
     eval_every: int = 50
     patience: int = 6
     seed: int = 0
+    mix: bool = True
 
     name = "flow"
     min_samples = 200
@@ -230,7 +250,7 @@ class FlowEstimator(MIEstimator):
         :func:`fit_flow`'s."""
         return fit_flow(z, dx, layers=self.layers, hidden=self.hidden, max_steps=self.max_steps, lr=self.lr,
                         batch_size=self.batch_size, holdout=self.holdout, eval_every=self.eval_every,
-                        patience=self.patience, seed=self.seed, give_up=give_up)
+                        patience=self.patience, seed=self.seed, give_up=give_up, mix=self.mix)
 
     def estimate(self, x: ArrayLike, y: ArrayLike) -> MIEstimate:
         """x: (n, dx), y: (n, dy) continuous, n >= 200. Returns nats."""
