@@ -14,7 +14,7 @@ from .binning import BinningEstimator
 from ._heldout import gaussian_pmi, heldout_nwj, product_shifts
 from ._pair_check import NonEllipticalWarning, pair_check
 from .copula import CopulaEstimator, copula_logpdf, copula_pmi, fit_elliptical, ppf_of_ranks, rank_uniform
-from .flow import FlowEstimator, FlowFit, flow_result, heldout_split
+from .flow import FlowEstimator, FlowFit, flow_result
 from .ksg import KSGEstimator
 
 __all__ = ["AutoEstimator"]
@@ -174,16 +174,16 @@ class AutoEstimator(MIEstimator):
         Returns ((fit, params) of that flow, or None if neither test passes; details; the reason)."""
         from tqdm.auto import tqdm
 
-        train, te = heldout_split(len(u), FlowEstimator().holdout, self.seed)  # every candidate's split
+        flows = [FlowEstimator(hidden=h, patience=p, seed=self.seed) for h, p in self.flow_candidates]
+        train, te = flows[0].split(len(u))  # every candidate's split: the same holdout and seed
         nu, r, _ = fit_elliptical(u[train])
         give_up = None
         if self.flow_give_up is not None:  # the copula's held-out NLL in the flows' (rank-Gaussianised) space
             cop_nll = -float((copula_logpdf(u[te], r, nu) + stats.norm.logpdf(z[te]).sum(1)).mean())
             give_up = (int(self.flow_give_up[0]), cop_nll + float(self.flow_give_up[1]))
-        bar = tqdm(self.flow_candidates, desc="auto (thorough): flow fits", leave=False,
+        bar = tqdm(flows, desc="auto (thorough): flow fits", leave=False,
                    disable=self.progress is False, delay=0 if self.progress else 2.0)
-        fitted = [(f.fit(z, dx, give_up), f.params) for f in
-                  (FlowEstimator(hidden=h, patience=p, seed=self.seed) for h, p in bar)]
+        fitted = [(f.fit(z, dx, give_up), f.params) for f in bar]
         bar.close()
         shifts = product_shifts(len(te), self.nwj_pairs, self.seed)
         cop = heldout_nwj(copula_pmi(r, nu, dx), u[te, :dx], u[te, dx:], shifts)

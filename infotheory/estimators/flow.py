@@ -245,6 +245,10 @@ class FlowEstimator(MIEstimator):
         if not 0.05 <= self.holdout <= 0.5:
             raise ValueError(f"holdout must be a fraction in [0.05, 0.5], got {self.holdout}")
 
+    def split(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The (train, held-out) indices that :meth:`fit` uses on n samples."""
+        return heldout_split(n, self.holdout, self.seed)
+
     def fit(self, z: np.ndarray, dx: int, give_up: tuple[int, float] | None = None) -> FlowFit:
         """The joint flow with these parameters on rank-Gaussianised data z (n, dx + dy); ``give_up``:
         :func:`fit_flow`'s."""
