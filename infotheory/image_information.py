@@ -138,8 +138,8 @@ def bootstrap_over_images(blocks: dict[str, list[np.ndarray]], stats: Callable[[
     that shift, not with the error. ``blocks``: name -> one (n_i, d) array per image. ``weighted``:
     called once with the pooled arrays, it returns the same statistics of a draw given as weights on
     the pooled rows (each row's multiplicity, (sum n_i,)), so work on the pooled sample is reused
-    across draws (:func:`resampled_stats`); the draws are the same. Returns name of statistic -> (value, low, high); NaN bounds when ``n_boot`` is 0
-    or there is one image."""
+    across draws (:func:`resampled_stats`); the draws are the same. Returns name of statistic ->
+    (value, low, high); NaN bounds when ``n_boot`` is 0 or there is one image."""
     names = list(blocks)
     n_img = len(blocks[names[0]])
     pooled = {k: np.concatenate(v) for k, v in blocks.items()}

@@ -4,8 +4,8 @@ MI is invariant under invertible maps of x and of y separately, so if f_x, f_y a
 I(X; Y) = I(f_x(X); f_y(Y)). The estimator learns f_x and f_y (affine couplings interleaved with
 learned linear maps, one flow per side) jointly with a Gaussian base over (f_x(x), f_y(y)) by
 maximum likelihood, then returns the bias-corrected Gaussian MI of the latents (Butakov et al.
-2024, "Mutual information estimation via normalizing flows"). It is exact whenever some pair of invertible per-side maps makes the joint
-Gaussian — shears, radius-dependent rotations, coupling layers, and every coordinate-wise warp —
+2024, "Mutual information estimation via normalizing flows"). It is exact whenever some pair of
+invertible per-side maps makes the joint Gaussian — shears, radius-dependent rotations, coupling layers, and every coordinate-wise warp —
 which is where the elliptical copula and KSG fall short in moderate dimension. It does not model
 tail dependence (Student-t): ``auto`` keeps the copula there, deciding by held-out likelihood.
 
@@ -56,16 +56,16 @@ class _PairFlow(nn.Module):
     coordinate gets an affine map. Returns (latents (2, B, D), log|det J| (B,), both sides summed).
     """
 
-    def __init__(self, dx: int, dy: int, layers: int, hidden: int, mix: bool = False) -> None:
+    def __init__(self, dx: int, dy: int, layers: int, hidden: int, mix: bool) -> None:
         super().__init__()
         dims, D, H = (dx, dy), max(dx, dy), hidden
         self.mix = mix
-        block = torch.zeros(1, 2, D, D)  # 1: a side's own (unpadded) block of its mixing matrix
-        for side, d in enumerate(dims):
-            block[0, side, :d, :d] = 1
-        self.register_buffer("block", block)
-        self.register_buffer("eye", torch.eye(D).expand(1, 2, D, D).clone())
         if mix:
+            block = torch.zeros(1, 2, D, D)  # 1: a side's own (unpadded) block of its mixing matrix
+            for side, d in enumerate(dims):
+                block[0, side, :d, :d] = 1
+            self.register_buffer("block", block)
+            self.register_buffer("eye", torch.eye(D).expand(1, 2, D, D).clone())
             self.w0 = nn.Parameter(torch.eye(D).repeat(layers, 2, 1, 1))
         cond = torch.zeros(layers, 2, 1, D)  # 1: a conditioning coordinate of that layer
         moved = torch.zeros(layers, 2, 1, D)  # 1: a transformed coordinate (padding: neither)
@@ -107,7 +107,7 @@ class _PairFlow(nn.Module):
 class _JointModel(nn.Module):
     """Flows for x and y and a Gaussian base with a learned Cholesky factor over (z_x, z_y)."""
 
-    def __init__(self, dx: int, dy: int, layers: int, hidden: int, cov: np.ndarray, mix: bool = False) -> None:
+    def __init__(self, dx: int, dy: int, layers: int, hidden: int, cov: np.ndarray, mix: bool) -> None:
         super().__init__()
         self.dx, self.dy = dx, dy
         self.flows = _PairFlow(dx, dy, layers, hidden, mix)
@@ -153,7 +153,7 @@ def heldout_split(n: int, holdout: float, seed: int) -> tuple[np.ndarray, np.nda
 
 def fit_flow(z: np.ndarray, dx: int, *, layers: int, hidden: int, max_steps: int, lr: float, batch_size: int,
              holdout: float, eval_every: int, patience: int, seed: int,
-             give_up: tuple[int, float] | None = None, mix: bool = False) -> FlowFit:
+             mix: bool, give_up: tuple[int, float] | None = None) -> FlowFit:
     """Fit the joint flow on rank-Gaussianised data z (n, dx + dy); the best held-out state is kept.
     The parameters are :class:`FlowEstimator`'s (its fields hold the defaults; :meth:`FlowEstimator.fit`).
     ``give_up`` (step, nll): stop at the first evaluation from that step on whose best held-out NLL is
