@@ -13,7 +13,7 @@ from .base import MIEstimator, check_positive, register
 from .binning import BinningEstimator
 from ._heldout import gaussian_pmi, heldout_nwj, product_shifts
 from ._pair_check import NonEllipticalWarning, pair_check
-from .copula import CopulaEstimator, copula_logpdf, copula_pmi, fit_elliptical, ppf_of_ranks, rank_uniform
+from .copula import CopulaEstimator, copula_logpdf, copula_pmi, fit_elliptical, ppf_of_ranks, rank_twins, rank_uniform
 from .flow import FlowEstimator, FlowFit, flow_result
 from .ksg import KSGEstimator
 
@@ -127,9 +127,18 @@ class AutoEstimator(MIEstimator):
             est = KSGEstimator(k=self.k, seed=self.seed).estimate(X, Y)
             return self._wrap(est, "ksg", "one variable is integer labels: mixed KSG (Ross 2014)")
         u = rank_uniform(np.hstack([X, Y]))  # ranked once: the copula, the flow, KSG and the pair check use it
+        twins = rank_twins(u, dx)
+        if twins.within:  # a side's repeated coordinate (a monotone function of another) adds no information
+            u, dx = u[:, twins.keep], twins.dx
+            dy = u.shape[1] - dx
         cop = CopulaEstimator().estimate_ranked(u, dx)
+        dropped = "".join(f"; {side}[{j}] dropped: a monotone function of {side}[{i}]" for side, j, i in twins.within)
+        if cop.saturated:
+            return self._wrap(cop, "copula", "a deterministic relation (" + "; ".join(cop.details["deterministic"])
+                              + "): infinite MI for continuous variables, so the value is the copula's cap "
+                              "(saturated)" + dropped)
         reason = (f"continuous, dx+dy={dx + dy}, budget {self.budget}: elliptical copula "
-                  f"({cop.details['copula']}, nu={cop.details['nu']}) on rank-transformed marginals")
+                  f"({cop.details['copula']}, nu={cop.details['nu']}) on rank-transformed marginals" + dropped)
         flow_note, flow_extra = "", {}
         z = ppf_of_ranks(u, special.ndtri)  # rank-Gaussianised: the flow's input and KSG's cross-check
         if dx == dy == 1 and self.flow:

@@ -19,12 +19,58 @@ from ._heldout import Critic
 from .gaussian import logdet_bias
 
 __all__ = ["CopulaEstimator", "rank_uniform", "t_mi_correction", "fit_elliptical", "copula_logpdf", "copula_pmi",
-           "ppf_of_ranks", "half_logdet_mi"]
+           "ppf_of_ranks", "half_logdet_mi", "capped_mi", "RankTwins", "rank_twins"]
+
+RHO_CAP = 1 - 1e-12  # a canonical correlation of 1 (a deterministic relation) is read as this: saturated
 
 
 def rank_uniform(a: np.ndarray) -> np.ndarray:
     """Per-column normalised ranks in (0, 1): rank / (n + 1), ties averaged. a: (n, d)."""
     return stats.rankdata(a, axis=0) / (a.shape[0] + 1.0)
+
+
+@dataclass(frozen=True)
+class RankTwins:
+    """Coordinates whose ranks equal (or reverse) an earlier coordinate's: each is a monotone function
+    of that one, so its normal scores are that one's (or their negatives) and the copula's correlation
+    matrix is singular. ``within``: (column, twin of) pairs inside one side — dropping the later
+    column leaves I(X;Y) unchanged. ``across``: (y column, x column) pairs — a deterministic relation
+    between the sides, whose MI is infinite for continuous variables. Columns count from 0 per side."""
+
+    keep: np.ndarray  # the columns of [x, y] kept (every ``within`` twin removed)
+    dx: int  # x's columns among them
+    within: tuple[tuple[str, int, int], ...]  # (side, column, the earlier column it repeats)
+    across: tuple[tuple[int, int], ...]  # (x column, y column)
+
+
+def rank_twins(u: np.ndarray, dx: int) -> RankTwins:
+    """Find the :class:`RankTwins` of rank-uniform scores u (n, dx + dy) (:func:`rank_uniform`):
+    exact comparison of the integer ranks, O(n·d)."""
+    n, d = u.shape
+    twice = np.rint(u * (2.0 * (n + 1))).astype(np.int64)  # 2 × rank: an integer, ties (.5) included
+    first: dict[bytes, int] = {}
+    keep, within, across = [], [], []
+    for j in range(d):
+        col = twice[:, j]
+        rev = 2 * (n + 1) - col
+        k = int(np.argmax(col != rev))  # the first row where the two orders differ picks one of them
+        key = (col if col[k] <= rev[k] else rev).tobytes()
+        i = first.setdefault(key, j)
+        if i == j:
+            keep.append(j)
+        elif (i < dx) == (j < dx):  # the same side: drop the repeat
+            within.append(("x", j, i) if j < dx else ("y", j - dx, i - dx))
+        else:
+            across.append((i, j - dx))
+            keep.append(j)
+    kept = np.asarray(keep)
+    return RankTwins(kept, int((kept < dx).sum()), tuple(within), tuple(across))
+
+
+def _few_values(col: np.ndarray) -> str:
+    """A hint when a column has few distinct values (ties in more than half the rows): labels?"""
+    k = len(np.unique(col))
+    return f" (it takes {k} distinct values: if discrete, pass integer labels)" if k <= len(col) // 2 else ""
 
 
 def _h_t(nu: float, d: int) -> float:
@@ -46,6 +92,14 @@ def half_logdet_mi(r: np.ndarray, dx: int) -> float:
     """The Gaussian MI (nats, no bias correction) of a joint correlation matrix r with blocks (dx, rest)."""
     ld = lambda m: np.linalg.slogdet(m)[1]  # noqa: E731
     return 0.5 * float(ld(r[:dx, :dx]) + ld(r[dx:, dx:]) - ld(r))
+
+
+def capped_mi(r: np.ndarray, dx: int) -> float:
+    """:func:`half_logdet_mi` for a joint correlation matrix that may be singular across the blocks (a
+    deterministic relation; each block itself non-singular): canonical correlations capped at
+    ``RHO_CAP``, so a relation of correlation 1 gives a large finite value, not inf (nats)."""
+    rho = np.minimum(_canonical_from_corr(r, dx), RHO_CAP)
+    return float(-0.5 * np.log1p(-rho**2).sum())
 
 
 def _canonical_from_corr(r: np.ndarray, dx: int) -> np.ndarray:
@@ -184,22 +238,47 @@ class CopulaEstimator(MIEstimator):
 
     def estimate_ranked(self, u: np.ndarray, dx: int) -> MIEstimate:
         """The estimate from rank-uniform scores u (n, dx + dy) (:func:`rank_uniform` of [x, y]),
-        for callers that already ranked the data. Returns nats."""
+        for callers that already ranked the data. Returns nats.
+
+        A coordinate that is a monotone function of another (equal or reversed ranks,
+        :func:`rank_twins`) is handled, not inverted: a repeat within one side is dropped (MI
+        unchanged; ``details["dropped"]``); one across the sides is a deterministic relation — the
+        estimate is then ``saturated`` (its canonical correlation read as 1 − 1e-12, as the
+        ``gaussian`` method does; ``details["deterministic"]``)."""
+        twins = rank_twins(u, dx)
+        extra: dict = {}
+        if twins.within:
+            extra["dropped"] = [f"{side}[{j}] repeats {side}[{i}]" for side, j, i in twins.within]
+            u, dx = u[:, twins.keep], twins.dx
         n, dy = u.shape[0], u.shape[1] - dx
         if n <= dx + dy + 1:
             raise ValueError(f"too few samples for method 'copula': {n} samples for {dx}+{dy} dimensions")
-        nu, r, loglik = fit_elliptical(u, self.family, self.nu_grid)
-        plugin = half_logdet_mi(r, dx) + t_mi_correction(nu, dx, dy)
+        if twins.across:
+            extra["deterministic"] = [f"y[{j}] is a monotone function of x[{i}]" + _few_values(u[:, i])
+                                      for i, j in twins.across]
+            nu, loglik = math.inf, {}  # no likelihood: the copula density is degenerate
+            r = np.corrcoef(ppf_of_ranks(u, special.ndtri), rowvar=False)
+            rho = np.minimum(_canonical_from_corr(r, dx), RHO_CAP)
+            plugin = capped_mi(r, dx)
+        else:
+            try:
+                nu, r, loglik = fit_elliptical(u, self.family, self.nu_grid)
+            except np.linalg.LinAlgError:
+                raise ValueError("the copula's correlation matrix of [x, y] is singular: some coordinates are "
+                                 "exact functions of others (not one-to-one, so not found by rank) — drop the "
+                                 "redundant ones, or use method='ksg'") from None
+            rho = _canonical_from_corr(r, dx)
+            plugin = half_logdet_mi(r, dx) + t_mi_correction(nu, dx, dy)
         value = plugin
         if self.bias_correction:
             value += 0.5 * (logdet_bias(dx + dy, n) - logdet_bias(dx, n) - logdet_bias(dy, n))
-        rho = _canonical_from_corr(r, dx)
         return MIEstimate(
             value=float(value),
             method=self.name,
             params=self.params,
             n_samples=n,
             std=float(math.sqrt((rho**2).sum() / n)),  # delta-method std of the Gaussian part
+            saturated=bool(twins.across),
             details={"copula": "gaussian" if not math.isfinite(nu) else "t", "nu": nu,
-                     "loglik": {str(k): v for k, v in loglik.items()}, "plugin": plugin},
+                     "loglik": {str(k): v for k, v in loglik.items()}, "plugin": plugin, **extra},
         )

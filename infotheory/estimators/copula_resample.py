@@ -14,7 +14,7 @@ import numpy as np
 from scipy import special
 
 from .._validate import ArrayLike, check_pair
-from .copula import half_logdet_mi
+from .copula import capped_mi, half_logdet_mi, rank_twins, rank_uniform
 from .gaussian import logdet_bias
 
 __all__ = ["CopulaResampler", "varying_columns"]
@@ -32,7 +32,10 @@ class CopulaResampler:
     (x, y) appears ``weights[i]`` times. x: (n, dx), y: (n, dy), continuous.
 
     Coordinates constant over the drawn rows are dropped first (no information; as the callers'
-    own rule, relative tolerance 1e-12), and a side with none left gives 0.
+    own rule, relative tolerance 1e-12), and a side with none left gives 0. A coordinate that is a
+    monotone function of another on its side is dropped too (:func:`~.copula.rank_twins`: MI
+    unchanged); one across the sides (a deterministic relation) gives the capped value of
+    :func:`~.copula.capped_mi`, as ``CopulaEstimator`` does.
     """
 
     def __init__(self, x: ArrayLike, y: ArrayLike) -> None:
@@ -40,6 +43,9 @@ class CopulaResampler:
         self.dx = X.shape[1]
         self.data = np.hstack([X, Y])
         n, d = self.data.shape
+        twins = rank_twins(rank_uniform(self.data), self.dx)  # a twin in the sample is one in every draw
+        self.twin_free = np.isin(np.arange(d), twins.keep)
+        self.deterministic = bool(twins.across)
         order = np.argsort(self.data, axis=0, kind="stable")
         srt = np.take_along_axis(self.data, order, axis=0)
         new_group = np.vstack([np.ones((1, d), bool), srt[1:] != srt[:-1]])  # ties share a group
@@ -67,7 +73,7 @@ class CopulaResampler:
         w = w.astype(float)
         total = float(w.sum())
         drawn = self.data[w > 0]
-        keep = self._varying(drawn) if len(drawn) else np.zeros(d, bool)
+        keep = (self._varying(drawn) & self.twin_free) if len(drawn) else np.zeros(d, bool)
         dx, dy = int(keep[: self.dx].sum()), int(keep[self.dx :].sum())
         if dx == 0 or dy == 0:
             return 0.0
@@ -81,7 +87,7 @@ class CopulaResampler:
         cov = (zc * w[:, None]).T @ zc
         s = np.sqrt(np.diag(cov))
         r = cov / np.outer(s, s)
-        value = half_logdet_mi(r, dx)
+        value = capped_mi(r, dx) if self.deterministic else half_logdet_mi(r, dx)
         return float(value + 0.5 * (logdet_bias(dx + dy, int(total)) - logdet_bias(dx, int(total))
                                     - logdet_bias(dy, int(total))))
 
