@@ -28,6 +28,11 @@ def laplacian_bands(x: torch.Tensor, levels: int = 3) -> list[torch.Tensor]:
     f = 2**levels
     if x.shape[-1] % f or x.shape[-2] % f:
         raise ValueError(f"image size {tuple(x.shape[-2:])} must be divisible by 2**levels = {f}")
+    if min(x.shape[-2:]) // 2 ** (levels - 1) < 3:  # the 5×5 blur reflects 2 pixels: a level needs 3
+        most = math.floor(math.log2(min(x.shape[-2:]) / 3)) + 1
+        fix = f"use levels={most} or fewer" if most >= 1 else "the image is too small for any band"
+        raise ValueError(f"image size {tuple(x.shape[-2:])} is too small for {levels} pyramid levels: the "
+                         f"5×5 blur needs levels of at least 3×3 pixels — {fix}")
     bands, g = [], x
     for _ in range(levels):
         low = _blur(g)[..., ::2, ::2]

@@ -90,6 +90,20 @@ def test_band_information_rejects_bad_input():
         band_information(y[:, :, :16, :16], y[:, :, :16, :16], levels=3, n_boot=0)
     with pytest.raises(ValueError, match="at least 2 images"):
         band_information(y[:1], y[:1])
+    with pytest.raises(ValueError, match=r"too small for 3 pyramid levels.*levels=2 or fewer"):
+        band_information(y[:, :, :8, :8], y[:, :, :8, :8], levels=3, n_boot=0)  # not a torch padding error
+
+
+def test_laplacian_bands_name_the_levels_an_image_allows():
+    from infoflow.infotheory import laplacian_bands
+    for size, allowed in ((4, 1), (8, 2), (16, 3), (24, 3), (12, 2)):
+        bands = laplacian_bands(torch.rand(1, 1, size, size), allowed)  # the most it allows works
+        assert len(bands) == allowed + 1
+        if size % 2 ** (allowed + 1) == 0:
+            with pytest.raises(ValueError, match=f"levels={allowed} or fewer"):
+                laplacian_bands(torch.rand(1, 1, size, size), allowed + 1)
+    with pytest.raises(ValueError, match="too small for any band"):
+        laplacian_bands(torch.rand(1, 1, 2, 2), 1)
 
 
 def test_max_levels_keeps_the_coarsest_band_large_enough():
