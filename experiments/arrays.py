@@ -1,7 +1,9 @@
 """Read sample arrays for the command line: ``file.npy``, ``file.npz:key``, ``file.csv:col,col``."""
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,9 +24,9 @@ def load_array(spec: str) -> np.ndarray:
         raise FileNotFoundError(f"array file not found: {path}")
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        return np.load(path, allow_pickle=False)
+        return _np_load(path)
     if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
+        with _np_load(path) as z:
             keys = list(z.keys())
             if not sel:
                 if len(keys) != 1:
@@ -47,3 +49,20 @@ def load_array(spec: str) -> np.ndarray:
             df = df[cols]
         return df.to_numpy()
     raise ValueError(f"unsupported array file type {suffix!r} for {path}; use .npy, .npz or .csv")
+
+
+def _np_load(path: Path) -> Any:
+    """``np.load`` without unpickling, its errors said as what is wrong with the file."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+        msg = str(e)
+        if "Object arrays" in msg:
+            why = "it holds Python objects, which infoflow never unpickles: save a numeric array"
+        elif "pickled" in msg:  # numpy's reading of a file without the .npy/.npz header
+            why = f"not a {path.suffix} file (no NumPy header)"
+        elif "Failed to read all data" in msg or isinstance(e, EOFError):
+            why = "the file ends early (not fully written?)"
+        else:
+            why = msg
+        raise ValueError(f"{path}: cannot read the array: {why}") from None

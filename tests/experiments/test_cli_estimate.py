@@ -58,9 +58,17 @@ def test_estimate_prints_autos_warning_once(tmp_path, capsys):
     (["d.npz", "x.npy"], "pick one as"),
     (["d.csv:zz", "x.npy"], "no column 'zz'"),
     (["x.npy", "x.npy", "--param", "k"], "key=value"),
+    (["junk.npy", "x.npy"], "junk.npy: cannot read the array: not a .npy file (no NumPy header)"),
+    (["junk.npz", "x.npy"], "junk.npz: cannot read the array: not a .npz file"),
+    (["objects.npy", "x.npy"], "never unpickles"),
+    (["cut.npy", "x.npy"], "ends early"),
 ])
 def test_estimate_errors(arrays, capsys, monkeypatch, args, msg):
     monkeypatch.chdir(arrays)
+    (arrays / "junk.npy").write_text("not an array")
+    (arrays / "junk.npz").write_text("not an archive")
+    np.save(arrays / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    (arrays / "cut.npy").write_bytes((arrays / "x.npy").read_bytes()[:300])
     assert main(["estimate", *args]) == 2
     assert msg in capsys.readouterr().err
 
