@@ -120,6 +120,9 @@ def information_along_depth(model: nn.Module, x: torch.Tensor, y: torch.Tensor, 
     if x.shape[0] < min_samples:
         raise ValueError(f"the depth measurement rests on one sample per probe crop: got {x.shape[0]} crops, "
                          f"needs at least {min_samples}")
+    for name, a in (("x", x), ("y", y)):
+        if not bool(torch.isfinite(a).all()):
+            raise ValueError(f"{name} has NaN or infinite values")
     proj_t = RandomProjection(dim, seed + 2)
     with isolated(model), eval_mode(model), LayerTap(model, list(layers), reduce=proj_t) as tap:
         for i in range(0, x.shape[0], 64):
@@ -129,6 +132,9 @@ def information_along_depth(model: nn.Module, x: torch.Tensor, y: torch.Tensor, 
     xs = RandomProjection(dim, seed)(x.double()).cpu().numpy()
     ys = RandomProjection(dim, seed + 1)(y.double()).cpu().numpy()
     ts = [(n, acts[n].double().numpy()) for n in layers]
+    broken = [n for n, t in ts if not np.isfinite(t).all()]
+    if broken:
+        raise ValueError(f"layers {broken} output NaN or infinite values on finite probe crops")
     ts = [(n, t[:, t.std(0) > 1e-12]) for n, t in ts]  # dead units carry nothing
     extra = {"sample": "one whole probe crop", "reduction": f"flatten -> seeded Gaussian random projection to "
              f"{dim} dims (X, Y fixed across layers)", "footprint": list(x.shape[-2:])}

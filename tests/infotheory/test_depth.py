@@ -93,6 +93,23 @@ def test_too_few_samples_is_refused():
         chain_information(x, x, [("t", x)])
 
 
+def test_bad_probes_and_broken_layers_are_named():
+    from torch import nn
+
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 1, 3, padding=1))
+    x, y = torch.randn(256, 1, 8, 8), torch.randn(256, 1, 8, 8)
+    bad = x.clone()
+    bad[3, 0, 2, 2] = float("nan")
+    with pytest.raises(ValueError, match="x has NaN"):  # not "constant on every probe crop"
+        information_along_depth(m, bad, y, ["0"])
+    with pytest.raises(ValueError, match="y has NaN"):
+        information_along_depth(m, x, bad, ["0"])
+    m[0].weight.data[0, 0, 0, 0] = float("inf")  # a broken layer: NaN/inf out of finite input
+    with pytest.raises(ValueError, match=r"layers \['0', '1'\] output NaN"):
+        information_along_depth(m, x, y, ["0", "1"])
+
+
 def test_trained_unet_keeps_the_ordering(tmp_path):
     """A U-Net trained briefly on the embedded images: I(T_l;Y) along the encoder must not rise
     beyond 2 standard errors; any rise is reported with its size."""
