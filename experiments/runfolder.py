@@ -22,6 +22,8 @@ from typing import Any, Callable, Iterable, Iterator
 import torch
 import yaml
 
+from infoflow.infotheory.rows import tidy_row
+
 __all__ = ["RunFolder", "RunExistsError", "RunLockedError", "atomic_write_bytes", "atomic_write_text", "git_state",
            "write_rows_csv", "METRIC_FIELDS"]
 
@@ -228,8 +230,8 @@ class RunFolder:
 
     # metrics ---------------------------------------------------------------------------------
     def log(self, step: int, split: str, metric: str, value: float, **extra: Any) -> None:
-        row = {"step": step, "split": split, "metric": metric, "value": float(value)}
-        row.update({k: (json.dumps(v, sort_keys=True) if isinstance(v, dict) else v) for k, v in extra.items()})
+        row = tidy_row(step, split, metric, value,
+                       **{k: (json.dumps(v, sort_keys=True) if isinstance(v, dict) else v) for k, v in extra.items()})
         self.rows.append(row)
         for view in self.on_log:
             view(row)
