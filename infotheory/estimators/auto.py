@@ -127,11 +127,11 @@ class AutoEstimator(MIEstimator):
             est = KSGEstimator(k=self.k, seed=self.seed).estimate(X, Y)
             return self._wrap(est, "ksg", "one variable is integer labels: mixed KSG (Ross 2014)")
         u = rank_uniform(np.hstack([X, Y]))  # ranked once: the copula, the flow, KSG and the pair check use it
+        cop = CopulaEstimator().estimate_ranked(u, dx)  # it names columns as given, so before any is dropped
         twins = rank_twins(u, dx)
         if twins.within:  # a side's repeated coordinate (a monotone function of another) adds no information
             u, dx = u[:, twins.keep], twins.dx
             dy = u.shape[1] - dx
-        cop = CopulaEstimator().estimate_ranked(u, dx)
         dropped = "".join(f"; {side}[{j}] dropped: a monotone function of {side}[{i}]" for side, j, i in twins.within)
         if cop.saturated:
             return self._wrap(cop, "copula", "a deterministic relation (" + "; ".join(cop.details["deterministic"])

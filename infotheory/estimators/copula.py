@@ -33,9 +33,10 @@ def rank_uniform(a: np.ndarray) -> np.ndarray:
 class RankTwins:
     """Coordinates whose ranks equal (or reverse) an earlier coordinate's: each is a monotone function
     of that one, so its normal scores are that one's (or their negatives) and the copula's correlation
-    matrix is singular. ``within``: (column, twin of) pairs inside one side — dropping the later
-    column leaves I(X;Y) unchanged. ``across``: (y column, x column) pairs — a deterministic relation
-    between the sides, whose MI is infinite for continuous variables. Columns count from 0 per side."""
+    matrix is singular. ``within``: (side, column, the earlier column it repeats) inside one side —
+    dropping the later column leaves I(X;Y) unchanged. ``across``: (x column, y column) pairs — a
+    deterministic relation between the sides, whose MI is infinite for continuous variables. Columns
+    count from 0 per side."""
 
     keep: np.ndarray  # the columns of [x, y] kept (every ``within`` twin removed)
     dx: int  # x's columns among them
@@ -48,21 +49,21 @@ def rank_twins(u: np.ndarray, dx: int) -> RankTwins:
     exact comparison of the integer ranks, O(n·d)."""
     n, d = u.shape
     twice = np.rint(u * (2.0 * (n + 1))).astype(np.int64)  # 2 × rank: an integer, ties (.5) included
-    first: dict[bytes, int] = {}
+    seen: tuple[dict[bytes, int], dict[bytes, int]] = ({}, {})  # per side: a rank order -> its first column
     keep, within, across = [], [], []
     for j in range(d):
         col = twice[:, j]
         rev = 2 * (n + 1) - col
         k = int(np.argmax(col != rev))  # the first row where the two orders differ picks one of them
         key = (col if col[k] <= rev[k] else rev).tobytes()
-        i = first.setdefault(key, j)
-        if i == j:
-            keep.append(j)
-        elif (i < dx) == (j < dx):  # the same side: drop the repeat
-            within.append(("x", j, i) if j < dx else ("y", j - dx, i - dx))
-        else:
-            across.append((i, j - dx))
-            keep.append(j)
+        side, base = (0, 0) if j < dx else (1, dx)
+        if key in seen[side]:  # a repeat within the side: dropped
+            within.append(("xy"[side], j - base, seen[side][key] - base))
+            continue
+        seen[side][key] = j
+        keep.append(j)
+        if side == 1 and key in seen[0]:  # every x column came first
+            across.append((seen[0][key], j - dx))
     kept = np.asarray(keep)
     return RankTwins(kept, int((kept < dx).sum()), tuple(within), tuple(across))
 
@@ -247,6 +248,9 @@ class CopulaEstimator(MIEstimator):
         ``gaussian`` method does; ``details["deterministic"]``)."""
         twins = rank_twins(u, dx)
         extra: dict = {}
+        if twins.across:
+            extra["deterministic"] = [f"y[{j}] is a monotone function of x[{i}]" + _few_values(u[:, i])
+                                      for i, j in twins.across]
         if twins.within:
             extra["dropped"] = [f"{side}[{j}] repeats {side}[{i}]" for side, j, i in twins.within]
             u, dx = u[:, twins.keep], twins.dx
@@ -254,8 +258,6 @@ class CopulaEstimator(MIEstimator):
         if n <= dx + dy + 1:
             raise ValueError(f"too few samples for method 'copula': {n} samples for {dx}+{dy} dimensions")
         if twins.across:
-            extra["deterministic"] = [f"y[{j}] is a monotone function of x[{i}]" + _few_values(u[:, i])
-                                      for i, j in twins.across]
             nu, loglik = math.inf, {}  # no likelihood: the copula density is degenerate
             r = np.corrcoef(ppf_of_ranks(u, special.ndtri), rowvar=False)
             rho = np.minimum(_canonical_from_corr(r, dx), RHO_CAP)

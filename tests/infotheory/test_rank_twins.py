@@ -32,6 +32,8 @@ def test_rank_twins_finds_equal_and_reversed_ranks_with_ties():
     assert t.within == (("x", 1, 0),)
     assert t.across == ((0, 1),)  # y[1] = -q³ reverses x[0]'s ranks
     assert t.keep.tolist() == [0, 2, 3, 4] and t.dx == 1
+    t = rank_twins(rank_uniform(np.c_[a, b, a**3, -a]), dx=2)  # y's second copy of x[0] is a repeat in y
+    assert t.across == ((0, 0),) and t.within == (("y", 1, 0),) and t.keep.tolist() == [0, 1, 2]
     none = rank_twins(rank_uniform(np.c_[a, b]), dx=1)
     assert none.within == () and none.across == () and none.keep.tolist() == [0, 1]
 
@@ -68,6 +70,18 @@ def test_a_many_to_one_relation_is_finite_not_saturated():
     a, b, _ = _pair(1000)  # y = round(x): a function of x, not one-to-one; I = H(y), finite
     est = estimate_mi(np.c_[a, b], np.round(a, 1), method="copula")
     assert not est.saturated and 2.0 < est.value < 10.0 and "deterministic" not in est.details
+
+
+def test_the_hint_names_the_columns_as_given_after_a_dropped_repeat():
+    a, b, _ = _pair(400)
+    q = np.round(a * 2) / 2  # x[2] takes few values and determines y[0]; x[1] repeats x[0] and is dropped
+    hint = (f"y[0] is a monotone function of x[2] (it takes {len(np.unique(q))} distinct values: if discrete, "
+            "pass integer labels)")
+    est = estimate_mi(np.c_[a, a**3, q, b], np.exp(q), method="copula")
+    assert est.saturated and est.details["dropped"] == ["x[1] repeats x[0]"]
+    assert est.details["deterministic"] == [hint]
+    auto = estimate_mi(np.c_[a, a**3, q, b], np.exp(q), progress=False)
+    assert auto.saturated and hint in auto.details["reason"] and "x[1] dropped" in auto.details["reason"]
 
 
 def test_a_discrete_valued_relation_says_to_pass_labels():
