@@ -73,7 +73,11 @@ def load_factory(spec: str) -> Callable[[], Any]:
 
 
 def build_model(spec: str, weights: str | None, what: str = "model") -> nn.Module:
-    m = load_factory(spec)()
+    factory = load_factory(spec)
+    try:
+        m = factory()
+    except Exception as exc:  # the user's code: say whose error it is (--debug shows its traceback)
+        raise RuntimeError(f"the {what} factory {spec} raised {type(exc).__name__}: {exc}") from exc
     if not isinstance(m, nn.Module):
         raise TypeError(f"the {what} factory {spec} returned {type(m).__name__}, not a torch.nn.Module")
     if weights:

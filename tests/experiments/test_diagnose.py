@@ -60,6 +60,9 @@ MODELS = textwrap.dedent('''
 
     def helper_not_a_module():
         return 3
+
+    def broken():
+        raise KeyError("num_blocks")
 ''')
 
 
@@ -166,6 +169,8 @@ def test_clear_errors(files, tmp_path, capsys):
         load_factory(str(tmp_path / "missing.py") + ":make")
     with pytest.raises(ValueError, match="FILE.py:FACTORY"):
         load_factory("just_a_name")
+    with pytest.raises(RuntimeError, match=r"the model factory .*user_models.py:broken raised KeyError: 'num_blocks'"):
+        diagnose(f"{f}:broken", tmp_path / "x", images=str(files / "clean"))
     with pytest.raises(TypeError, match="not a torch.nn.Module"):
         diagnose(f"{f}:helper_not_a_module", tmp_path / "x", images=str(files / "clean"))
     bad = tmp_path / "bad.pt"
