@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ._isolate import eval_mode, isolated
-from .api import estimate_mi
+from .api import estimate_mi, get_estimator
 from .reductions import PatchSample, RandomProjection, Reduction
 from .result import MIEstimate
 from .rows import tidy_row
@@ -67,6 +67,7 @@ class InformationPlane:
         self.layers, self.estimator = list(layers), estimator
         defaults = {"kde": {"noise_variance": 0.1}, "binning": {"n_bins": 30}}.get(estimator, {})
         self.params = {**defaults, **(params or {})}
+        get_estimator(estimator, **self.params)  # a wrong name or parameter is said now, not at the first measurement
         self.patch = reduction == "patch"
         self.n_per_image, self.dim = n_per_image, dim
         self.reduction = PatchSample(n_per_image, 1, seed) if self.patch else reduction

@@ -27,7 +27,8 @@ from .bands import default_levels
 from .diagnostics.detail import detail_loss
 from .diagnostics.gradients import gradient_balance
 from .infoplane import InformationPlane
-from .taps import first_tensor
+from .api import get_estimator
+from .taps import first_tensor, resolve_layers
 from .tensorboard import TensorBoardLog
 
 __all__ = ["Monitor", "resolution_layers"]
@@ -85,18 +86,28 @@ class Monitor:
                  estimator: str = "kde", estimator_params: dict[str, Any] | None = None, detail: bool = True,
                  d_input: Any = "auto", n_per_image: int = 16, threshold: float = 0.01, seed: int = 0,
                  detail_estimator: str = "gaussian", tensorboard: str | Path | TensorBoardLog | None = None) -> None:
+        if not (isinstance(probe, (tuple, list)) and len(probe) == 2
+                and all(isinstance(t, torch.Tensor) for t in probe)):
+            raise TypeError("probe must be a (degraded, clean) pair of (B, C, H, W) tensors, got "
+                            f"{type(probe).__name__}" + (f" of {len(probe)}" if isinstance(probe, (tuple, list)) else ""))
         x, y = probe
         if x.shape != y.shape or x.dim() != 4:
             raise ValueError(f"probe must be two (B, C, H, W) batches of one shape, got {tuple(x.shape)} and "
                              f"{tuple(y.shape)}")
+        for name, t in (("degraded", x), ("clean", y)):
+            if not bool(torch.isfinite(t).all()):
+                raise ValueError(f"the probe's {name} batch has NaN or infinite values")
         if every < 1:
             raise ValueError(f"every={every}: must be a positive number of steps")
+        get_estimator(estimator, **(estimator_params or {}))  # wrong names are said now, not at the first
+        get_estimator(detail_estimator)  # measurement (the plane checks its own again, with its defaults)
         if (D is None) != (objective is None):
             raise ValueError("the gradient balance needs both D and objective (or neither)")
         self.G, self.D, self.objective, self.probe = G, D, objective, (x.detach(), y.detach())
         self.every, self.detail, self.d_input, self.threshold = every, detail, d_input, threshold
         self.detail_estimator = detail_estimator
         self.layers = list(layers) if layers is not None else resolution_layers(G, x)
+        resolve_layers(G, self.layers)  # names the layers G lacks
         self.plane = InformationPlane(self.layers, estimator, estimator_params, n_per_image=n_per_image,
                                       seed=seed) if self.layers else None
         self.rows: list[dict[str, Any]] = []

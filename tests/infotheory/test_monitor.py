@@ -72,3 +72,19 @@ def test_monitor_input_errors_are_named():
         Monitor(G, (torch.rand(2, 1, 8, 8), torch.rand(2, 1, 4, 4)))
     with pytest.raises(ValueError, match="both D and objective"):
         Monitor(G, (torch.rand(2, 1, 8, 8),) * 2, D=concat_patchgan())
+    # said at construction, not at the first measurement hundreds of steps later
+    x = torch.rand(2, 1, 8, 8)
+    with pytest.raises(TypeError, match=r"a \(degraded, clean\) pair"):
+        Monitor(G, x)
+    bad = x.clone()
+    bad[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="degraded batch has NaN"):
+        Monitor(G, (bad, x))
+    with pytest.raises(ValueError, match="no layer 'enc9'"):
+        Monitor(G, (x, x), layers=["enc9"])
+    with pytest.raises(ValueError, match="unknown method 'nope'"):
+        Monitor(G, (x, x), estimator="nope")
+    with pytest.raises(TypeError, match=r"unknown parameter\(s\) \['bins'\]"):
+        Monitor(G, (x, x), estimator="binning", estimator_params={"bins": 8})
+    with pytest.raises(ValueError, match="unknown method 'gauss'"):
+        Monitor(G, (x, x), detail_estimator="gauss")
