@@ -10,6 +10,8 @@ from typing import Any, Sequence
 
 import yaml
 
+from infoflow.experiments.config import yaml_problem
+
 __all__ = ["main", "parse_params"]
 
 
@@ -20,7 +22,10 @@ def parse_params(items: Sequence[str]) -> dict[str, Any]:
         key, sep, val = item.partition("=")
         if not sep or not key:
             raise ValueError(f"--param expects key=value, got {item!r}")
-        v = yaml.safe_load(val)
+        try:
+            v = yaml.safe_load(val)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"--param {item!r}: the value is not valid YAML: {yaml_problem(exc)}") from None
         out[key.strip()] = tuple(v) if isinstance(v, list) else v
     return out
 

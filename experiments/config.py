@@ -9,7 +9,7 @@ import yaml
 
 from infoflow.models.presets import get_preset
 
-__all__ = ["DEFAULTS", "resolve_config", "load_config", "apply_overrides", "check_types", "ConfigError"]
+__all__ = ["DEFAULTS", "resolve_config", "load_config", "apply_overrides", "check_types", "ConfigError", "yaml_problem"]
 
 
 class ConfigError(ValueError):
@@ -83,7 +83,10 @@ def apply_overrides(cfg: dict[str, Any], sets: Sequence[str]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise ConfigError(f"--set expects key=value, got {item!r}")
         parts = key.strip().split(".")
-        nested: Any = _number(yaml.safe_load(val)) if val.strip() else None
+        try:
+            nested: Any = _number(yaml.safe_load(val)) if val.strip() else None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML: {yaml_problem(exc)}") from None
         for p in reversed(parts):
             nested = {p: nested}
         cfg = _merge(cfg, nested)
@@ -137,6 +140,13 @@ def check_types(cfg: dict[str, Any], defaults: Mapping[str, Any] = DEFAULTS, pat
             raise ConfigError(f"{'.'.join(where)} must be {want}, got {v!r} ({type(v).__name__})")
 
 
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error in one line: what is wrong and where (1-based line and column)."""
+    mark = getattr(exc, "problem_mark", None)
+    what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return what + (f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "")
+
+
 def load_config(path: str | Path | None) -> dict[str, Any]:
     """Read a YAML config with ``yaml.safe_load``; a missing file or non-mapping raises."""
     if path is None:
@@ -144,7 +154,10 @@ def load_config(path: str | Path | None) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config {path} is not valid YAML: {yaml_problem(exc)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config {path} must be a YAML mapping, got {type(data).__name__}")
     return data

@@ -6,8 +6,8 @@ import pytest
 import torch
 import yaml
 
-from infoflow.experiments.cli import main
-from infoflow.experiments.config import ConfigError, resolve_config
+from infoflow.experiments.cli import main, parse_params
+from infoflow.experiments.config import ConfigError, load_config, resolve_config
 from infoflow.experiments.runfolder import RunExistsError
 from infoflow.experiments.train import Trainer, resolve_amp
 
@@ -137,6 +137,13 @@ def test_bad_configs_name_the_key(tmp_path):
     p.write_text("- just a list\n")
     assert main(["train", "--config", str(p)]) == 2
     assert main(["train", "--config", str(tmp_path / "nope.yaml")]) == 2
+    p.write_text("train:\n  steps: [1, 2\n")  # a YAML syntax error: one line naming where, no parser traceback
+    with pytest.raises(ConfigError, match=r"c.yaml is not valid YAML: expected ',' or '\]'.* at line 3, column 1"):
+        load_config(p)
+    with pytest.raises(ConfigError, match=r"--set 'train.steps=\[1,': the value is not valid YAML"):
+        resolve_config({}, ["train.steps=[1,"])
+    with pytest.raises(ValueError, match=r"--param 'k=\[1,': the value is not valid YAML"):
+        parse_params(["k=[1,"])
 
 
 def test_cli_train_and_evaluate(tmp_path, capsys):
