@@ -8,7 +8,7 @@ import torch
 
 ArrayLike = Any  # numpy array, torch tensor, or a nested list of numbers
 
-__all__ = ["as_2d", "check_pair", "constant_column_error", "constant_columns", "is_discrete", "to_numpy"]
+__all__ = ["as_2d", "check_finite", "check_pair", "constant_column_error", "constant_columns", "is_discrete", "to_numpy"]
 
 
 def is_discrete(a: np.ndarray | torch.Tensor) -> bool:
@@ -64,6 +64,12 @@ def as_2d(a: ArrayLike, name: str) -> np.ndarray | torch.Tensor:
             bad = torch.isnan(a).any().item() if isinstance(a, torch.Tensor) else np.isnan(a).any()
             raise ValueError(f"{name}: contains {'NaN' if bad else 'Inf'} values")
     return a
+
+
+def check_finite(t: torch.Tensor, what: str) -> None:
+    """Raise ``ValueError("<what> has NaN or infinite values")`` unless every entry of ``t`` is finite."""
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{what} has NaN or infinite values")
 
 
 def to_numpy(a: np.ndarray | torch.Tensor, dtype: Any = np.float64) -> np.ndarray:

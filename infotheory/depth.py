@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from ._isolate import eval_mode, isolated
+from ._validate import check_finite
 from .api import estimate_mi
 from .reductions import RandomProjection
 from .taps import LayerTap
@@ -121,8 +122,7 @@ def information_along_depth(model: nn.Module, x: torch.Tensor, y: torch.Tensor, 
         raise ValueError(f"the depth measurement rests on one sample per probe crop: got {x.shape[0]} crops, "
                          f"needs at least {min_samples}")
     for name, a in (("x", x), ("y", y)):
-        if not bool(torch.isfinite(a).all()):
-            raise ValueError(f"{name} has NaN or infinite values")
+        check_finite(a, name)
     proj_t = RandomProjection(dim, seed + 2)
     with isolated(model), eval_mode(model), LayerTap(model, list(layers), reduce=proj_t) as tap:
         for i in range(0, x.shape[0], 64):

@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 from scipy.stats import norm
 
+from ._validate import check_finite
 from .api import estimate_mi
 from .estimators.copula_resample import CopulaResampler, varying_columns
 from .bands import BAND_NAMES, laplacian_bands
@@ -56,8 +57,7 @@ def as_image_list(imgs: Images, name: str) -> list[torch.Tensor]:
         if t.ndim != 3:
             raise ValueError(f"{name}[{i}]: expected a (C, H, W) image, got shape {tuple(t.shape)}")
         t = t.to("cpu", torch.float64)
-        if not bool(torch.isfinite(t).all()):
-            raise ValueError(f"{name}[{i}] has NaN or infinite values")
+        check_finite(t, f"{name}[{i}]")
         out.append(t[None])
     return out
 

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ._isolate import eval_mode, isolated
+from ._validate import check_finite
 from .bands import default_levels
 from .diagnostics.detail import detail_loss
 from .diagnostics.gradients import gradient_balance
@@ -95,12 +96,10 @@ class Monitor:
             raise ValueError(f"probe must be two (B, C, H, W) batches of one shape, got {tuple(x.shape)} and "
                              f"{tuple(y.shape)}")
         for name, t in (("degraded", x), ("clean", y)):
-            if not bool(torch.isfinite(t).all()):
-                raise ValueError(f"the probe's {name} batch has NaN or infinite values")
+            check_finite(t, f"the probe's {name} batch")
         if every < 1:
             raise ValueError(f"every={every}: must be a positive number of steps")
-        get_estimator(estimator, **(estimator_params or {}))  # wrong names are said now, not at the first
-        get_estimator(detail_estimator)  # measurement (the plane checks its own again, with its defaults)
+        get_estimator(detail_estimator)  # a wrong name is said now, not at the first measurement
         if (D is None) != (objective is None):
             raise ValueError("the gradient balance needs both D and objective (or neither)")
         self.G, self.D, self.objective, self.probe = G, D, objective, (x.detach(), y.detach())
@@ -108,8 +107,8 @@ class Monitor:
         self.detail_estimator = detail_estimator
         self.layers = list(layers) if layers is not None else resolution_layers(G, x)
         resolve_layers(G, self.layers)  # names the layers G lacks
-        self.plane = InformationPlane(self.layers, estimator, estimator_params, n_per_image=n_per_image,
-                                      seed=seed) if self.layers else None
+        plane = InformationPlane(self.layers, estimator, estimator_params, n_per_image=n_per_image, seed=seed)
+        self.plane = plane if self.layers else None  # built either way: it checks the estimator and its params
         self.rows: list[dict[str, Any]] = []
         self._warned = False
         self.tensorboard = (tensorboard if isinstance(tensorboard, TensorBoardLog) or tensorboard is None
