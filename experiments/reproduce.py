@@ -30,15 +30,17 @@ from .problems import PRESET_OVERRIDES, PRIMARY_SEEDS, PROBLEMS, SEEDS, TASKS, R
 from .runfolder import RunFolder, RunLockedError, atomic_write_text
 from .sweep_options import SweepOptions, parse_shard
 
-__all__ = ["merge_sweep", "build_grid", "decisive_configs", "reproduce", "parse_shard", "run_one", "select_configs", "SweepOptions"]
+__all__ = ["merge_sweep", "build_grid", "sweep_seeds", "decisive_configs", "reproduce", "parse_shard", "run_one", "select_configs", "SweepOptions"]
 
 
-def build_grid(preset: str, tasks: Sequence[str], problems: Sequence[str], seeds: int | None = None
+def build_grid(preset: str, tasks: Sequence[str], problems: Sequence[str],
+               seeds: int | None | Sequence[int | None] = None
                ) -> tuple[list[RunSpec], dict[str, dict[str, list[str]]]]:
     """The runs, and for each problem and task the configuration names it uses. ``seeds`` (None: the
     preset's) sets every configuration's seed count; by default a configuration a pre-registered
     primary decision compares gets :data:`PRIMARY_SEEDS` of the preset (5 for the confirmatory
-    ``long`` and ``full``), the others :data:`SEEDS`."""
+    ``long`` and ``full``), the others :data:`SEEDS`. A list of such settings gives the union of
+    their grids (a folder filled by several ``reproduce`` calls: :func:`sweep_seeds`)."""
     if preset not in PRESET_OVERRIDES:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESET_OVERRIDES)}")
     for t in tasks:
@@ -61,9 +63,10 @@ def build_grid(preset: str, tasks: Sequence[str], problems: Sequence[str], seeds
                     raise RuntimeError(f"configuration {cname!r} of {task} is defined differently by two problems")
                 merged_of[(task, cname)] = merged
     rank = _decisive_rank(problems, uses)
+    settings = list(seeds) if isinstance(seeds, (list, tuple)) else [seeds]
     for (task, cname), merged in merged_of.items():
-        n_seeds = seeds or (PRIMARY_SEEDS.get(preset, SEEDS[preset]) if rank[(task, cname)] == 0 else SEEDS[preset])
-        for seed in range(n_seeds):
+        default = PRIMARY_SEEDS.get(preset, SEEDS[preset]) if rank[(task, cname)] == 0 else SEEDS[preset]
+        for seed in range(max(n or default for n in settings)):
             spec = RunSpec(task, cname, seed, tuple(sorted({**merged, "seed": seed, "name": cname}.items())))
             specs[spec.key] = spec
     return sorted(specs.values(), key=lambda s: (rank[(s.task, s.config)], TASKS.index(s.task), s.config,
@@ -137,10 +140,22 @@ def _thread_split(jobs: int) -> int:
     return max(1, (os.cpu_count() or 1) // jobs)
 
 
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def _init_worker(threads: int) -> None:
+    """A ``--jobs`` worker's thread pools sized to its share of the cores: torch's, and the
+    BLAS/OpenMP pools numpy, scipy and scikit-learn use in the analyses — left alone, each worker's
+    BLAS takes every core and N workers oversubscribe the CPU N-fold (a copula estimate at d = 100
+    ran ~20× slower so). threadpoolctl limits the pools already loaded; the environment variables
+    size those loaded later and the KSG neighbour queries (``workers=-1``)."""
+    for var in _THREAD_VARS:
+        os.environ[var] = str(threads)
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(threads)
+    threadpool_limits(threads)
 
 
 def run_one(spec: RunSpec, path: Path, analyses: list[str], device: str) -> tuple[str, str, float]:
@@ -180,12 +195,26 @@ def run_one(spec: RunSpec, path: Path, analyses: list[str], device: str) -> tupl
         return spec.key, f"failed: {type(exc).__name__}: {exc}", time.time() - t0
 
 
+def sweep_seeds(sweep: dict[str, Any]) -> list[int | None]:
+    """The seed settings of the ``reproduce`` calls a sweep.json records, for :func:`build_grid`:
+    None for a call without ``--seeds`` (the preset's counts, :data:`PRIMARY_SEEDS` for what a
+    primary compares), an int for ``--seeds N``. A sweep.json of earlier versions holds one int,
+    and its calls without ``--seeds`` wrote the preset's :data:`SEEDS` there (3 for ``long``, whose
+    primaries train 5): that int is read as the preset's counts, whose grid holds the other."""
+    raw = sweep.get("seeds")
+    if isinstance(raw, list):
+        return [None if n is None else int(n) for n in raw] or [None]
+    if raw is None or int(raw) == SEEDS.get(sweep["preset"]):
+        return [None]
+    return [int(raw)]
+
+
 def merge_sweep(path: Path, record: dict[str, Any]) -> dict[str, Any]:
     """``record`` (this call's preset, tasks, problems, seeds, uses, configs) joined with the
     sweep.json an earlier call left in the same folder, so that a folder filled by several calls
     (``--tasks dehaze`` after ``--tasks denoise derain``) is reported over all of them: tasks and
-    problems are the union (first-seen order), ``uses`` is rebuilt for that union, ``seeds`` the
-    larger, ``configs`` the union of the selections (None once any call trained the whole grid).
+    problems are the union (first-seen order), ``uses`` is rebuilt for that union, ``seeds`` lists
+    each call's setting (:func:`sweep_seeds`), ``configs`` the union of the selections (None once any call trained the whole grid).
     A folder holding another preset's sweep is refused: its runs would mix schedules."""
     if not path.exists():
         return record
@@ -195,7 +224,7 @@ def merge_sweep(path: Path, record: dict[str, Any]) -> dict[str, Any]:
                          f"another --out folder")
     tasks = list(dict.fromkeys([*old.get("tasks", []), *record["tasks"]]))
     problems = list(dict.fromkeys([*old.get("problems", []), *record["problems"]]))
-    seeds = max(int(old.get("seeds", 0)), int(record["seeds"]))
+    seeds = list(dict.fromkeys([*sweep_seeds(old), *sweep_seeds(record)]))
     both = [old.get("configs"), record["configs"]]  # an older sweep.json without the key trained all
     configs = None if any(c is None for c in both) else sorted({*both[0], *both[1]})
     return {"preset": record["preset"], "tasks": tasks, "problems": problems, "seeds": seeds,
@@ -234,7 +263,7 @@ def reproduce(options: SweepOptions | str = "quick", *args: Any, **kwargs: Any) 
     i, n = parse_shard(opts.shard)
     mine = grid[i::n]
     out.mkdir(parents=True, exist_ok=True)
-    record = {"preset": preset, "tasks": list(tasks), "problems": list(problems), "seeds": opts.seeds or SEEDS[preset],
+    record = {"preset": preset, "tasks": list(tasks), "problems": list(problems), "seeds": [opts.seeds],
               "uses": uses, "configs": sorted(configs) if configs is not None else None}
     atomic_write_text(out / "sweep.json", json.dumps(merge_sweep(out / "sweep.json", record), indent=2))
     counts: dict[str, Any] = {"trained": 0, "analysed": 0, "skipped": 0, "busy": 0, "failed": 0,

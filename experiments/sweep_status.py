@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .reproduce import _analyses_for, _analysis_settings, _lacking, build_grid, select_configs
+from .reproduce import _analyses_for, _analysis_settings, _lacking, build_grid, select_configs, sweep_seeds
 from .runfolder import RunFolder
 
 __all__ = ["sweep_status", "format_status", "remaining_runs"]
@@ -46,7 +46,7 @@ def sweep_status(out: str | Path) -> pd.DataFrame:
     if not (out / "sweep.json").exists():
         raise FileNotFoundError(f"{out} holds no sweep.json: not a folder written by `infoflow reproduce`")
     sweep = json.loads((out / "sweep.json").read_text())
-    grid, uses = build_grid(sweep["preset"], sweep["tasks"], sweep["problems"], sweep.get("seeds"))
+    grid, uses = build_grid(sweep["preset"], sweep["tasks"], sweep["problems"], sweep_seeds(sweep))
     rows = []
     for spec in select_configs(grid, sweep.get("configs")):
         path = out / spec.task / spec.config / f"seed{spec.seed}"
@@ -104,5 +104,5 @@ def format_status(table: pd.DataFrame) -> str:
     running = int((table.state == "running").sum())
     if len(secs) and left > 0 and running:
         timing += (f"; about {left * secs.median() / running / 60:.0f} min left at this pace "
-                   f"({left:.2g} run{'' if left == 1 else 's'} of work, {running} at once)")
+                   f"({left:.{1 if left < 10 else 0}f} run{'' if left == 1 else 's'} of work, {running} at once)")
     return "\n".join(lines + [f"{len(table)} runs: {summary}{timing}"])

@@ -23,8 +23,12 @@ BRUTE_MAX_N = 40_000  # beyond this the O(n²) sweep loses to the trees' pruning
 
 
 def _n_threads(workers: int) -> int:
-    """Threads meant by a scipy-style ``workers`` value (-1 = all cores)."""
-    return (os.cpu_count() or 1) if workers == -1 else max(1, workers)
+    """Threads meant by a scipy-style ``workers`` value: -1 = the cores this process is given
+    (``OMP_NUM_THREADS`` when set — a ``reproduce --jobs`` worker sets its share there — else all)."""
+    if workers != -1:
+        return max(1, workers)
+    given = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(given) if given.isdigit() and int(given) > 0 else (os.cpu_count() or 1)
 
 
 def count_within(a: np.ndarray, radius: np.ndarray, workers: int = -1) -> np.ndarray:
@@ -76,7 +80,7 @@ class KSGEstimator(MIEstimator):
         standardize: scale every column to unit variance first (max-norm is scale-sensitive).
         jitter: relative noise (× column std) added to break ties, as NPEET does; 0 disables.
         seed: seed of the jitter.
-        workers: threads for the neighbour queries (-1 = all cores).
+        workers: threads for the neighbour queries (-1 = the cores given: OMP_NUM_THREADS, else all).
         algorithm: ``tree`` (k-d trees), ``brute`` (an exact blocked all-pairs sweep compiled with
             numba: faster where trees cannot prune, i.e. in many dimensions) or ``auto`` (brute
             when the joint space has >= 8 dimensions and n <= 40,000, trees otherwise). Both
@@ -138,7 +142,7 @@ class KSGEstimator(MIEstimator):
                 nx, ny = (count_within(a, eps, 1) if a.shape[1] == 1 else _chebyshev.count_closer(a, eps, n_threads)
                           for a in (X, Y))
             else:
-                dist, _ = cKDTree(joint, leafsize=32).query(joint, k=[self.k + 1], p=np.inf, workers=self.workers)
+                dist, _ = cKDTree(joint, leafsize=32).query(joint, k=[self.k + 1], p=np.inf, workers=_n_threads(self.workers))
                 eps = dist[:, 0]
                 if n_threads >= 2:  # one marginal per thread: scales better than splitting each query
                     with ThreadPoolExecutor(2) as ex:
@@ -168,7 +172,7 @@ class KSGEstimator(MIEstimator):
         radius = np.empty(n)
         for c in range(len(classes)):
             idx = np.flatnonzero(inv == c)
-            d, _ = cKDTree(X[idx]).query(X[idx], k=[self.k + 1], p=np.inf, workers=self.workers)
+            d, _ = cKDTree(X[idx]).query(X[idx], k=[self.k + 1], p=np.inf, workers=_n_threads(self.workers))
             radius[idx] = d[:, 0]
         # Ross (2014): m_i = points of the whole sample within distance d_i (the k-th neighbour
         # included), i itself excluded — so in-class m_i = k and the ψ(k) − ψ(m) terms balance.

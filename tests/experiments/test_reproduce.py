@@ -2,6 +2,7 @@
 without redoing finished runs; failures are recorded and the sweep goes on; shards partition the grid."""
 import json
 import math
+import os
 
 import pandas as pd
 import pytest
@@ -449,3 +450,62 @@ def test_sweep_options_name_a_bad_setting_before_anything_runs(tmp_path):
     assert not list(tmp_path.iterdir())  # nothing was written by making them
     with pytest.raises(TypeError, match="not both"):
         reproduce(opts, jobs=2)
+
+
+def test_the_primaries_extra_seeds_stay_in_the_recorded_grid(tmp_path):
+    """A ``long`` sweep trains 5 seeds of what a primary compares and 3 of the rest. sweep.json
+    (which ``infoflow status`` rebuilds the grid from) must keep that: a call without --seeds is
+    recorded as the preset's counts, not as 3 for every configuration; an earlier version's single
+    int 3 reads the same; a later ``--seeds 4`` call adds seed 3 to the controls only."""
+    from infoflow.experiments.reproduce import merge_sweep, sweep_seeds
+
+    tasks, problems = ["denoise"], ["detail"]
+    default, _ = build_grid("long", tasks, problems)
+    seeds_of = lambda grid, cfg: sorted(s.seed for s in grid if s.config == cfg)  # noqa: E731
+    assert seeds_of(default, "baseline") == [0, 1, 2, 3, 4] and seeds_of(default, "no-skip") == [0, 1, 2]
+    legacy = {"preset": "long", "tasks": tasks, "problems": problems, "seeds": 3}
+    assert sweep_seeds(legacy) == [None]
+    assert build_grid("long", tasks, problems, sweep_seeds(legacy))[0] == default
+    assert sweep_seeds({**legacy, "seeds": 2}) == [2]  # an explicit --seeds 2 of an earlier version
+    path = tmp_path / "sweep.json"
+    path.write_text(json.dumps({**legacy, "uses": {}, "configs": None}))
+    merged = merge_sweep(path, {**legacy, "seeds": [4], "uses": {}, "configs": None})
+    assert merged["seeds"] == [None, 4]
+    union, _ = build_grid("long", tasks, problems, merged["seeds"])
+    assert seeds_of(union, "baseline") == [0, 1, 2, 3, 4] and seeds_of(union, "no-skip") == [0, 1, 2, 3]
+    assert build_grid("long", tasks, problems, [2])[0] == build_grid("long", tasks, problems, 2)[0]
+
+
+def test_reproduce_records_a_default_call_as_the_presets_counts(tmp_path):
+    """The record a call writes: [None] without --seeds, so status lists all 5 seeds of a primary."""
+    from infoflow.experiments.sweep_options import SweepOptions
+    from infoflow.experiments.sweep_status import sweep_status
+
+    reproduce(SweepOptions("long", ["denoise"], ["detail"], out=tmp_path, configs=["baseline", "no-skip"],
+                           report=False, progress=False, classical=False, shard="999/1000"))  # trains nothing
+    assert json.loads((tmp_path / "sweep.json").read_text())["seeds"] == [None]
+    table = sweep_status(tmp_path)
+    assert sorted(table.seed[table.config == "baseline"]) == [0, 1, 2, 3, 4]
+    assert sorted(table.seed[table.config == "no-skip"]) == [0, 1, 2]
+
+
+def test_a_jobs_worker_keeps_every_thread_pool_to_its_share():
+    """``--jobs N`` splits the cores; a worker's BLAS/OpenMP pools (loaded before and after the
+    split), torch's and the KSG queries' must all keep to its share, or N workers each take every
+    core. Checked in a fresh interpreter, as a spawned worker is."""
+    import subprocess
+    import sys
+
+    code = ("from infoflow.experiments.reproduce import _init_worker\n"
+            "import numpy\n"
+            "_init_worker(1)\n"
+            "import scipy.linalg, sklearn.neighbors, torch, json\n"
+            "from threadpoolctl import threadpool_info\n"
+            "from infoflow.infotheory.estimators.ksg import _n_threads\n"
+            "print(json.dumps([[p['internal_api'], p['num_threads']] for p in threadpool_info()]"
+            " + [['torch', torch.get_num_threads()], ['ksg', _n_threads(-1)]]))\n")
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    pools = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(pools) >= 3 and all(n == 1 for _, n in pools), pools
