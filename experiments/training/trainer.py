@@ -38,6 +38,13 @@ def dist_env() -> tuple[int, int, int]:
     return (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0)))
 
 
+def _part_names(hooks: list[Any]) -> list[str]:
+    """A name per hook for the DONE record's ``seconds_by_part``: its class name, numbered when
+    two hooks share one (two user callbacks of the same class)."""
+    names = [type(h).__name__ for h in hooks]
+    return [f"{n} {names[:i].count(n) + 1}" if names.count(n) > 1 else n for i, n in enumerate(names)]
+
+
 class Trainer:
     """Trains ``cfg`` into the run folder ``out``.
 
@@ -510,7 +517,10 @@ class Trainer:
         self._own_pg = False
 
     def _fit(self) -> dict[str, Any]:
-        """The loop: set up, then for each step one update and the hooks; then the final scores."""
+        """The loop: set up, then for each step one update and the hooks; then the final scores.
+        The DONE record's ``seconds_by_part`` says where this launch's time went: waiting for
+        batches, the updates, each hook (its steps and its end) and the final scores, in seconds
+        (on a GPU, queued kernels count where something waits for them)."""
         try:
             self._setup()
         except BaseException:
@@ -529,19 +539,34 @@ class Trainer:
         workers = resolve_workers(self.cfg["data"]["workers"], self.device)
         loader = batch_loader(self.batches(), start + 1, self.total_steps, workers,
                               pin_memory=self.device.type == "cuda")
+        names = _part_names(self.hooks)
+        spent = dict.fromkeys(["batches", "update", *names, "final scores"], 0.0)
+        clock = time.perf_counter
+        waited = clock()
         for step, (x, y) in zip(bar, loader):
+            t = clock()
+            spent["batches"] += t - waited  # waiting for the next batch (and the progress bar)
             stats = self.train_step(step, x, y)
-            for hook in self.hooks:
+            spent["update"] += clock() - t
+            for hook, name in zip(self.hooks, names):
+                t = clock()
                 hook.on_step_end(self, step, stats)
+                spent[name] += clock() - t
+            waited = clock()
         self._sync_buffers()
         summary = {"steps": self.step, "seconds_this_launch": time.time() - t0, "world_size": self.world}
         if self.is_main:
-            for hook in self.hooks:
+            for hook, name in zip(self.hooks, names):
+                t = clock()
                 hook.on_fit_end(self, summary)
+                spent[name] += clock() - t
+            t = clock()
             self.score_crops()
             summary["test"] = {r["metric"]: r["value"] for r in self.run.rows
                                if r["split"] == "test" and r["step"] == self.step}
             summary["test_full"] = self.score_full_size()
+            spent["final scores"] += clock() - t
+            summary["seconds_by_part"] = {k: round(v, 3) for k, v in spent.items()}
             self.run.finish(summary)
         return summary
 

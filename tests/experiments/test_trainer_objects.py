@@ -300,3 +300,26 @@ def test_train_state_round_trips_and_names_a_checkpoint_that_does_not_fit(tmp_pa
         make(2, 0).load_state_dict(a.state_dict(), "ckpt.pt")
     with pytest.raises(KeyError, match="not a training checkpoint"):
         b.load_state_dict({"G": {}}, "x.pt")
+
+
+class Slow(Callback):
+    """A hook that takes a known time: 20 ms a step."""
+
+    def on_step_end(self, trainer, step, stats):
+        import time
+
+        time.sleep(0.02)
+
+
+def test_done_says_where_the_time_went(tmp_path):
+    """seconds_by_part names every built-in hook, a user's hooks (numbered when they share a class)
+    and the update; a hook known to sleep 20 ms a step is charged at least that, and no more than
+    the launch took; the parts add up to no more than the launch's wall time."""
+    Trainer(tiny("train.steps=6"), tmp_path / "r", device="cpu", progress=False, callbacks=[Slow(), Slow()]).fit()
+    done = json.loads((tmp_path / "r" / "DONE").read_text())
+    parts = done["seconds_by_part"]
+    assert list(parts) == ["batches", "update", "LogTrainStats", "Diagnostics", "Evaluate", "Samples",
+                           "Slow 1", "Slow 2", "Checkpoint", "final scores"]
+    assert parts["Slow 1"] >= 6 * 0.02 and parts["Slow 2"] >= 6 * 0.02
+    assert parts["update"] > 0 and parts["final scores"] > 0
+    assert sum(v for k, v in parts.items() if k != "final scores") <= done["seconds_this_launch"] + 1e-3
