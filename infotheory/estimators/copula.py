@@ -99,7 +99,11 @@ def capped_mi(r: np.ndarray, dx: int) -> float:
     """:func:`half_logdet_mi` for a joint correlation matrix that may be singular across the blocks (a
     deterministic relation; each block itself non-singular): canonical correlations capped at
     ``RHO_CAP``, so a relation of correlation 1 gives a large finite value, not inf (nats)."""
-    rho = np.minimum(_canonical_from_corr(r, dx), RHO_CAP)
+    return _mi_of_canonical(np.minimum(_canonical_from_corr(r, dx), RHO_CAP))
+
+
+def _mi_of_canonical(rho: np.ndarray) -> float:
+    """The Gaussian MI of canonical correlations ``rho`` (each < 1), nats."""
     return float(-0.5 * np.log1p(-rho**2).sum())
 
 
@@ -261,7 +265,7 @@ class CopulaEstimator(MIEstimator):
             nu, loglik = math.inf, {}  # no likelihood: the copula density is degenerate
             r = np.corrcoef(ppf_of_ranks(u, special.ndtri), rowvar=False)
             rho = np.minimum(_canonical_from_corr(r, dx), RHO_CAP)
-            plugin = capped_mi(r, dx)
+            plugin = _mi_of_canonical(rho)  # capped_mi(r, dx), its correlations computed once
         else:
             try:
                 nu, r, loglik = fit_elliptical(u, self.family, self.nu_grid)
