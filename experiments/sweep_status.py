@@ -9,6 +9,7 @@ terminal cannot give.
 from __future__ import annotations
 
 import json
+from itertools import groupby
 from pathlib import Path
 
 import pandas as pd
@@ -88,14 +89,22 @@ def remaining_runs(table: pd.DataFrame) -> float:
 
 
 def format_status(table: pd.DataFrame) -> str:
-    """The status table as text: one line per run that is not done, then the counts per state, the
+    """The status table as text: one line per run that is not done (the runs of a configuration
+    not started yet on one line), the finished runs per task, then the counts per state, the
     median training time of the finished runs and, while runs train, the time left at that pace
     (:func:`remaining_runs` × median ÷ runs training at once)."""
-    lines = []
-    for r in table.itertuples(index=False):
-        if r.state != "done":
+    lines: list[str] = []
+    for (task, config, state), group in groupby(table.itertuples(index=False), key=lambda r: (r.task, r.config, r.state)):
+        runs = list(group)
+        if state == "not started" and len(runs) > 1:  # a configuration's seeds are adjacent in the grid
+            lines.append(f"  {task}/{config}: not started (seeds {', '.join(str(r.seed) for r in runs)})")
+            continue
+        for r in runs if state != "done" else ():
             at = f" at step {r.step}/{r.steps}" if r.state in ("running", "interrupted") and pd.notna(r.step) else ""
             lines.append(f"  {r.task}/{r.config}/seed{r.seed}: {r.state}{at}" + (f" ({r.detail})" if r.detail else ""))
+    if table.task.nunique() > 1:
+        done = table.state.eq("done").groupby(table.task, sort=False)
+        lines.append("  done per task: " + ", ".join(f"{t} {int(d.sum())}/{len(d)}" for t, d in done))
     counts = table.state.value_counts()
     summary = ", ".join(f"{int(counts[s])} {s}" for s in STATES if s in counts)
     secs = table.seconds.dropna()

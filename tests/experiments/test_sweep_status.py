@@ -9,7 +9,7 @@ import pytest
 
 from infoflow.experiments.cli import main
 from infoflow.experiments.reproduce import build_grid
-from infoflow.experiments.sweep_status import remaining_runs, sweep_status
+from infoflow.experiments.sweep_status import format_status, remaining_runs, sweep_status
 
 CONFIGS = ["baseline", "hinge", "l1-only", "lsgan", "relativistic", "wgangp"]  # rebalanced not selected
 
@@ -67,3 +67,25 @@ def test_status_command_prints_what_is_not_done_and_fails_on_a_failed_run(folder
     assert capsys.readouterr().out.splitlines()[0] == "task,config,seed,state,step,steps,seconds,detail"
     assert main(["status", str(folder / "denoise")]) == 2
     assert "holds no sweep.json" in capsys.readouterr().err
+
+
+def test_status_groups_a_configurations_waiting_seeds_and_counts_per_task(tmp_path):
+    """A sweep of two tasks, two seeds: a configuration whose seeds have not started is one line
+    naming them; one started seed leaves the other on its own line; the finished runs per task."""
+    tasks = ["denoise", "derain"]
+    grid, uses = build_grid("tiny", tasks, ["gradients"], 2)
+    (tmp_path / "sweep.json").write_text(json.dumps({"preset": "tiny", "tasks": tasks, "problems": ["gradients"],
+                                                     "seeds": [2], "uses": uses, "configs": None}))
+    done = tmp_path / "denoise" / "lsgan" / "seed0"
+    done.mkdir(parents=True)
+    (done / "DONE").write_text(json.dumps({"steps": 4, "seconds_this_launch": 60.0}))
+    (done / "analysis.csv").write_text("step,split,metric,value\n4,d_probe,x,1\n")
+    (done / "analyses.json").write_text(json.dumps(
+        {"done": ["d_probe"], "settings": {"d_probe": {"diagnostics.d_probe_steps": 4}}}))
+    text = format_status(sweep_status(tmp_path))
+    assert "  denoise/hinge: not started (seeds 0, 1)" in text.splitlines()
+    assert "  denoise/lsgan/seed1: not started" in text.splitlines()  # its seed 0 is done
+    assert "denoise/lsgan/seed0" not in text
+    per_task = len(grid) // 2
+    assert f"  done per task: denoise 1/{per_task}, derain 0/{per_task}" in text.splitlines()
+    assert text.splitlines()[-1].startswith(f"{len(grid)} runs: 1 done, {len(grid) - 1} not started")
