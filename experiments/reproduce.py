@@ -30,7 +30,8 @@ from .problems import PRESET_OVERRIDES, PRIMARY_SEEDS, PROBLEMS, SEEDS, TASKS, R
 from .runfolder import RunFolder, RunLockedError, atomic_write_text
 from .sweep_options import SweepOptions, parse_shard
 
-__all__ = ["merge_sweep", "build_grid", "sweep_seeds", "decisive_configs", "reproduce", "parse_shard", "run_one", "select_configs", "SweepOptions"]
+__all__ = ["merge_sweep", "build_grid", "sweep_seeds", "decisive_configs", "reproduce", "parse_shard", "run_one",
+           "select_configs", "SweepOptions"]
 
 
 def build_grid(preset: str, tasks: Sequence[str], problems: Sequence[str],
@@ -214,7 +215,8 @@ def merge_sweep(path: Path, record: dict[str, Any]) -> dict[str, Any]:
     sweep.json an earlier call left in the same folder, so that a folder filled by several calls
     (``--tasks dehaze`` after ``--tasks denoise derain``) is reported over all of them: tasks and
     problems are the union (first-seen order), ``uses`` is rebuilt for that union, ``seeds`` lists
-    each call's setting (:func:`sweep_seeds`), ``configs`` the union of the selections (None once any call trained the whole grid).
+    each call's setting (:func:`sweep_seeds`), ``configs`` the union of the selections (None once
+    any call trained the whole grid).
     A folder holding another preset's sweep is refused: its runs would mix schedules."""
     if not path.exists():
         return record

@@ -94,7 +94,8 @@ def format_status(table: pd.DataFrame) -> str:
     median training time of the finished runs and, while runs train, the time left at that pace
     (:func:`remaining_runs` × median ÷ runs training at once)."""
     lines: list[str] = []
-    for (task, config, state), group in groupby(table.itertuples(index=False), key=lambda r: (r.task, r.config, r.state)):
+    rows = table.itertuples(index=False)
+    for (task, config, state), group in groupby(rows, key=lambda r: (r.task, r.config, r.state)):
         runs = list(group)
         if state == "not started" and len(runs) > 1:  # a configuration's seeds are adjacent in the grid
             lines.append(f"  {task}/{config}: not started (seeds {', '.join(str(r.seed) for r in runs)})")

@@ -142,7 +142,8 @@ class KSGEstimator(MIEstimator):
                 nx, ny = (count_within(a, eps, 1) if a.shape[1] == 1 else _chebyshev.count_closer(a, eps, n_threads)
                           for a in (X, Y))
             else:
-                dist, _ = cKDTree(joint, leafsize=32).query(joint, k=[self.k + 1], p=np.inf, workers=_n_threads(self.workers))
+                dist, _ = cKDTree(joint, leafsize=32).query(joint, k=[self.k + 1], p=np.inf,
+                                                            workers=_n_threads(self.workers))
                 eps = dist[:, 0]
                 if n_threads >= 2:  # one marginal per thread: scales better than splitting each query
                     with ThreadPoolExecutor(2) as ex:
