@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .reproduce import _analyses_for, _analysis_settings, _lacking, build_grid, select_configs, sweep_seeds
+from .reproduce import (_analyses_for, _analysis_settings, _decisive_rank, _lacking, build_grid, select_configs,
+                        sweep_seeds)
 from .runfolder import RunFolder
 
 __all__ = ["sweep_status", "format_status", "remaining_runs"]
@@ -39,7 +40,8 @@ def _last_step(metrics: Path) -> int | None:
 
 
 def sweep_status(out: str | Path) -> pd.DataFrame:
-    """One row per run of the sweep in ``out``: task, config, seed, state (one of :data:`STATES`),
+    """One row per run of the sweep in ``out``: task, config, seed, decides (a primary decision
+    compares this configuration: the grid trains these first), state (one of :data:`STATES`),
     step (last logged), steps (the schedule's), seconds (a finished run's training time in its last
     launch) and detail (the LOCK holder or the recorded error). Raises FileNotFoundError when ``out``
     holds no sweep.json."""
@@ -48,11 +50,13 @@ def sweep_status(out: str | Path) -> pd.DataFrame:
         raise FileNotFoundError(f"{out} holds no sweep.json: not a folder written by `infoflow reproduce`")
     sweep = json.loads((out / "sweep.json").read_text())
     grid, uses = build_grid(sweep["preset"], sweep["tasks"], sweep["problems"], sweep_seeds(sweep))
+    rank = _decisive_rank(sweep["problems"], uses)
     rows = []
     for spec in select_configs(grid, sweep.get("configs")):
         path = out / spec.task / spec.config / f"seed{spec.seed}"
         run = RunFolder(path)
-        row = {"task": spec.task, "config": spec.config, "seed": spec.seed, "state": "not started",
+        row = {"task": spec.task, "config": spec.config, "seed": spec.seed,
+               "decides": rank[(spec.task, spec.config)] == 0, "state": "not started",
                "step": _last_step(run.metrics_path), "steps": dict(spec.overrides).get("train.steps"),
                "seconds": None, "detail": ""}
         live = run.lock_held()
@@ -76,7 +80,8 @@ def sweep_status(out: str | Path) -> pd.DataFrame:
             row["state"] = "interrupted"
             row["detail"] = "resumes from its checkpoint on the next reproduce"
         rows.append(row)
-    table = pd.DataFrame(rows, columns=["task", "config", "seed", "state", "step", "steps", "seconds", "detail"])
+    table = pd.DataFrame(rows, columns=["task", "config", "seed", "decides", "state", "step", "steps", "seconds",
+                                        "detail"])
     return table.astype({"step": "Int64", "steps": "Int64", "seconds": "float64"})
 
 
@@ -112,6 +117,13 @@ def format_status(table: pd.DataFrame) -> str:
     timing = f"; a finished run took {secs.median() / 60:.1f} min (median)" if len(secs) else ""
     left = remaining_runs(table)
     running = int((table.state == "running").sum())
+    decisive = table[table.decides.astype(bool)] if "decides" in table else table.iloc[:0]
+    if 0 < len(decisive) < len(table):  # the grid trains them first: when the verdicts can be read
+        line = f"  the runs a verdict compares: {int(decisive.state.eq('done').sum())}/{len(decisive)} done"
+        left_d = remaining_runs(decisive)
+        if len(secs) and left_d > 0 and running:
+            line += f", about {left_d * secs.median() / running / 60:.0f} min left for them"
+        lines.append(line)
     if len(secs) and left > 0 and running:
         timing += (f"; about {left * secs.median() / running / 60:.0f} min left at this pace "
                    f"({left:.{1 if left < 10 else 0}f} run{'' if left == 1 else 's'} of work, {running} at once)")

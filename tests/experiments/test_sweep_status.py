@@ -64,14 +64,15 @@ def test_status_command_prints_what_is_not_done_and_fails_on_a_failed_run(folder
     assert remaining_runs(sweep_status(folder)) == pytest.approx(1.75)
     (folder / "denoise" / "wgangp" / "seed0" / "FAILED").unlink()
     assert main(["status", str(folder), "--csv"]) == 0
-    assert capsys.readouterr().out.splitlines()[0] == "task,config,seed,state,step,steps,seconds,detail"
+    assert capsys.readouterr().out.splitlines()[0] == "task,config,seed,decides,state,step,steps,seconds,detail"
     assert main(["status", str(folder / "denoise")]) == 2
     assert "holds no sweep.json" in capsys.readouterr().err
 
 
 def test_status_groups_a_configurations_waiting_seeds_and_counts_per_task(tmp_path):
     """A sweep of two tasks, two seeds: a configuration whose seeds have not started is one line
-    naming them; one started seed leaves the other on its own line; the finished runs per task."""
+    naming them; one started seed leaves the other on its own line; the finished runs per task, and
+    of the runs a verdict compares (baseline and LSGAN for the gradients problem)."""
     tasks = ["denoise", "derain"]
     grid, uses = build_grid("tiny", tasks, ["gradients"], 2)
     (tmp_path / "sweep.json").write_text(json.dumps({"preset": "tiny", "tasks": tasks, "problems": ["gradients"],
@@ -87,5 +88,7 @@ def test_status_groups_a_configurations_waiting_seeds_and_counts_per_task(tmp_pa
     assert "  denoise/lsgan/seed1: not started" in text.splitlines()  # its seed 0 is done
     assert "denoise/lsgan/seed0" not in text
     per_task = len(grid) // 2
+    compared = [sp for sp in grid if sp.config in ("baseline", "lsgan")]  # what the gradients verdicts compare
+    assert f"  the runs a verdict compares: 1/{len(compared)} done" in text.splitlines()
     assert f"  done per task: denoise 1/{per_task}, derain 0/{per_task}" in text.splitlines()
     assert text.splitlines()[-1].startswith(f"{len(grid)} runs: 1 done, {len(grid) - 1} not started")
