@@ -376,4 +376,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    if __package__ != "infoflow.experiments":  # `python -m experiments.cli` from a checkout's root
+        # would load every module twice (experiments.* and infoflow.experiments.*), each copy with its
+        # own registries: a task's plug-in degradation registered in one is unknown to the other
+        sys.exit("run `python -m infoflow.experiments.cli` (or the `infoflow` command), not "
+                 f"`python -m {__package__}.cli`")
     sys.exit(main())

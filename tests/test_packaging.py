@@ -152,3 +152,16 @@ def _version() -> str:
     import infoflow
 
     return infoflow.__version__
+
+
+def test_the_cli_refuses_to_run_under_a_second_module_name():
+    """From a checkout's root, `python -m experiments.cli` would import every module a second time
+    (experiments.* beside infoflow.experiments.*), each copy with its own registries — a task's
+    plug-in degradation ('blur') then unknown where the config is checked. It is refused by name;
+    `python -m infoflow.experiments.cli` runs."""
+    wrong = subprocess.run([sys.executable, "-m", "experiments.cli", "--help"], capture_output=True, text=True,
+                           cwd=ROOT, timeout=300)
+    assert wrong.returncode == 1 and "python -m infoflow.experiments.cli" in wrong.stderr
+    right = subprocess.run([sys.executable, "-m", "infoflow.experiments.cli", "--version"], capture_output=True,
+                           text=True, cwd=ROOT, timeout=300)
+    assert right.returncode == 0 and "infoflow" in right.stdout
