@@ -123,8 +123,13 @@ def format_status(table: pd.DataFrame) -> str:
         left_d = remaining_runs(decisive)
         if len(secs) and left_d > 0 and running:
             line += f", about {left_d * secs.median() / running / 60:.0f} min left for them"
+            failed_d = int((decisive.state == "failed").sum())
+            line += f", not counting {failed_d} failed" if failed_d else ""
         lines.append(line)
     if len(secs) and left > 0 and running:
         timing += (f"; about {left * secs.median() / running / 60:.0f} min left at this pace "
                    f"({left:.{1 if left < 10 else 0}f} run{'' if left == 1 else 's'} of work, {running} at once)")
+        failed = int((table.state == "failed").sum())
+        if failed:  # retried only by a reproduce started after they failed: not in the estimates
+            timing += f", not counting {failed} failed run{'' if failed == 1 else 's'}"
     return "\n".join(lines + [f"{len(table)} runs: {summary}{timing}"])

@@ -60,7 +60,7 @@ def test_status_command_prints_what_is_not_done_and_fails_on_a_failed_run(folder
     # left: relativistic (1) + a quarter of hinge + half of l1-only = 1.75 runs of 2 min, one run training
     assert text.strip().endswith("6 runs: 1 done, 1 done, analyses pending, 1 running, 1 interrupted, 1 failed, "
                                  "1 not started; a finished run took 2.0 min (median); about 4 min left at this "
-                                 "pace (1.8 runs of work, 1 at once)")
+                                 "pace (1.8 runs of work, 1 at once), not counting 1 failed run")
     assert remaining_runs(sweep_status(folder)) == pytest.approx(1.75)
     (folder / "denoise" / "wgangp" / "seed0" / "FAILED").unlink()
     assert main(["status", str(folder), "--csv"]) == 0
