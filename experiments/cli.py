@@ -10,8 +10,6 @@ from typing import Any, Sequence
 
 import yaml
 
-from infoflow.experiments.config import yaml_problem
-
 __all__ = ["main", "parse_params"]
 
 
@@ -25,6 +23,8 @@ def parse_params(items: Sequence[str]) -> dict[str, Any]:
         try:
             v = yaml.safe_load(val)
         except yaml.YAMLError as exc:
+            from .config import yaml_problem  # here, not at the top: config imports torch, the command starts light
+
             raise ValueError(f"--param {item!r}: the value is not valid YAML: {yaml_problem(exc)}") from None
         out[key.strip()] = tuple(v) if isinstance(v, list) else v
     return out

@@ -165,3 +165,11 @@ def test_the_cli_refuses_to_run_under_a_second_module_name():
     right = subprocess.run([sys.executable, "-m", "infoflow.experiments.cli", "--version"], capture_output=True,
                            text=True, cwd=ROOT, timeout=300)
     assert right.returncode == 0 and "infoflow" in right.stdout
+
+
+def test_the_command_starts_without_importing_torch():
+    """`infoflow --help` and `--version` answer at once: the CLI module imports torch only inside the
+    commands that need it (its YAML error messages included)."""
+    code = "import sys, infoflow.experiments.cli; print('torch' in sys.modules)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip() == "False", r.stdout + r.stderr
