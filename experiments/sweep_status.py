@@ -93,6 +93,21 @@ def remaining_runs(table: pd.DataFrame) -> float:
     return float((table.state == "not started").sum() + frac.sum())
 
 
+def _time_left(part: pd.DataFrame, minutes: float | None, running: int, pace: bool = False) -> str:
+    """'about N min left' for the runs of ``part`` at ``minutes`` a run, ``running`` at once ('' when
+    nothing trains or nothing is left); ``pace`` adds the work left and the runs at once. Failed runs
+    are retried only by a reproduce started after they failed: left out, and said so."""
+    left = remaining_runs(part)
+    if minutes is None or left <= 0 or not running:
+        return ""
+    text = f"about {left * minutes / running:.0f} min left"
+    if pace:
+        text += (f" at this pace ({left:.{1 if left < 10 else 0}f} run{'' if left == 1 else 's'} of work, "
+                 f"{running} at once)")
+    failed = int((part.state == "failed").sum())
+    return text + (f", not counting {failed} failed run{'' if failed == 1 else 's'}" if failed else "")
+
+
 def format_status(table: pd.DataFrame) -> str:
     """The status table as text: one line per run that is not done (the runs of a configuration
     not started yet on one line), the finished runs per task, then the counts per state, the
@@ -114,22 +129,14 @@ def format_status(table: pd.DataFrame) -> str:
     counts = table.state.value_counts()
     summary = ", ".join(f"{int(counts[s])} {s}" for s in STATES if s in counts)
     secs = table.seconds.dropna()
-    timing = f"; a finished run took {secs.median() / 60:.1f} min (median)" if len(secs) else ""
-    left = remaining_runs(table)
+    minutes = secs.median() / 60 if len(secs) else None
     running = int((table.state == "running").sum())
     decisive = table[table.decides.astype(bool)] if "decides" in table else table.iloc[:0]
     if 0 < len(decisive) < len(table):  # the grid trains them first: when the verdicts can be read
-        line = f"  the runs a verdict compares: {int(decisive.state.eq('done').sum())}/{len(decisive)} done"
-        left_d = remaining_runs(decisive)
-        if len(secs) and left_d > 0 and running:
-            line += f", about {left_d * secs.median() / running / 60:.0f} min left for them"
-            failed_d = int((decisive.state == "failed").sum())
-            line += f", not counting {failed_d} failed" if failed_d else ""
-        lines.append(line)
-    if len(secs) and left > 0 and running:
-        timing += (f"; about {left * secs.median() / running / 60:.0f} min left at this pace "
-                   f"({left:.{1 if left < 10 else 0}f} run{'' if left == 1 else 's'} of work, {running} at once)")
-        failed = int((table.state == "failed").sum())
-        if failed:  # retried only by a reproduce started after they failed: not in the estimates
-            timing += f", not counting {failed} failed run{'' if failed == 1 else 's'}"
+        left = _time_left(decisive, minutes, running)
+        lines.append(f"  the runs a verdict compares: {int(decisive.state.eq('done').sum())}/{len(decisive)} done"
+                     + (f", {left}" if left else ""))
+    timing = f"; a finished run took {minutes:.1f} min (median)" if minutes is not None else ""
+    left = _time_left(table, minutes, running, pace=True)
+    timing += f"; {left}" if left else ""
     return "\n".join(lines + [f"{len(table)} runs: {summary}{timing}"])

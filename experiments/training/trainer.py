@@ -38,10 +38,14 @@ def dist_env() -> tuple[int, int, int]:
     return (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0)))
 
 
+_PARTS = ("batches", "update", "final scores")  # the trainer's own entries in ``seconds_by_part``
+
+
 def _part_names(hooks: list[Any]) -> list[str]:
     """A name per hook for the DONE record's ``seconds_by_part``: its class name, numbered when
-    two hooks share one (two user callbacks of the same class)."""
-    names = [type(h).__name__ for h in hooks]
+    two hooks share one (two user callbacks of the same class), prefixed ``hook`` when it is one
+    of the trainer's own parts (a callback class named ``update`` must not add its time to it)."""
+    names = [(f"hook {n}" if n in _PARTS else n) for n in (type(h).__name__ for h in hooks)]
     return [f"{n} {names[:i].count(n) + 1}" if names.count(n) > 1 else n for i, n in enumerate(names)]
 
 
@@ -540,7 +544,7 @@ class Trainer:
         loader = batch_loader(self.batches(), start + 1, self.total_steps, workers,
                               pin_memory=self.device.type == "cuda")
         names = _part_names(self.hooks)
-        spent = dict.fromkeys(["batches", "update", *names, "final scores"], 0.0)
+        spent = dict.fromkeys([*_PARTS[:2], *names, _PARTS[2]], 0.0)
         clock = time.perf_counter
         waited = clock()
         for step, (x, y) in zip(bar, loader):

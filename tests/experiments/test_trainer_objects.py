@@ -314,12 +314,27 @@ class Slow(Callback):
 def test_done_says_where_the_time_went(tmp_path):
     """seconds_by_part names every built-in hook, a user's hooks (numbered when they share a class)
     and the update; a hook known to sleep 20 ms a step is charged at least that, and no more than
-    the launch took; the parts add up to no more than the launch's wall time."""
-    Trainer(tiny("train.steps=6"), tmp_path / "r", device="cpu", progress=False, callbacks=[Slow(), Slow()]).fit()
+    the launch took; the parts add up to no more than fit()'s wall time (the hooks' ends and the
+    final scores come after ``seconds_this_launch`` is taken, so that is not the bound)."""
+    import time
+
+    trainer = Trainer(tiny("train.steps=6"), tmp_path / "r", device="cpu", progress=False, callbacks=[Slow(), Slow()])
+    t0 = time.perf_counter()
+    trainer.fit()
+    wall = time.perf_counter() - t0
     done = json.loads((tmp_path / "r" / "DONE").read_text())
     parts = done["seconds_by_part"]
     assert list(parts) == ["batches", "update", "LogTrainStats", "Diagnostics", "Evaluate", "Samples",
                            "Slow 1", "Slow 2", "Checkpoint", "final scores"]
     assert parts["Slow 1"] >= 6 * 0.02 and parts["Slow 2"] >= 6 * 0.02
     assert parts["update"] > 0 and parts["final scores"] > 0
-    assert sum(v for k, v in parts.items() if k != "final scores") <= done["seconds_this_launch"] + 1e-3
+    assert sum(parts.values()) <= wall + len(parts) * 5e-4  # each part is rounded to the ms
+
+
+def test_a_hook_named_like_a_part_of_the_trainer_keeps_its_own_time():
+    """A callback class called ``update`` gets its own entry, not the update's."""
+    from infoflow.experiments.training.trainer import _part_names
+
+    update = type("update", (Callback,), {})
+    assert _part_names([update(), Slow(), update()]) == ["hook update 1", "Slow", "hook update 2"]
+    assert _part_names([type("final scores", (Callback,), {})()]) == ["hook final scores"]
