@@ -128,7 +128,7 @@ def retention_bands(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figure |
     for ax, task in zip(axes, tasks):
         d = a[a.task == task]
         sns.pointplot(data=d, x="layer", y="value", hue="config", order=_band_order(d.layer), errorbar=("pi", 100),
-                      dodge=0.3, ax=ax)
+                      dodge=0.3 if d.config.nunique() > 1 else False, ax=ax)  # seaborn divides by hues - 1
         ax.axhline(1.0, ls=":", color="grey")
         ax.set(title=task, xlabel="Laplacian band (finest first)", ylabel="retention I(Y_b;Ŷ_b) / I(Y_b;X_b)")
         ax.tick_params(axis="x", labelsize=6)
