@@ -1,5 +1,8 @@
 """GAN losses (vanilla, LSGAN, WGAN-GP, hinge, relativistic average) and content losses.
 
+A loss of your own is one subclass of :class:`AdversarialLoss` registered with
+:func:`register_adversarial` (in a module passed to ``infoflow --plugin``).
+
 Every adversarial loss exposes ``d_loss(real, fake)`` and ``g_loss(fake, real)`` on discriminator
 outputs (any shape); ``real`` is needed by the relativistic loss only. ``gradient_penalty`` is the
 WGAN-GP term. Losses are means over all patch logits.
@@ -12,8 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["AdversarialLoss", "ADVERSARIAL_LOSSES", "content_loss", "gradient_penalty", "interpolates", "penalty_at",
-           "GeneratorObjective"]
+__all__ = ["AdversarialLoss", "ADVERSARIAL_LOSSES", "register_adversarial", "get_adversarial", "content_loss",
+           "gradient_penalty", "interpolates", "penalty_at", "GeneratorObjective"]
 
 
 class AdversarialLoss:
@@ -149,6 +152,22 @@ class RelativisticAverage(AdversarialLoss):
 ADVERSARIAL_LOSSES: dict[str, Callable[[], AdversarialLoss]] = {
     c.name: c for c in (Vanilla, Saturating, LSGAN, WGANGP, Hinge, RelativisticAverage)
 }
+
+
+def register_adversarial(cls: type[AdversarialLoss]) -> type[AdversarialLoss]:
+    """Add a GAN loss (a subclass of :class:`AdversarialLoss` with its own ``name``) to
+    :data:`ADVERSARIAL_LOSSES`, where configs (``loss.adversarial``), the trainer, the diagnostics
+    and the D-optimality probe find it; usable as a class decorator. The same class again is a
+    no-op; another class under a taken name is refused."""
+    if not (isinstance(cls, type) and issubclass(cls, AdversarialLoss)):
+        raise TypeError(f"register_adversarial takes a subclass of AdversarialLoss, got {cls!r}")
+    if cls.name == AdversarialLoss.name:
+        raise ValueError(f"{cls.__name__} needs its own `name` (the config's loss.adversarial)")
+    old = ADVERSARIAL_LOSSES.get(cls.name)
+    if old is not None and old is not cls:
+        raise ValueError(f"a different GAN loss named {cls.name!r} is already registered ({old.__name__})")
+    ADVERSARIAL_LOSSES[cls.name] = cls
+    return cls
 
 
 def get_adversarial(name: str) -> AdversarialLoss:

@@ -15,8 +15,8 @@ class TrainState:
     """The models, their optimisers, the fp16 gradient scaler (or None), the EMA of G (a
     ``torch.optim.swa_utils.AveragedModel``, or None) and the last step taken.
 
-    ``state_dict`` / ``load_state_dict`` checkpoint exactly these (keys G, D, opt_g, opt_d[,
-    scaler][, G_ema], step); the RNG states and the callbacks' state are the trainer's, beside them
+    ``state_dict`` / ``load_state_dict`` checkpoint exactly these (keys G, D, opt_g, opt_d, step,
+    and scaler and G_ema when there are those); the RNG states and the callbacks' state are the trainer's, beside them
     in the same checkpoint."""
 
     G: torch.nn.Module
