@@ -5,7 +5,7 @@ All information quantities are in nats unless a name says bits.
 from .api import available_methods, estimate_mi, get_estimator
 from .estimators import (
     AutoEstimator, BinningEstimator, CopulaEstimator, FlowEstimator, GaussianEstimator, InfoNCEEstimator, KDEEstimator,
-    KSGEstimator, MIEstimator, MINEEstimator, NonEllipticalWarning, NWJEstimator, SMILEEstimator,
+    KSGEstimator, MIEstimator, MINEEstimator, NonEllipticalWarning, NWJEstimator, SMILEEstimator, register_estimator,
 )
 from .result import MIEstimate, standard_json
 from .rows import tidy_row
@@ -23,7 +23,8 @@ from .discriminator_information import jsd_lower_bound
 from .random_fields import LinearGaussianImages
 
 __all__ = [
-    "estimate_mi", "get_estimator", "available_methods", "MIEstimate", "standard_json", "MIEstimator", "distributions",
+    "estimate_mi", "get_estimator", "available_methods", "MIEstimate", "standard_json", "MIEstimator", "register_estimator",
+    "distributions",
     "AutoEstimator", "BinningEstimator", "CopulaEstimator", "FlowEstimator", "GaussianEstimator", "InfoNCEEstimator",
     "KDEEstimator", "KSGEstimator", "MINEEstimator", "NWJEstimator", "SMILEEstimator", "NonEllipticalWarning",
     "diagnostics", "laplacian_bands", "InformationPlane", "information_plane_rows", "Chain", "Flatten",

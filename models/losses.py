@@ -157,14 +157,15 @@ ADVERSARIAL_LOSSES: dict[str, Callable[[], AdversarialLoss]] = {
 def register_adversarial(cls: type[AdversarialLoss]) -> type[AdversarialLoss]:
     """Add a GAN loss (a subclass of :class:`AdversarialLoss` with its own ``name``) to
     :data:`ADVERSARIAL_LOSSES`, where configs (``loss.adversarial``), the trainer, the diagnostics
-    and the D-optimality probe find it; usable as a class decorator. The same class again is a
-    no-op; another class under a taken name is refused."""
+    and the D-optimality probe find it; usable as a class decorator. The same class again (or its
+    definition run again: a re-executed module or notebook cell) replaces it; another class under a
+    taken name is refused."""
     if not (isinstance(cls, type) and issubclass(cls, AdversarialLoss)):
         raise TypeError(f"register_adversarial takes a subclass of AdversarialLoss, got {cls!r}")
     if cls.name == AdversarialLoss.name:
         raise ValueError(f"{cls.__name__} needs its own `name` (the config's loss.adversarial)")
     old = ADVERSARIAL_LOSSES.get(cls.name)
-    if old is not None and old is not cls:
+    if old is not None and old is not cls and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
         raise ValueError(f"a different GAN loss named {cls.name!r} is already registered ({old.__name__})")
     ADVERSARIAL_LOSSES[cls.name] = cls
     return cls

@@ -1,7 +1,7 @@
 """Mutual-information estimators: one per file, each a small object with ``estimate(x, y)``."""
 from .auto import AutoEstimator
 from ._pair_check import NonEllipticalWarning
-from .base import REGISTRY, MIEstimator
+from .base import REGISTRY, MIEstimator, register_estimator
 from .binning import BinningEstimator
 from .copula import CopulaEstimator
 from .copula_resample import CopulaResampler
@@ -15,7 +15,7 @@ from .nwj import NWJEstimator
 from .smile import SMILEEstimator
 
 __all__ = [
-    "REGISTRY", "MIEstimator", "AutoEstimator", "BinningEstimator", "CopulaEstimator", "CopulaResampler",
+    "REGISTRY", "MIEstimator", "register_estimator", "AutoEstimator", "BinningEstimator", "CopulaEstimator", "CopulaResampler",
     "FlowEstimator", "GaussianEstimator",
     "InfoNCEEstimator", "KDEEstimator", "KSGEstimator", "MINEEstimator", "NWJEstimator", "SMILEEstimator",
     "NonEllipticalWarning",

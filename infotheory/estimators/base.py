@@ -7,14 +7,33 @@ from typing import Any, ClassVar
 from ..result import MIEstimate
 from .._validate import ArrayLike
 
-__all__ = ["MIEstimator", "REGISTRY", "register"]
+__all__ = ["MIEstimator", "REGISTRY", "register", "register_estimator"]
 
 REGISTRY: dict[str, type["MIEstimator"]] = {}
 
 
 def register(cls: type["MIEstimator"]) -> type["MIEstimator"]:
+    """Add an estimator class to :data:`REGISTRY`, where ``estimate_mi(method=...)``,
+    ``get_estimator`` and ``infoflow estimate --method`` find it; usable as a class decorator
+    (above ``@dataclass``). It must be a dataclass subclass of :class:`MIEstimator` (its fields are
+    its hyper-parameters) with its own ``name``. The same class again (or its
+    definition run again: a re-executed module or notebook cell) replaces it; another class under a
+    taken name is refused."""
+    if not (isinstance(cls, type) and issubclass(cls, MIEstimator)):
+        raise TypeError(f"register_estimator takes a subclass of MIEstimator, got {cls!r}")
+    if cls.name == MIEstimator.name:
+        raise ValueError(f"{cls.__name__} needs its own `name` (what method=... calls it)")
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"{cls.__name__} must be a dataclass (its fields are its hyper-parameters): put "
+                        "@register_estimator above @dataclass")
+    old = REGISTRY.get(cls.name)
+    if old is not None and old is not cls and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise ValueError(f"a different estimator named {cls.name!r} is already registered ({old.__name__})")
     REGISTRY[cls.name] = cls
     return cls
+
+
+register_estimator = register  # the public name
 
 
 class MIEstimator:
@@ -35,6 +54,15 @@ class MIEstimator:
     @classmethod
     def param_names(cls) -> list[str]:
         return [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+
+    def checked(self, x: ArrayLike, y: ArrayLike, **kw: Any) -> tuple[Any, Any, bool, bool]:
+        """(x, y) validated as every built-in estimator validates its input — shapes (n,) or
+        (n, d), the same n, at least ``min_samples`` rows, no NaN or infinity, no constant column —
+        as ``(x (n, dx), y (n, dy), x_is_labels, y_is_labels)``, float64 / int64 numpy arrays.
+        ``kw``: see :func:`infotheory._validate.check_pair` (``backend="torch"`` keeps tensors)."""
+        from .._validate import check_pair
+
+        return check_pair(x, y, method=self.name, min_samples=self.min_samples, **kw)
 
     def estimate(self, x: ArrayLike, y: ArrayLike) -> MIEstimate:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -72,3 +72,12 @@ def test_register_adversarial_refuses_what_it_cannot_use():
     with pytest.raises(TypeError, match="subclass of AdversarialLoss"):
         register_adversarial(object)
     assert register_adversarial(ADVERSARIAL_LOSSES["hinge"]) is ADVERSARIAL_LOSSES["hinge"]  # the same: a no-op
+
+
+def test_running_a_loss_definition_again_replaces_it(user_loss):
+    namespace = {"__name__": "my_loss"}
+    exec(compile(PLUGIN, "my_loss.py", "exec"), namespace)
+    first = ADVERSARIAL_LOSSES["lsgan-chi2"]
+    exec(compile(PLUGIN.replace("0.5 * (fake ** 2)", "(fake ** 2)"), "my_loss.py", "exec"), namespace)
+    assert ADVERSARIAL_LOSSES["lsgan-chi2"] is not first
+    assert float(get_adversarial("lsgan-chi2").g_loss(torch.ones(2))) == pytest.approx(1.0)
