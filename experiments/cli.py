@@ -362,6 +362,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except BrokenPipeError:  # `infoflow status runs | head`: the reader has gone; nothing to say to it
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not raise again
+        return 141  # 128 + SIGPIPE, as a shell reports a command its pipe closed
     except (ValueError, TypeError, KeyError, FileNotFoundError, RuntimeError, ImportError) as exc:
         if args.debug or os.environ.get("INFOFLOW_DEBUG", "") not in ("", "0"):
             raise

@@ -92,3 +92,21 @@ def test_status_groups_a_configurations_waiting_seeds_and_counts_per_task(tmp_pa
     assert f"  the runs a verdict compares: 1/{len(compared)} done" in text.splitlines()
     assert f"  done per task: denoise 1/{per_task}, derain 0/{per_task}" in text.splitlines()
     assert text.splitlines()[-1].startswith(f"{len(grid)} runs: 1 done, {len(grid) - 1} not started")
+
+
+def test_status_into_a_closed_pipe_ends_quietly(folder):
+    """`infoflow status runs | head -1`: the reader is gone before status writes. The command ends
+    with 141 (128 + SIGPIPE, as a shell says) and no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    r, w = os.pipe()
+    os.close(r)  # the reader has gone: every write raises EPIPE
+    try:
+        p = subprocess.run([sys.executable, "-m", "infoflow.experiments.cli", "status", str(folder)], stdout=w,
+                           stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(w)
+    assert p.returncode == 141, p.stderr[-2000:]
+    assert "Traceback" not in p.stderr and "BrokenPipe" not in p.stderr
