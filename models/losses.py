@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from infoflow.infotheory._registry import register_class
+
 __all__ = ["AdversarialLoss", "ADVERSARIAL_LOSSES", "register_adversarial", "get_adversarial", "content_loss",
            "gradient_penalty", "interpolates", "penalty_at", "GeneratorObjective"]
 
@@ -160,15 +162,7 @@ def register_adversarial(cls: type[AdversarialLoss]) -> type[AdversarialLoss]:
     and the D-optimality probe find it; usable as a class decorator. The same class again (or its
     definition run again: a re-executed module or notebook cell) replaces it; another class under a
     taken name is refused."""
-    if not (isinstance(cls, type) and issubclass(cls, AdversarialLoss)):
-        raise TypeError(f"register_adversarial takes a subclass of AdversarialLoss, got {cls!r}")
-    if cls.name == AdversarialLoss.name:
-        raise ValueError(f"{cls.__name__} needs its own `name` (the config's loss.adversarial)")
-    old = ADVERSARIAL_LOSSES.get(cls.name)
-    if old is not None and old is not cls and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
-        raise ValueError(f"a different GAN loss named {cls.name!r} is already registered ({old.__name__})")
-    ADVERSARIAL_LOSSES[cls.name] = cls
-    return cls
+    return register_class(ADVERSARIAL_LOSSES, cls, AdversarialLoss, "GAN loss", "the config's loss.adversarial")
 
 
 def get_adversarial(name: str) -> AdversarialLoss:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
+from .._registry import register_class
 from ..result import MIEstimate
 from .._validate import ArrayLike
 
@@ -19,18 +20,10 @@ def register(cls: type["MIEstimator"]) -> type["MIEstimator"]:
     its hyper-parameters) with its own ``name``. The same class again (or its
     definition run again: a re-executed module or notebook cell) replaces it; another class under a
     taken name is refused."""
-    if not (isinstance(cls, type) and issubclass(cls, MIEstimator)):
-        raise TypeError(f"register_estimator takes a subclass of MIEstimator, got {cls!r}")
-    if cls.name == MIEstimator.name:
-        raise ValueError(f"{cls.__name__} needs its own `name` (what method=... calls it)")
-    if not dataclasses.is_dataclass(cls):
+    if isinstance(cls, type) and issubclass(cls, MIEstimator) and not dataclasses.is_dataclass(cls):
         raise TypeError(f"{cls.__name__} must be a dataclass (its fields are its hyper-parameters): put "
                         "@register_estimator above @dataclass")
-    old = REGISTRY.get(cls.name)
-    if old is not None and old is not cls and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
-        raise ValueError(f"a different estimator named {cls.name!r} is already registered ({old.__name__})")
-    REGISTRY[cls.name] = cls
-    return cls
+    return register_class(REGISTRY, cls, MIEstimator, "estimator", "what method=... calls it")
 
 
 register_estimator = register  # the public name
