@@ -18,6 +18,7 @@ from ..runfolder import atomic_write_text
 from ..tasks import REGISTRY as TASKS, get_task
 from .collect import collect
 from .crops import sample_crops
+from .primaries import primaries_figure
 from .figures import FIGURES, WITH_CLASSICAL
 from .tables import classical_sentences, fmt_pm, summary_table
 from .verdicts import verdicts
@@ -67,6 +68,7 @@ def build_report(root: str | Path) -> Path:
                                                  **({"classical": data.classical} if name in WITH_CLASSICAL else {})))
               for name, fn in FIGURES.items()}
     makers["sample_crops"] = lambda: sample_crops(data.runs)
+    makers["primaries"] = lambda: primaries_figure(vs)
     for name, make in makers.items():
         fig = make()
         if fig is None:
@@ -169,7 +171,7 @@ def _html(root: Path, data: Any, summ: pd.DataFrame, vs: list[dict], imgs: dict[
     parts += ["<h2>Verdicts</h2><p>Each cell: is the problem present in the baseline, and does the pre-registered fix "
               "reduce it — decided by one comparison named in the problem's module before any run, over paired seeds "
               "with a 95 % t-interval (click for the evidence). Controls are shown in each section and never decide.</p>",
-              _verdict_grid(vs),
+              _verdict_grid(vs), _fig(imgs, "primaries"),
               "<h2>Headline table</h2><p>PSNR on the whole test images (mean ± sd over seeds), SWD ×10³ realism "
               "(lower = more realistic) and how many runs converged by the plateau rule (&lt; 0.05 dB fitted gain over "
               "the last quarter of training); classical references scored on the same images and degradations.</p>",
@@ -221,7 +223,7 @@ def _html(root: Path, data: Any, summ: pd.DataFrame, vs: list[dict], imgs: dict[
 
 
 PUBLISHED_TABLES = ("verdicts.csv", "summary.csv", "runs.csv", "classical.csv")
-PUBLISHED_FIGURES = ("abstraction_information_vs_cost", "detail_retention_bands", "gradients_jsd_vs_gradient",
+PUBLISHED_FIGURES = ("primaries", "abstraction_information_vs_cost", "detail_retention_bands", "gradients_jsd_vs_gradient",
                      "psnr_all_configs", "perception_distortion", "sample_crops", "abstraction_info_per_layer",
                      "detail_bands", "gradients_d_probe")
 

@@ -23,3 +23,39 @@ def test_retention_bands_with_one_configuration_of_a_task():
     assert titles == ["deblur", "denoise"]
     deblur = next(ax for ax in fig.axes if ax.get_title() == "deblur")
     assert [t.get_text() for t in deblur.get_xticklabels()] == ["band0 (1/1)", "band1 (1/2)", "lowpass"]
+
+
+def _decision(mean, lo, hi, answer, holm=None):
+    return {"quantity": "band0_retention", "mean": mean, "ci_low": lo, "ci_high": hi, "answer": answer,
+            "holm_answer": holm or answer}
+
+
+def test_the_primaries_figure_draws_each_decision_as_decided():
+    """Known answers: a present verdict (interval wholly below the registered 0.9) is a filled red
+    point with its interval drawn; a Holm-removed answer is grey and hollow; unconverged and
+    missing comparisons are labelled; the threshold is the problem's registered one."""
+    from matplotlib.colors import to_hex
+
+    from infoflow.experiments.problems import PROBLEMS
+    from infoflow.experiments.report.primaries import ANSWER_STYLE, primaries_figure
+
+    vs = [{"problem": "detail", "task": "dehaze", "decision": _decision(0.3, 0.2, 0.4, "yes"),
+           "fix_decision": _decision(0.1, -0.2, 0.4, "inconclusive")},
+          {"problem": "detail", "task": "denoise", "decision": _decision(1.2, 1.0, 1.4, "inconclusive (unconverged)"),
+           "fix_decision": _decision(0.3, 0.1, 0.5, "yes", holm="inconclusive (Holm)")},
+          {"problem": "detail", "task": "deblur", "decision": _decision(0.5, 0.3, 0.7, "inconclusive"),
+           "fix_decision": {"quantity": "band0_retention", "mean": None}}]
+    fig = primaries_figure(vs)
+    present, fix = fig.axes[:2]
+    assert [t.get_text() for t in present.get_xticklabels()] == ["dehaze", "denoise", "deblur"]
+    threshold = PROBLEMS["detail"].present.threshold
+    assert any(list(line.get_ydata()) == [threshold, threshold] for line in present.lines)  # the dotted line
+    points = [ln for ln in present.lines if ln.get_marker() not in ("None", None, "") and len(ln.get_xdata()) == 1]
+    red = ANSWER_STYLE["yes"][0]
+    assert to_hex(points[0].get_color()) == red and to_hex(points[0].get_mfc()) == red  # present: filled red
+    assert [0.2, 0.4] in [list(ln.get_ydata()) for ln in present.lines]  # its interval
+    fix_points = [ln for ln in fix.lines if ln.get_marker() not in ("None", None, "") and len(ln.get_xdata()) == 1]
+    assert to_hex(fix_points[1].get_mfc()) == "#ffffff"  # yes unadjusted, inconclusive after Holm: hollow
+    assert "unconverged" in [t.get_text() for t in present.texts]
+    assert "not run" in [t.get_text() for t in fix.texts]
+    assert primaries_figure([{"problem": "detail", "task": "x", "decision": {}, "fix_decision": {}}]) is None
