@@ -154,14 +154,37 @@ def measure(methods: list[str], thread_settings: list[int | None], limit: int | 
     return pd.concat([old, pd.DataFrame(rows)], ignore_index=True)
 
 
+PEER = "npeet-ksg"  # the ratio column's reference: the same calls, same threads, same samples
+
+
 def table(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per (method, threads): hits per suite, and the median / p90 / max seconds per call."""
+    """One row per (method, threads): hits per suite; the median / p90 / max / total seconds per
+    call; ``x_peer`` = total time ÷ NPEET's total at the same thread setting over the same calls
+    (NaN without NPEET's row, or when the two rows' calls differ); ``gain_all_cores`` = the method's
+    one-thread total ÷ its all-cores total over the same calls (its own column: a multi-core gain is
+    not a per-call speed)."""
     out = []
     for (m, th), g in df.groupby(["method", "threads"], sort=False):
         hits = {s: f"{int(h.ok.sum())}/{len(h)}" for s, h in g.groupby("suite", sort=False)}
         out.append({"method": m, "threads": th, **hits, "median_s": g.seconds.median(),
-                    "p90_s": g.seconds.quantile(0.9), "max_s": g.seconds.max(), "total_s": g.seconds.sum()})
+                    "p90_s": g.seconds.quantile(0.9), "max_s": g.seconds.max(), "total_s": g.seconds.sum(),
+                    "x_peer": _ratio(g, df[(df.method == PEER) & (df.threads == th)]),
+                    "gain_all_cores": (_ratio(df[(df.method == m) & (df.threads == "1")], g)
+                                       if th != "1" else float("nan"))})
     return pd.DataFrame(out)
+
+
+def _ratio(a: pd.DataFrame, b: pd.DataFrame) -> float:
+    """Total seconds of ``a`` ÷ those of ``b`` over the calls both hold (suite, case, draw); NaN when
+    either is empty or their calls are not the same set (a partial row is not at equal work)."""
+    if a.empty or b.empty:
+        return float("nan")
+    key = ["suite", "case"]
+    ka = a.assign(draw=a.groupby(key).cumcount()).set_index([*key, "draw"]).seconds
+    kb = b.assign(draw=b.groupby(key).cumcount()).set_index([*key, "draw"]).seconds
+    if set(ka.index) != set(kb.index):
+        return float("nan")
+    return float(ka.sum() / kb.sum())
 
 
 def main() -> None:
