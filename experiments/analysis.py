@@ -9,14 +9,17 @@ when that loss is the BCE one (the same discriminator serves both). For the dera
 scored too when ``../shared/data`` has them. All MI numbers use the ``gaussian`` estimator on
 seeded random projections (stated in every row's params): of whole probe crops and whole layer maps
 for ``abstraction`` (the depth measurement, infotheory/depth.py), of receptive-field patches elsewhere.
+``analyses.json`` in the run folder records the analyses done, what they ran with and the seconds
+each took (``seconds``: its latest run).
 """
 from __future__ import annotations
 
 import csv
 import json
+import time
 import warnings
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -73,25 +76,37 @@ def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "aut
     pairs = build_test_pairs(cfg)
     x, y = probe_batch(pairs, cfg["data"]["crop"], PROBE_CROPS, cfg["seed"], dev)
     rows: list[dict[str, Any]] = []
+    seconds: dict[str, float] = {}
+
+    def timed(name: str, make: Callable[[], list[dict[str, Any]]]) -> None:
+        t = time.perf_counter()
+        rows.extend(make())
+        seconds[name] = round(time.perf_counter() - t, 3)
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if "abstraction" in analyses:
-            rows += abstraction_profile(G, x, y, estimator=ESTIMATOR, step=step)  # gaussian's own s.e.
+        if "abstraction" in analyses:  # the Gaussian estimator's own s.e.
+            timed("abstraction", lambda: abstraction_profile(G, x, y, estimator=ESTIMATOR, step=step))
         if "detail" in analyses:
-            with torch.no_grad():
-                y_hat = G(x)
-            rows += detail_loss(x, y_hat, y, levels=default_levels(x.shape[-1]), estimator=ESTIMATOR, step=step)
+            def detail() -> list[dict[str, Any]]:
+                with torch.no_grad():
+                    y_hat = G(x)
+                return detail_loss(x, y_hat, y, levels=default_levels(x.shape[-1]), estimator=ESTIMATOR, step=step)
+            timed("detail", detail)
         if "sources" in analyses:
-            rows += information_sources(G, x, y, estimator=ESTIMATOR, n_steps=8, step=step)
+            timed("sources", lambda: information_sources(G, x, y, estimator=ESTIMATOR, n_steps=8, step=step))
         if "information" in analyses:
-            rows += information_rows(cfg, G, dev, step, cfg["diagnostics"].get("info_bootstrap", INFO_BOOT))
+            timed("information", lambda: information_rows(cfg, G, dev, step,
+                                                          cfg["diagnostics"].get("info_bootstrap", INFO_BOOT)))
         if "d_probe" in analyses and cfg["loss"]["lambda_adv"] > 0:  # the L1-only control has no adversarial term
-            rows += _d_probe(cfg, G, dev, progress)
+            timed("d_probe", lambda: _d_probe(cfg, G, dev, progress))
     if cfg["task"] == "derain" and have_shared("Rain12"):
-        for r in evaluate_pairs(G, build_test_pairs(cfg, "Rain12", limit=0, crop=None), dev, 2 ** cfg["model"]["depth"]):
-            for k, v in r.items():
-                if k != "image":
-                    rows.append(tidy_row(step, "rain12", k, v, r["image"]))
+        def rain12() -> list[dict[str, Any]]:
+            pairs = build_test_pairs(cfg, "Rain12", limit=0, crop=None)
+            return [tidy_row(step, "rain12", k, v, r["image"])
+                    for r in evaluate_pairs(G, pairs, dev, 2 ** cfg["model"]["depth"]) for k, v in r.items()
+                    if k != "image"]
+        timed("rain12", rain12)
     path = run.path / "analysis.csv"
     kept: list[dict[str, Any]] = []
     if path.exists():
@@ -103,7 +118,9 @@ def analyse_run(run_dir: str | Path, analyses: Sequence[str], device: str = "aut
     # done for the L1-only control, which has no adversarial term to probe
     done, used = analysis_record(run.path)
     used.update({a: {k: _get(cfg, k) for k in SETTINGS[a]} for a in analyses if a in SETTINGS})
-    atomic_write_text(run.path / RECORD, json.dumps({"done": sorted(done | set(analyses)), "settings": used}))
+    old_seconds = json.loads((run.path / RECORD).read_text()).get("seconds", {}) if (run.path / RECORD).exists() else {}
+    atomic_write_text(run.path / RECORD, json.dumps({"done": sorted(done | set(analyses)), "settings": used,
+                                                     "seconds": {**old_seconds, **seconds}}))
     return rows
 
 

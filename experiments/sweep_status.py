@@ -42,8 +42,9 @@ def _last_step(metrics: Path) -> int | None:
 def sweep_status(out: str | Path) -> pd.DataFrame:
     """One row per run of the sweep in ``out``: task, config, seed, decides (a primary decision
     compares this configuration: the grid trains these first), state (one of :data:`STATES`),
-    step (last logged), steps (the schedule's), seconds (a finished run's training time in its last
-    launch) and detail (the LOCK holder or the recorded error). Raises FileNotFoundError when ``out``
+    step (last logged), steps (the schedule's), seconds (a finished run's training time, its last
+    launch's scaled to the whole schedule when that launch resumed), analysis_seconds (its post-run
+    analyses', when ``analyses.json`` records them) and detail (the LOCK holder or the recorded error). Raises FileNotFoundError when ``out``
     holds no sweep.json."""
     out = Path(out)
     if not (out / "sweep.json").exists():
@@ -58,12 +59,13 @@ def sweep_status(out: str | Path) -> pd.DataFrame:
         row = {"task": spec.task, "config": spec.config, "seed": spec.seed,
                "decides": rank[(spec.task, spec.config)] == 0, "state": "not started",
                "step": _last_step(run.metrics_path), "steps": dict(spec.overrides).get("train.steps"),
-               "seconds": None, "detail": ""}
+               "seconds": None, "analysis_seconds": None, "detail": ""}
         live = run.lock_held()
         holder = run.lock_holder() if live else None
         if run.done:
             done = json.loads((path / "DONE").read_text())
-            row["seconds"], row["step"] = done.get("seconds_this_launch"), done.get("steps", row["step"])
+            row["seconds"], row["step"] = _training_seconds(path, done), done.get("steps", row["step"])
+            row["analysis_seconds"] = _analysis_seconds(path)
             pending = _lacking(path, _analyses_for(spec, uses), _analysis_settings(spec))
             row["state"] = "done, analyses pending" if pending else "done"
             row["detail"] = ", ".join(pending)
@@ -81,8 +83,31 @@ def sweep_status(out: str | Path) -> pd.DataFrame:
             row["detail"] = "resumes from its checkpoint on the next reproduce"
         rows.append(row)
     table = pd.DataFrame(rows, columns=["task", "config", "seed", "decides", "state", "step", "steps", "seconds",
-                                        "detail"])
-    return table.astype({"step": "Int64", "steps": "Int64", "seconds": "float64"})
+                                        "analysis_seconds", "detail"])
+    return table.astype({"step": "Int64", "steps": "Int64", "seconds": "float64", "analysis_seconds": "float64"})
+
+
+def _training_seconds(path: Path, done: dict) -> float | None:
+    """A finished run's training time over its whole schedule: its last launch's seconds, scaled up
+    by the steps that launch trained when it resumed from a checkpoint (manifest ``resumed_from_step``)
+    — a launch that trained the last 1000 of 8000 steps is not what a run costs."""
+    secs, steps = done.get("seconds_this_launch"), done.get("steps")
+    try:
+        start = int(json.loads((path / "manifest.json").read_text()).get("resumed_from_step") or 0)
+    except (OSError, ValueError):
+        start = 0
+    if secs is None or not steps or start >= steps:
+        return secs
+    return float(secs) * steps / (steps - start)
+
+
+def _analysis_seconds(path: Path) -> float | None:
+    """The seconds the run's post-run analyses took (``analyses.json``; None when it does not say)."""
+    try:
+        seconds = json.loads((path / "analyses.json").read_text()).get("seconds")
+    except (OSError, ValueError):
+        return None
+    return float(sum(seconds.values())) if seconds else None
 
 
 def remaining_runs(table: pd.DataFrame) -> float:
@@ -129,14 +154,18 @@ def format_status(table: pd.DataFrame) -> str:
     counts = table.state.value_counts()
     summary = ", ".join(f"{int(counts[s])} {s}" for s in STATES if s in counts)
     secs = table.seconds.dropna()
-    minutes = secs.median() / 60 if len(secs) else None
+    analysis = table.analysis_seconds.dropna() if "analysis_seconds" in table else secs.iloc[:0]
+    minutes = (secs.median() + (analysis.median() if len(analysis) else 0.0)) / 60 if len(secs) else None
     running = int((table.state == "running").sum())
     decisive = table[table.decides.astype(bool)] if "decides" in table else table.iloc[:0]
     if 0 < len(decisive) < len(table):  # the grid trains them first: when the verdicts can be read
         left = _time_left(decisive, minutes, running)
         lines.append(f"  the runs a verdict compares: {int(decisive.state.eq('done').sum())}/{len(decisive)} done"
                      + (f", {left}" if left else ""))
-    timing = f"; a finished run took {minutes:.1f} min (median)" if minutes is not None else ""
+    timing = f"; a finished run took {minutes:.1f} min (median" if minutes is not None else ""
+    if minutes is not None:
+        timing += (f": {secs.median() / 60:.1f} training + {analysis.median() / 60:.1f} analyses)" if len(analysis)
+                   else " training; its analyses not timed)")
     left = _time_left(table, minutes, running, pace=True)
     timing += f"; {left}" if left else ""
     return "\n".join(lines + [f"{len(table)} runs: {summary}{timing}"])

@@ -349,6 +349,7 @@ def test_an_analysis_run_with_other_settings_than_the_sweeps_is_redone_with_the_
     trained_with = yaml.safe_load(config)["diagnostics"]["d_probe_steps"]
     assert analysis_settings(run)["d_probe"] == {key: trained_with}
     record = json.loads((run / "analyses.json").read_text())
+    assert set(record["seconds"]) == set(record["done"]) and all(v > 0 for v in record["seconds"].values())
     (run / "analyses.json").write_text(json.dumps({"done": record["done"]}))  # a record from before settings
     assert analysis_settings(run)["d_probe"] == {key: trained_with}  # read off the run's config then
     assert _lacking(run, ["detail", "d_probe"], {key: trained_with}) == []
@@ -361,6 +362,7 @@ def test_an_analysis_run_with_other_settings_than_the_sweeps_is_redone_with_the_
     pd.testing.assert_frame_equal(after[after.split != "d_probe"].reset_index(drop=True),
                                   before[before.split != "d_probe"].reset_index(drop=True))
     assert analysis_settings(run)["d_probe"] == {key: trained_with + 2}
+    assert list(json.loads((run / "analyses.json").read_text())["seconds"]) == ["d_probe"]  # the one timed now
     assert _lacking(run, ["detail", "d_probe"], {key: trained_with + 2}) == []
     assert (run / "config.yaml").read_text() == config  # how it was trained is not rewritten
     with pytest.raises(ValueError, match="unknown analysis setting"):

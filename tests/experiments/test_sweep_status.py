@@ -5,6 +5,7 @@ import platform
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from infoflow.experiments.cli import main
@@ -24,9 +25,12 @@ def folder(tmp_path):
         run[c].mkdir(parents=True)
     for c in ("baseline", "lsgan"):  # finished; only the baseline has the probe its problem needs
         (run[c] / "DONE").write_text(json.dumps({"steps": 4, "seconds_this_launch": 120.0}))
+    # the baseline's last launch resumed at step 2: 60 s for half the schedule is 120 s for a run
+    (run["baseline"] / "DONE").write_text(json.dumps({"steps": 4, "seconds_this_launch": 60.0}))
+    (run["baseline"] / "manifest.json").write_text(json.dumps({"resumed_from_step": 2}))
     (run["baseline"] / "analysis.csv").write_text("step,split,metric,value\n4,d_probe,x,1\n")
     (run["baseline"] / "analyses.json").write_text(json.dumps(
-        {"done": ["d_probe"], "settings": {"d_probe": {"diagnostics.d_probe_steps": 4}}}))
+        {"done": ["d_probe"], "settings": {"d_probe": {"diagnostics.d_probe_steps": 4}}, "seconds": {"d_probe": 60.0}}))
     # training now: a live process (this one) holds the LOCK, three steps logged
     (run["hinge"] / "LOCK").write_text(json.dumps({"pid": os.getpid(), "host": platform.node(), "since": "t"}))
     (run["hinge"] / "metrics.csv").write_text("step,split,metric,value\n" + "".join(
@@ -48,7 +52,8 @@ def test_status_names_each_run_state(folder):
                                  "l1-only": "interrupted", "wgangp": "failed", "relativistic": "not started"}
     assert t.loc["lsgan", "detail"] == "d_probe" and t.loc["wgangp", "detail"] == "ValueError: boom"
     assert t.loc["hinge", "step"] == 3 and t.loc["l1-only", "step"] == 2 and t.loc["baseline", "step"] == 4
-    assert (t.steps == 4).all() and t.loc["baseline", "seconds"] == 120.0  # the tiny preset's schedule
+    assert (t.steps == 4).all() and t.loc["baseline", "seconds"] == 120.0  # the tiny preset's schedule, whole
+    assert t.loc["baseline", "analysis_seconds"] == 60.0 and pd.isna(t.loc["lsgan", "analysis_seconds"])
     assert f"pid {os.getpid()}" in t.loc["hinge", "detail"]
 
 
@@ -57,14 +62,15 @@ def test_status_command_prints_what_is_not_done_and_fails_on_a_failed_run(folder
     text = capsys.readouterr().out
     assert "denoise/hinge/seed0: running at step 3/4" in text and "denoise/baseline/seed0" not in text
     assert "denoise/l1-only/seed0: interrupted at step 2/4" in text
-    # left: relativistic (1) + a quarter of hinge + half of l1-only = 1.75 runs of 2 min, one run training
+    # left: relativistic (1) + a quarter of hinge + half of l1-only = 1.75 runs of 2 + 1 min, one at once
     assert text.strip().endswith("6 runs: 1 done, 1 done, analyses pending, 1 running, 1 interrupted, 1 failed, "
-                                 "1 not started; a finished run took 2.0 min (median); about 4 min left at this "
-                                 "pace (1.8 runs of work, 1 at once), not counting 1 failed run")
+                                 "1 not started; a finished run took 3.0 min (median: 2.0 training + 1.0 analyses); "
+                                 "about 5 min left at this pace (1.8 runs of work, 1 at once), not counting 1 failed "
+                                 "run")
     assert remaining_runs(sweep_status(folder)) == pytest.approx(1.75)
     (folder / "denoise" / "wgangp" / "seed0" / "FAILED").unlink()
     assert main(["status", str(folder), "--csv"]) == 0
-    assert capsys.readouterr().out.splitlines()[0] == "task,config,seed,decides,state,step,steps,seconds,detail"
+    assert capsys.readouterr().out.splitlines()[0] == "task,config,seed,decides,state,step,steps,seconds,analysis_seconds,detail"
     assert main(["status", str(folder / "denoise")]) == 2
     assert "holds no sweep.json" in capsys.readouterr().err
 
