@@ -155,17 +155,20 @@ def format_status(table: pd.DataFrame) -> str:
     summary = ", ".join(f"{int(counts[s])} {s}" for s in STATES if s in counts)
     secs = table.seconds.dropna()
     analysis = table.analysis_seconds.dropna() if "analysis_seconds" in table else secs.iloc[:0]
-    minutes = (secs.median() + (analysis.median() if len(analysis) else 0.0)) / 60 if len(secs) else None
+    train_min = secs.median() / 60 if len(secs) else None
+    analysis_min = analysis.median() / 60 if len(analysis) else None
+    minutes = train_min + (analysis_min or 0.0) if train_min is not None else None
     running = int((table.state == "running").sum())
     decisive = table[table.decides.astype(bool)] if "decides" in table else table.iloc[:0]
     if 0 < len(decisive) < len(table):  # the grid trains them first: when the verdicts can be read
         left = _time_left(decisive, minutes, running)
         lines.append(f"  the runs a verdict compares: {int(decisive.state.eq('done').sum())}/{len(decisive)} done"
                      + (f", {left}" if left else ""))
-    timing = f"; a finished run took {minutes:.1f} min (median" if minutes is not None else ""
+    timing = ""
     if minutes is not None:
-        timing += (f": {secs.median() / 60:.1f} training + {analysis.median() / 60:.1f} analyses)" if len(analysis)
-                   else " training; its analyses not timed)")
+        parts = (f": {train_min:.1f} training + {analysis_min:.1f} analyses" if analysis_min is not None
+                 else " training; its analyses not timed")
+        timing = f"; a finished run took {minutes:.1f} min (median{parts})"
     left = _time_left(table, minutes, running, pace=True)
     timing += f"; {left}" if left else ""
     return "\n".join(lines + [f"{len(table)} runs: {summary}{timing}"])

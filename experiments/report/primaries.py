@@ -23,7 +23,7 @@ ANSWER_STYLE: dict[str, tuple[str, str, bool]] = {
 
 
 def _style(answer: str) -> tuple[str, str, bool]:
-    return ANSWER_STYLE.get(answer if answer in ANSWER_STYLE else "inconclusive", ANSWER_STYLE["inconclusive"])
+    return ANSWER_STYLE.get(answer, ANSWER_STYLE["inconclusive"])  # "inconclusive (…)" too
 
 
 def primaries_figure(verdicts: list[dict[str, Any]]) -> plt.Figure | None:
