@@ -136,7 +136,7 @@ CLASSICAL: dict[str, ClassicalMethod] = {
 
 def register_classical(method: ClassicalMethod) -> ClassicalMethod:
     """Add a classical reference (a task module's own); a different method under a taken name is refused."""
-    from infoflow.infotheory._registry import register_unique
+    from infoflow._registry import register_unique
 
     return register_unique(CLASSICAL, method.name, method, "classical method")
 

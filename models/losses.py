@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from infoflow.infotheory._registry import register_class
+from infoflow._registry import register_class
 
 __all__ = ["AdversarialLoss", "ADVERSARIAL_LOSSES", "register_adversarial", "get_adversarial", "content_loss",
            "gradient_penalty", "interpolates", "penalty_at", "GeneratorObjective"]

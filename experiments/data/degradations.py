@@ -132,7 +132,7 @@ DEGRADATIONS = {"awgn": awgn, "poisson_gaussian": poisson_gaussian, "haze": haze
 def register_degradation(name: str, fn: Any) -> Any:
     """Add a degradation ``fn(clean, rng, **params) -> (degraded, params)`` under ``name`` (a task
     module's own physics); a different function under a taken name is refused."""
-    from infoflow.infotheory._registry import register_unique
+    from infoflow._registry import register_unique
 
     return register_unique(DEGRADATIONS, name, fn, "degradation")
 

@@ -11,7 +11,7 @@ PROBLEMS: dict[str, Problem] = {}
 def register_problem(problem: Problem) -> Problem:
     """Add ``problem`` to :data:`PROBLEMS` — the sweep, the verdicts and the report read it from there
     (a second problem of the same name is refused)."""
-    from infoflow.infotheory._registry import register_unique
+    from infoflow._registry import register_unique
 
     return register_unique(PROBLEMS, problem.name, problem, "problem")
 

@@ -67,7 +67,7 @@ REGISTRY: dict[str, Task] = {}
 
 def register(task: Task) -> Task:
     """Add ``task`` to :data:`REGISTRY` (a second task of the same name is refused)."""
-    from infoflow.infotheory._registry import register_unique
+    from infoflow._registry import register_unique
 
     return register_unique(REGISTRY, task.name, task, "task")
 

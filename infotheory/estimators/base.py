@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
-from .._registry import register_class
+from infoflow._registry import register_class
 from ..result import MIEstimate
 from .._validate import ArrayLike
 

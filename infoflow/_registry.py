@@ -1,4 +1,5 @@
-"""One rule for every name registry of the package: a name is taken once.
+"""One rule for every name registry of the package: a name is taken once (dependency-free, in the
+root package, so that importing it loads no subpackage).
 
 Instances (tasks, degradations, classical references, problems) go through
 :func:`register_unique`; classes (MI estimators, GAN losses) through :func:`register_class`, which
