@@ -52,11 +52,11 @@ PRESET_OVERRIDES: dict[str, dict[str, Any]] = {
              # fresh D saturates 0 % of its outputs after 256 updates, 66 % after 512, 95 % after 2048
              "diagnostics.d_probe_steps": 2048,
              "optim.lr_g": 1e-3, "optim.lr_d": 1e-3, "optim.decay_start": 0.5, "train.ema": 0.999},
-    # the confirmatory GPU sweep of benchmarks/cuda_evidence.sh (one H200, runs packed): 128² crops, ngf 32,
-    # as many steps as fit a few minutes of a shared GPU
+    # the confirmatory GPU sweep of benchmarks/cuda_evidence.sh (one H200, 15 runs packed): 128² crops,
+    # ngf 32 (10.5 M parameters at depth 7; ~100 GFLOP a step with D), as many steps as fit ~5 minutes
     "gpu": {"model.ngf": 32, "disc.ndf": 32, "disc.n_layers": 3, "data.crop": 128, "data.batch_size": 16,
-            "data.train_patches": 48000, "data.test_images": 12, "data.test_crop": 256, "train.steps": 3000,
-            "train.log_every": 50, "train.eval_every": 250, "train.ckpt_every": 500, "train.sample_every": 3000,
+            "data.train_patches": 32000, "data.test_images": 12, "data.test_crop": 256, "train.steps": 2000,
+            "train.log_every": 50, "train.eval_every": 200, "train.ckpt_every": 500, "train.sample_every": 2000,
             "train.diagnostics_every": 500, "diagnostics.probe_size": 16, "diagnostics.d_probe_steps": 500,
             "optim.lr_g": 1e-3, "optim.lr_d": 1e-3, "optim.decay_start": 0.5, "train.ema": 0.999,
             "train.select": "best_val"},  # fresh pairs (steps × batch) and selection, as in long
