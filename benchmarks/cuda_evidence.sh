@@ -27,7 +27,7 @@ set -uo pipefail
 SWEEP=${SWEEP:-/tmp/gpusweep}
 export PYTHONUNBUFFERED=1
 # only the CUDA test modules are collected: collecting all of tests/ imports the dev extras (nbmake, npeet...)
-CUDA_TESTS="tests/experiments/test_cuda.py tests/infotheory/test_cuda_estimators.py"
+CUDA_TESTS=${CUDA_TESTS:-"tests/experiments/test_cuda.py tests/infotheory/test_cuda_estimators.py"}
 py() { python3 "$@"; }
 
 # CUDA MPS (kernels of the packed runs overlap) when its daemon starts; else the runs time-slice the GPU

@@ -37,7 +37,7 @@ def test_neural_estimators_on_cuda_reach_the_closed_form(pair, method):
     x, y = pair
     rng = torch.cuda.get_rng_state(), torch.get_rng_state()
     gpu = estimate_mi(x.cuda(), y.cuda(), method, seed=0)
-    assert gpu.params.get("device", "cuda").startswith("cuda"), gpu.params
+    assert gpu.details["device"].startswith("cuda"), gpu.details  # where it ran (params hold the request, 'auto')
     # InfoNCE is capped at log(batch); every bound undershoots a little at n = 2000
     assert TRUE - 0.3 < gpu.value < TRUE + 0.15, (method, gpu.value, TRUE)
     assert torch.equal(torch.cuda.get_rng_state(), rng[0]) and torch.equal(torch.get_rng_state(), rng[1])

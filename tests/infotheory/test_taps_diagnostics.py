@@ -188,3 +188,27 @@ def test_sources_identity_model_takes_nothing_from_any_path():
         assert by[(p, "information_from_path")] == pytest.approx(0.0, abs=1e-9)
         assert by[(p, "attribution")] == pytest.approx(0.0, abs=1e-9)
     assert by[("external", "external_psnr_gain")] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_sources_attribution_runs_one_integration_step_at_a_time_by_default():
+    """captum's integration in chunks of B (memory of one forward/backward of x, not B × n_steps): the
+    largest batch the model sees stays B, and the attributions equal the all-at-once ones."""
+    torch.manual_seed(0)
+    G = UNetGenerator(1, 1, depth=2, ngf=4, norm="none", detail_branch=True, detail_ch=4, global_residual=True)
+    y = torch.rand(6, 1, 16, 16) * 2 - 1
+    x = (y + 0.2 * torch.randn_like(y)).clamp(-1, 1)
+    seen: list[int] = []
+    handle = G.register_forward_pre_hook(lambda m, a: seen.append(a[0].shape[0]))
+    try:
+        chunked = information_sources(G, x, y, n_steps=5)
+        biggest_chunked = max(seen)
+        seen.clear()
+        at_once = information_sources(G, x, y, n_steps=5, internal_batch_size=6 * 5)
+    finally:
+        handle.remove()
+    assert biggest_chunked == 6 and max(seen) == 30
+    a = {(r["layer"], r["metric"]): r["value"] for r in chunked if r["metric"] == "attribution"}
+    b = {(r["layer"], r["metric"]): r["value"] for r in at_once if r["metric"] == "attribution"}
+    assert a.keys() == b.keys() and len(a) >= 3
+    for k in a:
+        assert a[k] == pytest.approx(b[k], rel=1e-4, abs=1e-6), k
