@@ -102,8 +102,13 @@ def test_torch_compile_on_cuda_trains_like_eager(tmp_path, adv):
     assert json.loads((tmp_path / "c" / "manifest.json").read_text())["compile"] is True
     assert (t.D_train is t.D) == (adv == "wgangp")
     a, b = first_losses(tmp_path / "e"), first_losses(tmp_path / "c")
-    for k in ("loss_d", "loss_g_adv", "loss_g_content"):
-        assert b[k] == pytest.approx(a[k], rel=1e-3, abs=1e-4), k
+    assert b["loss_g_content"] == pytest.approx(a["loss_g_content"], rel=1e-3)
+    # The critic's loss is a difference of nearly equal means, so it magnifies the compiled G's rounding
+    # (measured on an H200: the same ε, G's output sum -90.17 vs -90.31 eager, loss_d 0.3028 vs 0.2999).
+    # 1e-2 still fails a lost or mis-weighted penalty (the penalty is 0.30 of the 0.31 loss_d here).
+    tol = {"rel": 1e-3, "abs": 1e-4} if adv == "vanilla" else {"abs": 1e-2}
+    for k in ("loss_d", "loss_g_adv"):
+        assert b[k] == pytest.approx(a[k], **tol), k
 
 
 def test_monitor_on_cuda_measures_what_it_measures_on_cpu():
