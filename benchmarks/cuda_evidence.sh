@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU evidence of README "Running on a GPU": CUDA tests, training throughput against the textbook
+# The GPU evidence of docs/scaling.md ("On one GPU"): CUDA tests, training throughput against the textbook
 # step, and the standard sweep packed onto one GPU. Run from the repository root on a CUDA machine:
 #
 #   bash benchmarks/cuda_evidence.sh bench OUTDIR     # throughput table -> OUTDIR/throughput.txt
