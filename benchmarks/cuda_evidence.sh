@@ -16,8 +16,9 @@
 #                                                     # report them with `infoflow report` where they land.
 #
 # `all` budgets (seconds from its start, environment): TESTS_S (300), SWEEP_S (330: the sweep's deadline),
-# BENCH_S (100), COMPILE_S (70); SKIP_TESTS=1 / SKIP_BENCH=1 skip a part; CONFIGS the configurations, JOBS
-# the runs at once (15). Dry run on CPU (tiny has no depth2-wide):
+# BENCH_S (100), COMPILE_S (70); SKIP_TESTS=1 / SKIP_BENCH=1 skip a part; CONFIGS the configurations, TASKS
+# (denoise) and PROBLEMS (detail abstraction) the grid, JOBS the runs at once (15); SWEEP an existing sweep
+# folder resumes. Dry run on CPU (tiny has no depth2-wide):
 #   PRESET=tiny DEVICE=cpu SKIP_TESTS=1 SKIP_BENCH=1 CONFIGS="baseline detail-branch" bash benchmarks/cuda_evidence.sh all /tmp/o
 #
 # The sweep runs under CUDA MPS when the daemon starts (kernels of the packed runs then overlap);
@@ -86,8 +87,8 @@ all)
     [ "${DEVICE:-cuda}" = cuda ] && mps_start >> "$out/gpu.txt"
     mkdir -p "$SWEEP"
     # shellcheck disable=SC2086
-    setsid bash -c "python3 -m infoflow.experiments.cli reproduce --preset ${PRESET:-gpu} --tasks denoise \
-        --problems detail abstraction --configs $CONFIGS --jobs ${JOBS:-15} --device ${DEVICE:-cuda} \
+    setsid bash -c "python3 -m infoflow.experiments.cli reproduce --preset ${PRESET:-gpu} --tasks ${TASKS:-denoise} \
+        --problems ${PROBLEMS:-detail abstraction} --configs $CONFIGS --jobs ${JOBS:-15} --device ${DEVICE:-cuda} \
         --out $SWEEP --no-report --no-classical --no-progress" > "$out/sweep.log" 2>&1 < /dev/null &
     sweep_pid=$!
     [ "${SKIP_TESTS:-0}" = 1 ] || timeout "${TESTS_S:-300}" python3 -m pytest -v -m cuda -p no:cacheprovider $CUDA_TESTS \
