@@ -109,12 +109,17 @@ def _key(row: dict[str, Any] | pd.Series, i: int) -> tuple:
     return (row["method"], str(row["threads"]), row["suite"], row["case"], i)
 
 
+def _draws(df: pd.DataFrame, by: list[str]) -> pd.Series:
+    """Each row's draw number within its ``by`` group, in the file's order (0, 1, ...)."""
+    return df.groupby(by, sort=False).cumcount()
+
+
 def _done(csv: Path | None) -> tuple[pd.DataFrame, set[tuple]]:
     """The rows an existing ``--csv`` holds, and their call keys."""
     if csv is None or not csv.exists():
         return pd.DataFrame(), set()
     old = pd.read_csv(csv, dtype={"threads": str})
-    draws = old.groupby(["method", "threads", "suite", "case"], sort=False).cumcount()
+    draws = _draws(old, ["method", "threads", "suite", "case"])
     return old, {_key(r, int(i)) for (_, r), i in zip(old.iterrows(), draws)}
 
 
@@ -180,8 +185,8 @@ def _ratio(a: pd.DataFrame, b: pd.DataFrame) -> float:
     if a.empty or b.empty:
         return float("nan")
     key = ["suite", "case"]
-    ka = a.assign(draw=a.groupby(key).cumcount()).set_index([*key, "draw"]).seconds
-    kb = b.assign(draw=b.groupby(key).cumcount()).set_index([*key, "draw"]).seconds
+    ka = a.assign(draw=_draws(a, key)).set_index([*key, "draw"]).seconds
+    kb = b.assign(draw=_draws(b, key)).set_index([*key, "draw"]).seconds
     if set(ka.index) != set(kb.index):
         return float("nan")
     return float(ka.sum() / kb.sum())
