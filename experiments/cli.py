@@ -155,7 +155,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from .report import build_report, publish
 
-    print(build_report(args.runs))
+    print(build_report(args.runs, holm_with=args.holm_with))
     if args.publish:
         print(f"published {len(publish(args.runs, args.publish))} files to {args.publish}")
     return 0
@@ -325,6 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("runs", help="sweep folder written by reproduce")
     rp.add_argument("--publish", metavar="DIR", help="also copy verdicts.json, summary tables and <= 12 PNG figures "
                     "to DIR (e.g. results/long)")
+    rp.add_argument("--holm-with", nargs="+", default=[], metavar="PUBLISHED",
+                    help="published sweeps of other tasks (folders written by --publish): their primary decisions "
+                         "join this sweep's Holm family, their verdicts and run tables join the report")
     rp.set_defaults(func=_cmd_report)
 
     st = sub.add_parser("status", help="where a sweep folder stands: every run done, running (at which step), "

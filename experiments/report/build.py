@@ -7,6 +7,7 @@ import io
 import json
 import shutil
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -21,7 +22,7 @@ from .crops import sample_crops
 from .primaries import primaries_figure
 from .figures import FIGURES, WITH_CLASSICAL
 from .tables import classical_sentences, fmt_pm, summary_table
-from .verdicts import verdicts
+from .verdicts import load_published, verdicts
 
 __all__ = ["build_report", "publish", "results_markdown", "pivot_table"]
 
@@ -39,9 +40,13 @@ def _sections() -> list[tuple[str, str, list[str]]]:
     return out
 
 
-def build_report(root: str | Path) -> Path:
-    """Collect every run under ``root`` and write ``root/report/``; returns the path of report.html."""
+def build_report(root: str | Path, holm_with: Sequence[str | Path] = ()) -> Path:
+    """Collect every run under ``root`` and write ``root/report/``; returns the path of report.html.
+    ``holm_with``: published sweeps of other tasks (folders written by :func:`publish`) whose primary
+    decisions join this sweep's Holm family; their verdicts (re-adjusted) and their ``runs.csv`` /
+    ``summary.csv`` rows (column ``source``) join the report's tables."""
     root = Path(root)
+    joint = [row for p in holm_with for row in load_published(p)]
     data = collect(root)
     out = root / "report"
     (out / "figures").mkdir(parents=True, exist_ok=True)
@@ -51,11 +56,16 @@ def build_report(root: str | Path) -> Path:
     summ = summary_table(data.runs)
     tables = {"runs": data.runs, "summary": summ, "metrics": data.metrics, "analysis": data.analysis,
               "failed": data.failed}
+    for p in holm_with:
+        for name in ("runs", "summary"):
+            if (Path(p) / f"{name}.csv").is_file():
+                tables[name] = pd.concat([tables[name], pd.read_csv(Path(p) / f"{name}.csv").assign(source=str(p))],
+                                         ignore_index=True)
     for name, df in tables.items():
         atomic_write_text(out / "tables" / f"{name}.csv", df.to_csv(index=False))
     if len(data.classical):
         atomic_write_text(out / "tables" / "classical.csv", data.classical.to_csv(index=False))
-    vs = [v.as_dict() for v in verdicts(data.runs, data.metrics, data.analysis, data.uses)]  # the JSON rows
+    vs = [v.as_dict() for v in verdicts(data.runs, data.metrics, data.analysis, data.uses, joint)] + joint  # JSON rows
     flat = [{k: "; ".join(v) if k == "missing_runs" else v for k, v in x.items()
              if k not in ("controls", "effects", "secondary", "decision", "fix_decision")}
             | {f"{w}_{k}": x.get(f"{w}decision", {}).get(k) for w in ("", "fix_")
@@ -285,8 +295,9 @@ def results_markdown(root: str | Path) -> str:
                 value = ci(c) if c.get("n_seeds") else c.get("reason", "—")  # not run: which runs are missing
                 question = c["question"].removeprefix("secondary: ")
                 beside.append(f"| {v['problem']} | {v['task']} | {kind}: {question} | {value} | {answer} |")
-    data = collect(root)
-    piv = pivot_table(data.runs, data.classical)
+    classical = src / "tables" / "classical.csv"  # the report's tables: its runs and any joined sweep's
+    piv = pivot_table(pd.read_csv(src / "tables" / "runs.csv"),
+                      pd.read_csv(classical) if classical.is_file() else pd.DataFrame())
     head = "| " + " | ".join(piv.columns) + " |"
     rows = ["| " + " | ".join(str(x) for x in r) + " |" for r in piv.itertuples(index=False)]
     return ("\n".join(lines) + "\n\n" + ("\n".join(beside) + "\n\n" if len(beside) > 2 else "")

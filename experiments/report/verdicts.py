@@ -6,15 +6,20 @@ interval that contains the threshold); ``fix``: reduced / not reduced / inconclu
 decided by the problem's information quantity (its primary); the interval combines seed and
 test-image variance where the quantity has one. ``verdict_holm`` / ``fix_holm``: the same after
 Holm–Bonferroni over every primary decision of the sweep (the family: problems × tasks × {present,
-fix}). Secondary evidence (PSNR, band residuals, gradient ratios), controls and context (the depth
+fix}), joined where asked by the primaries of published sweeps of other tasks (``joint``: their
+verdicts are re-adjusted in the same family). Secondary evidence (PSNR, band residuals, gradient ratios), controls and context (the depth
 trend, what the adversarial term adds over the L1-only control) are reported beside them, labelled,
 and never change them.
 """
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -24,7 +29,7 @@ from ..problems.decision import MIN_SEEDS, Comparison, Decision, decide, holm
 from .quantities import converged_runs, per_seed, per_seed_se
 from .tables import fmt_pm
 
-__all__ = ["verdicts", "Verdict", "PRESENT_WORDS", "FIX_WORDS"]
+__all__ = ["verdicts", "Verdict", "PRESENT_WORDS", "FIX_WORDS", "load_published"]
 
 PRESENT_WORDS = {"yes": "present", "no": "absent"}
 FIX_WORDS = {"yes": "reduced", "no": "not reduced"}
@@ -164,9 +169,29 @@ def _one(problem: str, task: str, cfgs: list[str], runs, met, ana, missing: set[
                    text=" ".join(lines))
 
 
+def load_published(path: str | Path) -> list[dict[str, Any]]:
+    """The verdict rows of a published sweep (a folder holding ``verdicts.json``, or the file), each
+    tagged with ``source`` (the path as given) — for :func:`verdicts`' ``joint`` family."""
+    p = Path(path)
+    f = p / "verdicts.json" if p.is_dir() else p
+    if not f.is_file():
+        raise FileNotFoundError(f"{path}: no verdicts.json (a folder written by `infoflow report --publish`)")
+    rows = json.loads(f.read_text())
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and {"problem", "task"} <= r.keys() for r in rows):
+        raise ValueError(f"{f}: not a list of verdicts (each with 'problem' and 'task')")
+    return [{**r, "source": str(path)} for r in rows]
+
+
 def verdicts(runs: pd.DataFrame, metrics: pd.DataFrame, analysis: pd.DataFrame,
-             uses: dict[str, dict[str, list[str]]]) -> list[Verdict]:
-    """One :class:`Verdict` per problem and task of ``uses`` (see the module docstring)."""
+             uses: dict[str, dict[str, list[str]]], joint: Sequence[dict[str, Any]] = ()) -> list[Verdict]:
+    """One :class:`Verdict` per problem and task of ``uses`` (see the module docstring). ``joint``:
+    verdict rows of published sweeps (:func:`load_published`) whose primary decisions join this
+    sweep's Holm family; they are updated in place (``p_holm``, ``verdict_holm``, ``fix_holm``,
+    ``holm_family``, the Holm sentence of ``text``). A problem × task in both is refused."""
+    both = {(r["problem"], r["task"]) for r in joint} & {(p, t) for p, by in uses.items() for t in by}
+    if both:
+        raise ValueError(f"{sorted(both)} are in this sweep and in a published one joined to its Holm family; "
+                         "a problem × task is decided once")
     out = []
     for problem, by_task in uses.items():
         for task, cfgs in by_task.items():
@@ -181,22 +206,53 @@ def verdicts(runs: pd.DataFrame, metrics: pd.DataFrame, analysis: pd.DataFrame,
                 out.append(_one(problem, task, cfgs, runs, metrics, analysis, set(cfgs) - have))
             except Exception as exc:  # a report must still be written
                 out.append(Verdict(problem, task, text=f"verdict failed: {type(exc).__name__}: {exc}"))
-    _holm(out)
+    _holm(out, joint)
     return out
 
 
-def _holm(out: list[Verdict]) -> None:
-    """Holm–Bonferroni over every primary decision of the sweep (in place): ``verdict_holm``,
-    ``fix_holm``, the adjusted p-values in the decisions, a sentence added to the text."""
+_HOLM_SENTENCE = re.compile(r" Holm–Bonferroni over the (sweep's )?\d+ primary decisions.*$", re.S)
+
+
+def _holm(out: list[Verdict], joint: Sequence[dict[str, Any]] = ()) -> None:
+    """Holm–Bonferroni over every primary decision of the sweep and of ``joint`` (in place):
+    ``verdict_holm``, ``fix_holm``, the adjusted p-values in the decisions, a sentence in the text."""
     decided = [v for v in out if v.decision is not None]
-    holm([d for v in decided for d in (v.decision, v.fix_decision)])
-    m = sum(1 for v in decided for d in (v.decision, v.fix_decision) if d.p_holm == d.p_holm)
+    own = [d for v in decided for d in (v.decision, v.fix_decision)]
+    imported = [(row, key, SimpleNamespace(p_value=_finite(row[key].get("p_value")), p_holm=math.nan,
+                                           answer=row[key].get("answer", "inconclusive"), holm_answer=None))
+                for row in joint for key in ("decision", "fix_decision") if row.get(key)]
+    holm([*own, *(d for _, _, d in imported)])
+    m = sum(1 for d in [*own, *(d for _, _, d in imported)] if d.p_holm == d.p_holm)
+    k = sum(1 for d in own if d.p_holm == d.p_holm)
+    sources = sorted({row["source"] for row in joint})
+    family = (f"the {m} primary decisions of this sweep ({k}) and of {', '.join(sources)} ({m - k})" if joint
+              else f"the sweep's {m} primary decisions")
+
+    def sentence(verdict: str, fix: str, pairs: list[tuple[str, Any]]) -> str:
+        ps = "; ".join(f"{name} p = {d.p_value:.3g}, Holm p = {d.p_holm:.3g}" for name, d in pairs
+                       if d.p_holm == d.p_holm)
+        return f" Holm–Bonferroni over {family}: verdict {verdict.upper()}, fix {fix.upper()}" + (f" ({ps})." if ps else ".")
+
     for v in decided:
         pres, fix = v.decision, v.fix_decision
         v.verdict_holm = _word(pres.holm_answer or pres.answer, PRESENT_WORDS)
         v.fix_holm = _word(fix.holm_answer or fix.answer, FIX_WORDS)
         v.holm_family = m
-        ps = "; ".join(f"{name} p = {d.p_value:.3g}, Holm p = {d.p_holm:.3g}" for name, d in (("present", pres), ("fix", fix))
-                       if d.p_holm == d.p_holm)
-        v.text += (f" Holm–Bonferroni over the sweep's {m} primary decisions: verdict {v.verdict_holm.upper()}, fix "
-                   f"{v.fix_holm.upper()}" + (f" ({ps})." if ps else "."))
+        v.text += sentence(v.verdict_holm, v.fix_holm, [("present", pres), ("fix", fix)])
+    by_row: dict[int, dict[str, Any]] = {}
+    for row, key, d in imported:
+        row[key] = {**row[key], "p_holm": d.p_holm, "holm_answer": d.holm_answer}
+        by_row.setdefault(id(row), {"row": row})[key] = d
+    for entry in by_row.values():
+        row = entry["row"]
+        pres, fix = entry.get("decision"), entry.get("fix_decision")
+        row["verdict_holm"] = _word((pres.holm_answer or pres.answer) if pres else row.get("verdict", ""), PRESENT_WORDS)
+        row["fix_holm"] = _word((fix.holm_answer or fix.answer) if fix else row.get("fix", ""), FIX_WORDS)
+        row["holm_family"] = m
+        row["text"] = _HOLM_SENTENCE.sub("", row.get("text", "")) + sentence(
+            row["verdict_holm"], row["fix_holm"], [(n, d) for n, d in (("present", pres), ("fix", fix)) if d])
+
+
+def _finite(x: Any) -> float:
+    """A JSON number, or NaN for null (standard JSON writes NaN as null)."""
+    return float(x) if isinstance(x, (int, float)) else math.nan

@@ -511,3 +511,28 @@ def test_a_jobs_worker_keeps_every_thread_pool_to_its_share():
     assert out.returncode == 0, out.stderr
     pools = json.loads(out.stdout.strip().splitlines()[-1])
     assert len(pools) >= 3 and all(n == 1 for _, n in pools), pools
+
+
+def test_report_joins_a_published_sweep_of_another_task(sweep, tmp_path):
+    """`report --holm-with PUBLISHED`: the other sweep's verdicts (re-adjusted in one Holm family) and
+    its run tables join this report's; a sweep of the same task is refused."""
+    import shutil
+
+    out = tmp_path / "sweep"
+    shutil.copytree(sweep[0], out, ignore=shutil.ignore_patterns("*.pt"))  # the fixture's report stays as it is
+    assert main(["report", str(out), "--publish", str(tmp_path / "pub")]) == 0
+    other = tmp_path / "other"  # the same tables, as if from a derain sweep
+    other.mkdir()
+    rows = json.loads((tmp_path / "pub" / "verdicts.json").read_text())
+    (other / "verdicts.json").write_text(json.dumps([{**v, "task": "derain"} for v in rows]))
+    pd.read_csv(tmp_path / "pub" / "runs.csv").assign(task="derain").to_csv(other / "runs.csv", index=False)
+    assert main(["report", str(out), "--holm-with", str(other), "--publish", str(tmp_path / "joint")]) == 0
+    vs = json.loads((tmp_path / "joint" / "verdicts.json").read_text())
+    assert sorted((v["task"], v.get("source")) for v in vs) == [("denoise", None)] * 3 + [("derain", str(other))] * 3
+    assert len({v["holm_family"] for v in vs}) == 1
+    runs = pd.read_csv(tmp_path / "joint" / "runs.csv")
+    assert set(runs.task) == {"denoise", "derain"} and set(runs.source.dropna()) == {str(other)}
+    md = (tmp_path / "joint" / "tables.md").read_text()
+    header = next(line for line in md.splitlines() if line.startswith("| configuration"))
+    assert "| detail | derain |" in md and "derain" in header  # the verdicts and the headline table
+    assert main(["report", str(out), "--holm-with", str(tmp_path / "pub")]) != 0  # denoise twice: refused

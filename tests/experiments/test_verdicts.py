@@ -393,3 +393,58 @@ def test_the_interval_excludes_the_threshold_exactly_when_p_is_below_alpha():
     se, dof = combined_se(0.1, 0.1, 5)
     assert se == pytest.approx(math.sqrt(0.02)) and dof == pytest.approx(4 * 4.0)  # (se²/se_seed²)² = 4
     assert combined_se(0.0, 0.1, 5) == (0.1, math.inf)  # only the images' error: the normal interval
+
+
+def _published(task: str, p_present: float, p_fix: float, answers=("yes", "inconclusive")) -> dict:
+    """A verdict row as a published sweep's verdicts.json holds it (its own Holm sentence at the end)."""
+    return {"problem": "detail", "task": task, "verdict": "present", "fix": "inconclusive", "source": "pub",
+            "decision": {"answer": answers[0], "p_value": p_present, "p_holm": p_present},
+            "fix_decision": {"answer": answers[1], "p_value": p_fix, "p_holm": None},
+            "verdict_holm": "present", "fix_holm": "inconclusive", "holm_family": 2,
+            "text": "Detail loss is present. Holm–Bonferroni over the sweep's 2 primary decisions: verdict PRESENT."}
+
+
+def test_a_published_sweep_joins_the_holm_family_and_is_readjusted_with_it():
+    """Holm over this sweep's two primaries and a published sweep's two: the step-down over all four
+    p-values, by construction; the published rows carry the new adjustment, not their old one."""
+    runs, met, ana = _grad_tables({"baseline": 0.001, "lsgan": 0.05})
+    alone = verdicts(runs, met, ana, {"gradients": {"denoise": sorted(set(runs.config))}})[0]
+    joint = [_published("derain", 0.001, None),  # a null p (standard JSON's NaN): not in the family
+             _published("dehaze", 0.2, 0.3, answers=("inconclusive", "inconclusive"))]
+    v = verdicts(runs, met, ana, {"gradients": {"denoise": sorted(set(runs.config))}}, joint)[0]
+    own = [alone.decision.p_value, alone.fix_decision.p_value]
+    ps = sorted([*own, 0.001, 0.2, 0.3])
+    expect, running = {}, 0.0
+    for i, p in enumerate(ps):  # Holm's step-down by hand
+        running = max(running, min(1.0, (len(ps) - i) * p))
+        expect.setdefault(p, running)
+    assert v["holm_family"] == 5 and alone["holm_family"] == 2
+    assert v["decision"]["p_holm"] == pytest.approx(expect[alone.decision.p_value])
+    assert v["decision"]["p_holm"] >= alone["decision"]["p_holm"]  # a bigger family only removes answers
+    derain, dehaze = joint
+    assert derain["decision"]["p_holm"] == pytest.approx(expect[0.001]) and derain["holm_family"] == 5
+    assert derain["verdict_holm"] == ("present" if expect[0.001] < 0.05 else "inconclusive (Holm)")
+    assert derain["fix_decision"]["p_holm"] != derain["fix_decision"]["p_holm"]  # NaN: no p, no adjustment
+    assert dehaze["decision"]["p_holm"] == pytest.approx(expect[0.2]) and dehaze["verdict_holm"] == "inconclusive"
+    assert derain["text"].count("Holm–Bonferroni") == 1 and "over the 5 primary decisions" in derain["text"]
+    assert "of this sweep (2) and of pub (3)" in v["text"]
+
+
+def test_a_problem_and_task_decided_twice_is_refused():
+    runs, met, ana = _grad_tables({"baseline": 0.001, "lsgan": 0.05})
+    clash = _published("denoise", 0.01, 0.5)
+    clash["problem"] = "gradients"
+    with pytest.raises(ValueError, match="decided once"):
+        verdicts(runs, met, ana, {"gradients": {"denoise": sorted(set(runs.config))}}, [clash])
+
+
+def test_load_published_names_what_is_wrong(tmp_path):
+    from infoflow.experiments.report.verdicts import load_published
+
+    with pytest.raises(FileNotFoundError, match="no verdicts.json"):
+        load_published(tmp_path)
+    (tmp_path / "verdicts.json").write_text('{"problem": "detail"}')
+    with pytest.raises(ValueError, match="not a list of verdicts"):
+        load_published(tmp_path)
+    (tmp_path / "verdicts.json").write_text('[{"problem": "detail", "task": "derain"}]')
+    assert load_published(tmp_path) == [{"problem": "detail", "task": "derain", "source": str(tmp_path)}]
