@@ -218,19 +218,20 @@ def _holm(out: list[Verdict], joint: Sequence[dict[str, Any]] = ()) -> None:
     ``verdict_holm``, ``fix_holm``, the adjusted p-values in the decisions, a sentence in the text."""
     decided = [v for v in out if v.decision is not None]
     own = [d for v in decided for d in (v.decision, v.fix_decision)]
-    imported = [(row, key, SimpleNamespace(p_value=_finite(row[key].get("p_value")), p_holm=math.nan,
-                                           answer=row[key].get("answer", "inconclusive"), holm_answer=None))
-                for row in joint for key in ("decision", "fix_decision") if row.get(key)]
-    holm([*own, *(d for _, _, d in imported)])
-    m = sum(1 for d in [*own, *(d for _, _, d in imported)] if d.p_holm == d.p_holm)
+    ext = [(row, {key: SimpleNamespace(p_value=_finite(row[key].get("p_value")), p_holm=math.nan, holm_answer=None,
+                                       answer=row[key].get("answer", "inconclusive"))
+                  for key in ("decision", "fix_decision") if row.get(key)}) for row in joint]
+    theirs = [d for _, ds in ext for d in ds.values()]
+    holm([*own, *theirs])
     k = sum(1 for d in own if d.p_holm == d.p_holm)
+    m = k + sum(1 for d in theirs if d.p_holm == d.p_holm)
     sources = sorted({row["source"] for row in joint})
     family = (f"the {m} primary decisions of this sweep ({k}) and of {', '.join(sources)} ({m - k})" if joint
               else f"the sweep's {m} primary decisions")
 
     def sentence(verdict: str, fix: str, pairs: list[tuple[str, Any]]) -> str:
         ps = "; ".join(f"{name} p = {d.p_value:.3g}, Holm p = {d.p_holm:.3g}" for name, d in pairs
-                       if d.p_holm == d.p_holm)
+                       if d is not None and d.p_holm == d.p_holm)
         return f" Holm–Bonferroni over {family}: verdict {verdict.upper()}, fix {fix.upper()}" + (f" ({ps})." if ps else ".")
 
     for v in decided:
@@ -239,18 +240,15 @@ def _holm(out: list[Verdict], joint: Sequence[dict[str, Any]] = ()) -> None:
         v.fix_holm = _word(fix.holm_answer or fix.answer, FIX_WORDS)
         v.holm_family = m
         v.text += sentence(v.verdict_holm, v.fix_holm, [("present", pres), ("fix", fix)])
-    by_row: dict[int, dict[str, Any]] = {}
-    for row, key, d in imported:
-        row[key] = {**row[key], "p_holm": d.p_holm, "holm_answer": d.holm_answer}
-        by_row.setdefault(id(row), {"row": row})[key] = d
-    for entry in by_row.values():
-        row = entry["row"]
-        pres, fix = entry.get("decision"), entry.get("fix_decision")
+    for row, ds in ext:
+        for key, d in ds.items():
+            row[key] = {**row[key], "p_holm": d.p_holm, "holm_answer": d.holm_answer}
+        pres, fix = ds.get("decision"), ds.get("fix_decision")
         row["verdict_holm"] = _word((pres.holm_answer or pres.answer) if pres else row.get("verdict", ""), PRESENT_WORDS)
         row["fix_holm"] = _word((fix.holm_answer or fix.answer) if fix else row.get("fix", ""), FIX_WORDS)
         row["holm_family"] = m
         row["text"] = _HOLM_SENTENCE.sub("", row.get("text", "")) + sentence(
-            row["verdict_holm"], row["fix_holm"], [(n, d) for n, d in (("present", pres), ("fix", fix)) if d])
+            row["verdict_holm"], row["fix_holm"], [("present", pres), ("fix", fix)])
 
 
 def _finite(x: Any) -> float:
