@@ -91,9 +91,10 @@ all)
         --problems ${PROBLEMS:-detail abstraction} --configs $CONFIGS --jobs ${JOBS:-15} --device ${DEVICE:-cuda} \
         --out $SWEEP --no-report --no-classical --no-progress" > "$out/sweep.log" 2>&1 < /dev/null &
     sweep_pid=$!
-    [ "${SKIP_TESTS:-0}" = 1 ] || timeout "${TESTS_S:-300}" python3 -m pytest -v -m cuda -p no:cacheprovider $CUDA_TESTS \
-        > "$out/cuda_tests.txt" 2>&1
-    echo "tests done at $((SECONDS - t0)) s" >> "$out/gpu.txt"
+    if [ "${SKIP_TESTS:-0}" != 1 ]; then
+        timeout "${TESTS_S:-300}" python3 -m pytest -v -m cuda -p no:cacheprovider $CUDA_TESTS > "$out/cuda_tests.txt" 2>&1
+        echo "tests done at $((SECONDS - t0)) s" >> "$out/gpu.txt"
+    fi
     while kill -0 "$sweep_pid" 2>/dev/null && [ $((SECONDS - t0)) -lt "${SWEEP_S:-330}" ]; do sleep 2; done
     kill -TERM -- -"$sweep_pid" 2>/dev/null; sleep 3; kill -KILL -- -"$sweep_pid" 2>/dev/null
     echo "sweep: $(ls "$SWEEP"/*/*/seed*/DONE 2>/dev/null | wc -l) runs done at $((SECONDS - t0)) s" | tee -a "$out/gpu.txt"
