@@ -53,6 +53,8 @@ def build_report(root: str | Path, holm_with: Sequence[str | Path] = ()) -> Path
     (out / "tables").mkdir(exist_ok=True)
     if data.runs.empty:
         raise FileNotFoundError(f"no finished runs under {root} (expected <task>/<config>/seed<k>/DONE)")
+    # decided first: a refused joint family (a problem × task in both sweeps) writes nothing
+    vs = [v.as_dict() for v in verdicts(data.runs, data.metrics, data.analysis, data.uses, joint)] + joint  # JSON rows
     summ = summary_table(data.runs)
     tables = {"runs": data.runs, "summary": summ, "metrics": data.metrics, "analysis": data.analysis,
               "failed": data.failed}
@@ -65,7 +67,6 @@ def build_report(root: str | Path, holm_with: Sequence[str | Path] = ()) -> Path
         atomic_write_text(out / "tables" / f"{name}.csv", df.to_csv(index=False))
     if len(data.classical):
         atomic_write_text(out / "tables" / "classical.csv", data.classical.to_csv(index=False))
-    vs = [v.as_dict() for v in verdicts(data.runs, data.metrics, data.analysis, data.uses, joint)] + joint  # JSON rows
     flat = [{k: "; ".join(v) if k == "missing_runs" else v for k, v in x.items()
              if k not in ("controls", "effects", "secondary", "decision", "fix_decision")}
             | {f"{w}_{k}": x.get(f"{w}decision", {}).get(k) for w in ("", "fix_")
