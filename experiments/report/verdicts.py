@@ -7,9 +7,9 @@ decided by the problem's information quantity (its primary); the interval combin
 test-image variance where the quantity has one. ``verdict_holm`` / ``fix_holm``: the same after
 Holm–Bonferroni over every primary decision of the sweep (the family: problems × tasks × {present,
 fix}), joined where asked by the primaries of published sweeps of other tasks (``joint``: their
-verdicts are re-adjusted in the same family). Secondary evidence (PSNR, band residuals, gradient ratios), controls and context (the depth
-trend, what the adversarial term adds over the L1-only control) are reported beside them, labelled,
-and never change them.
+verdicts are re-adjusted in the same family). Secondary evidence (PSNR, band residuals, gradient
+ratios), controls and context (the depth trend, what the adversarial term adds over the L1-only
+control) are reported beside them, labelled, and never change them.
 """
 from __future__ import annotations
 
@@ -218,10 +218,14 @@ def _holm(out: list[Verdict], joint: Sequence[dict[str, Any]] = ()) -> None:
     ``verdict_holm``, ``fix_holm``, the adjusted p-values in the decisions, a sentence in the text."""
     decided = [v for v in out if v.decision is not None]
     own = [d for v in decided for d in (v.decision, v.fix_decision)]
-    ext = [(row, {key: SimpleNamespace(p_value=_finite(row[key].get("p_value")), p_holm=math.nan, holm_answer=None,
-                                       answer=row[key].get("answer", "inconclusive"))
-                  for key in ("decision", "fix_decision") if row.get(key)}) for row in joint]
-    theirs = [d for _, ds in ext for d in ds.values()]
+
+    def stand_in(d: dict[str, Any]) -> SimpleNamespace:  # what holm() reads and writes of a Decision
+        return SimpleNamespace(p_value=_finite(d.get("p_value")), answer=d.get("answer", "inconclusive"),
+                               p_holm=math.nan, holm_answer=None)
+
+    ext = [(row, stand_in(row["decision"]), stand_in(row["fix_decision"])) for row in joint
+           if row.get("decision") and row.get("fix_decision")]  # decided rows, as for this sweep's
+    theirs = [d for _, pres, fix in ext for d in (pres, fix)]
     holm([*own, *theirs])
     k = sum(1 for d in own if d.p_holm == d.p_holm)
     m = k + sum(1 for d in theirs if d.p_holm == d.p_holm)
@@ -229,26 +233,25 @@ def _holm(out: list[Verdict], joint: Sequence[dict[str, Any]] = ()) -> None:
     family = (f"the {m} primary decisions of this sweep ({k}) and of {', '.join(sources)} ({m - k})" if joint
               else f"the sweep's {m} primary decisions")
 
-    def sentence(verdict: str, fix: str, pairs: list[tuple[str, Any]]) -> str:
-        ps = "; ".join(f"{name} p = {d.p_value:.3g}, Holm p = {d.p_holm:.3g}" for name, d in pairs
-                       if d is not None and d.p_holm == d.p_holm)
-        return f" Holm–Bonferroni over {family}: verdict {verdict.upper()}, fix {fix.upper()}" + (f" ({ps})." if ps else ".")
+    def adjusted(pres: Any, fix: Any) -> tuple[str, str, str]:
+        """(verdict_holm, fix_holm, the sentence for the text) of one problem × task."""
+        verdict = _word(pres.holm_answer or pres.answer, PRESENT_WORDS)
+        fixed = _word(fix.holm_answer or fix.answer, FIX_WORDS)
+        ps = "; ".join(f"{name} p = {d.p_value:.3g}, Holm p = {d.p_holm:.3g}"
+                       for name, d in (("present", pres), ("fix", fix)) if d.p_holm == d.p_holm)
+        return verdict, fixed, (f" Holm–Bonferroni over {family}: verdict {verdict.upper()}, fix {fixed.upper()}"
+                                + (f" ({ps})." if ps else "."))
 
     for v in decided:
-        pres, fix = v.decision, v.fix_decision
-        v.verdict_holm = _word(pres.holm_answer or pres.answer, PRESENT_WORDS)
-        v.fix_holm = _word(fix.holm_answer or fix.answer, FIX_WORDS)
+        v.verdict_holm, v.fix_holm, said = adjusted(v.decision, v.fix_decision)
         v.holm_family = m
-        v.text += sentence(v.verdict_holm, v.fix_holm, [("present", pres), ("fix", fix)])
-    for row, ds in ext:
-        for key, d in ds.items():
+        v.text += said
+    for row, pres, fix in ext:
+        for key, d in (("decision", pres), ("fix_decision", fix)):
             row[key] = {**row[key], "p_holm": d.p_holm, "holm_answer": d.holm_answer}
-        pres, fix = ds.get("decision"), ds.get("fix_decision")
-        row["verdict_holm"] = _word((pres.holm_answer or pres.answer) if pres else row.get("verdict", ""), PRESENT_WORDS)
-        row["fix_holm"] = _word((fix.holm_answer or fix.answer) if fix else row.get("fix", ""), FIX_WORDS)
+        row["verdict_holm"], row["fix_holm"], said = adjusted(pres, fix)
         row["holm_family"] = m
-        row["text"] = _HOLM_SENTENCE.sub("", row.get("text", "")) + sentence(
-            row["verdict_holm"], row["fix_holm"], [("present", pres), ("fix", fix)])
+        row["text"] = _HOLM_SENTENCE.sub("", row.get("text", "")) + said
 
 
 def _finite(x: Any) -> float:
