@@ -155,7 +155,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from .report import build_report, publish
 
-    print(build_report(args.runs, holm_with=args.holm_with))
+    print(build_report(args.runs, holm_with=args.holm_with, tasks=args.tasks))
     if args.publish:
         print(f"published {len(publish(args.runs, args.publish))} files to {args.publish}")
     return 0
@@ -328,6 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--holm-with", nargs="+", default=[], metavar="PUBLISHED",
                     help="published sweeps of other tasks (folders written by --publish): their primary decisions "
                          "join this sweep's Holm family, their verdicts and run tables join the report")
+    rp.add_argument("--tasks", nargs="+", metavar="TASK",
+                    help="report only these of the sweep's tasks (e.g. publish a finished task while others run)")
     rp.set_defaults(func=_cmd_report)
 
     st = sub.add_parser("status", help="where a sweep folder stands: every run done, running (at which step), "

@@ -40,14 +40,15 @@ def _sections() -> list[tuple[str, str, list[str]]]:
     return out
 
 
-def build_report(root: str | Path, holm_with: Sequence[str | Path] = ()) -> Path:
+def build_report(root: str | Path, holm_with: Sequence[str | Path] = (), tasks: Sequence[str] | None = None) -> Path:
     """Collect every run under ``root`` and write ``root/report/``; returns the path of report.html.
     ``holm_with``: published sweeps of other tasks (folders written by :func:`publish`) whose primary
     decisions join this sweep's Holm family; their verdicts (re-adjusted) and their ``runs.csv`` /
-    ``summary.csv`` rows (column ``source``) join the report's tables."""
+    ``summary.csv`` rows (column ``source``) join the report's tables. ``tasks``: report only these
+    of the sweep's tasks (e.g. publish a finished one while the others run)."""
     root = Path(root)
     joint = [row for p in holm_with for row in load_published(p)]
-    data = collect(root)
+    data = collect(root, tasks)
     out = root / "report"
     (out / "figures").mkdir(parents=True, exist_ok=True)
     (out / "tables").mkdir(exist_ok=True)

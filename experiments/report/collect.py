@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -59,14 +60,18 @@ class Runs:
         self.sweep = sweep or {}
 
 
-def collect(root: str | Path) -> Runs:
-    """Read every ``<task>/<config>/seed<k>`` run folder under ``root``."""
+def collect(root: str | Path, tasks: Sequence[str] | None = None) -> Runs:
+    """Read every ``<task>/<config>/seed<k>`` run folder under ``root``; ``tasks``: only these tasks
+    (their runs, references and pre-registered comparisons), e.g. to publish a finished task while
+    the sweep's other tasks still run."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"runs directory not found: {root}")
     sweep = json.loads((root / "sweep.json").read_text()) if (root / "sweep.json").exists() else {}
+    keep = _task_filter(root, sweep, tasks)
     runs, mets, anas, failed = [], [], [], []
-    for d in sorted(p for p in root.glob("*/*/seed*") if p.is_dir() and p.name[4:].isdigit()):
+    folders = (p for p in root.glob("*/*/seed*") if p.is_dir() and p.name[4:].isdigit() and keep(p.parent.parent.name))
+    for d in sorted(folders):
         cfg_path = d / "config.yaml"
         task, config, seed = d.parent.parent.name, d.parent.name, int(d.name[4:])
         ident = {"task": task, "config": config, "seed": seed}
@@ -104,5 +109,21 @@ def collect(root: str | Path) -> Runs:
     cat = lambda xs: pd.concat(xs, ignore_index=True) if xs else pd.DataFrame()  # noqa: E731
     from ..classical_refs import read_references
 
-    return Runs(pd.DataFrame(runs), cat(mets), cat(anas), pd.DataFrame(failed), sweep.get("uses", {}),
-                read_references(root), sweep)
+    uses = {prob: {t: cfgs for t, cfgs in by.items() if keep(t)} for prob, by in sweep.get("uses", {}).items()}
+    refs = read_references(root)
+    if len(refs) and "task" in refs:
+        refs = refs[refs.task.map(keep)].reset_index(drop=True)
+    return Runs(pd.DataFrame(runs), cat(mets), cat(anas), pd.DataFrame(failed), uses, refs, sweep)
+
+
+def _task_filter(root: Path, sweep: dict, tasks: Sequence[str] | None):
+    """A predicate on task names: every task when ``tasks`` is None, else those named (each must be
+    one of the sweep's tasks or have a folder under ``root``)."""
+    if tasks is None:
+        return lambda t: True
+    known = set(sweep.get("tasks") or []) | {p.name for p in root.iterdir() if p.is_dir() and p.name != "report"}
+    unknown = sorted(set(tasks) - known)
+    if unknown:
+        raise ValueError(f"{root}: no task {unknown} in this sweep (it has {sorted(known)})")
+    chosen = frozenset(tasks)
+    return lambda t: t in chosen

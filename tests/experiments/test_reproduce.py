@@ -538,3 +538,32 @@ def test_report_joins_a_published_sweep_of_another_task(sweep, tmp_path):
     before = (out / "report" / "tables" / "runs.csv").read_text()
     assert main(["report", str(out), "--holm-with", str(tmp_path / "pub")]) != 0  # denoise twice: refused,
     assert (out / "report" / "tables" / "runs.csv").read_text() == before  # and the report left as it was
+
+
+def test_report_of_some_tasks_publishes_a_finished_task_that_joins_the_rest(sweep, tmp_path, capsys):
+    """`report --tasks T`: only T's runs, references and verdicts (a finished task published while the
+    sweep's others run); the rest of the sweep then joins it with --holm-with, which is refused
+    without --tasks (T would be in both); an unknown task is named."""
+    import shutil
+
+    out = tmp_path / "sweep"
+    shutil.copytree(sweep[0], out, ignore=shutil.ignore_patterns("*.pt", "report"))
+    shutil.copytree(out / "denoise", out / "derain")  # the same runs, as if derain had run too
+    meta = json.loads((out / "sweep.json").read_text())
+    meta["tasks"] = ["denoise", "derain"]
+    meta["uses"] = {p: {**by, "derain": by["denoise"]} for p, by in meta["uses"].items()}
+    (out / "sweep.json").write_text(json.dumps(meta))
+    assert main(["report", str(out), "--tasks", "derain", "--publish", str(tmp_path / "derain")]) == 0
+    vs = json.loads((tmp_path / "derain" / "verdicts.json").read_text())
+    assert sorted(v["task"] for v in vs) == ["derain"] * 3
+    assert set(pd.read_csv(tmp_path / "derain" / "runs.csv").task) == {"derain"}
+    assert main(["report", str(out), "--holm-with", str(tmp_path / "derain")]) != 0  # derain twice: refused
+    assert main(["report", str(out), "--tasks", "denoise", "--holm-with", str(tmp_path / "derain"),
+                 "--publish", str(tmp_path / "joint")]) == 0
+    joint = json.loads((tmp_path / "joint" / "verdicts.json").read_text())
+    assert sorted((v["task"], v.get("source")) for v in joint) == \
+        [("denoise", None)] * 3 + [("derain", str(tmp_path / "derain"))] * 3
+    assert len({v["holm_family"] for v in joint}) == 1
+    capsys.readouterr()
+    assert main(["report", str(out), "--tasks", "deblur"]) != 0
+    assert "no task ['deblur']" in capsys.readouterr().err
