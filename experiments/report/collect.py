@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -116,7 +116,7 @@ def collect(root: str | Path, tasks: Sequence[str] | None = None) -> Runs:
     return Runs(pd.DataFrame(runs), cat(mets), cat(anas), pd.DataFrame(failed), uses, refs, sweep)
 
 
-def _task_filter(root: Path, sweep: dict, tasks: Sequence[str] | None):
+def _task_filter(root: Path, sweep: dict, tasks: Sequence[str] | None) -> Callable[[str], bool]:
     """A predicate on task names: every task when ``tasks`` is None, else those named (each must be
     one of the sweep's tasks or have a folder under ``root``)."""
     if tasks is None:
