@@ -164,6 +164,10 @@ def format_status(table: pd.DataFrame) -> str:
         left = _time_left(decisive, minutes, running)
         lines.append(f"  the runs a verdict compares: {int(decisive.state.eq('done').sum())}/{len(decisive)} done"
                      + (f", {left}" if left else ""))
+        ready = decisive.state.eq("done").groupby(decisive.task, sort=False).all()
+        if 0 < ready.sum() < len(ready):  # some tasks' verdicts can be read (and published) while others train
+            names = " ".join(t for t, ok in ready.items() if ok)
+            lines.append(f"  verdicts ready: {names} (infoflow report RUNS --tasks {names} --publish DIR)")
     timing = ""
     if minutes is not None:
         parts = (f": {train_min:.1f} training + {analysis_min:.1f} analyses" if analysis_min is not None

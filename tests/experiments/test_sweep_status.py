@@ -98,6 +98,15 @@ def test_status_groups_a_configurations_waiting_seeds_and_counts_per_task(tmp_pa
     assert f"  the runs a verdict compares: 1/{len(compared)} done" in text.splitlines()
     assert f"  done per task: denoise 1/{per_task}, derain 0/{per_task}" in text.splitlines()
     assert text.splitlines()[-1].startswith(f"{len(grid)} runs: 1 done, {len(grid) - 1} not started")
+    assert "verdicts ready" not in text  # denoise's baseline and lsgan seed 1 still to run
+    for sp in compared:
+        if sp.key.startswith("denoise/"):
+            d = tmp_path / sp.key
+            d.mkdir(parents=True, exist_ok=True)
+            for name in ("DONE", "analysis.csv", "analyses.json"):
+                (d / name).write_text((done / name).read_text())
+    text = format_status(sweep_status(tmp_path))
+    assert "  verdicts ready: denoise (infoflow report RUNS --tasks denoise --publish DIR)" in text.splitlines()
 
 
 def test_status_into_a_closed_pipe_ends_quietly(folder):
