@@ -154,10 +154,14 @@ def information_vs_cost(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figu
                                   "deep_flop_share": "share of FLOPs"})
         sns.barplot(data=d, x="config", y="value", hue="what", ax=ax)
         ax.set(title=task, xlabel="", ylabel="fraction", ylim=(min(0, float(d.value.min()) - 0.05), 1.05))
-        ax.tick_params(axis="x", labelsize=7)
-        ax.legend(fontsize=6)
+        ax.tick_params(axis="x", labelsize=7, labelrotation=25)
+        plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")  # long config names never overlap
+        handles, labels = ax.get_legend_handles_labels()
+        ax.get_legend().remove()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)  # one legend, off the bars
     fig.suptitle("The levels below 2 down-samplings: the information about the target they add vs what they cost "
                  "(mean over seeds)", fontsize=8)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 
@@ -330,8 +334,9 @@ def psnr_by_task(runs: pd.DataFrame, metrics, analysis, uses, classical: pd.Data
         lo = min(r.final_psnr.min(), r.final_psnr_input.mean()) - 1
         ax.set_xlim(left=max(0, lo))
         ax.set(title=task, xlabel="PSNR (dB), whole test images", ylabel="")
-        ax.legend(fontsize=6, loc="lower right")
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)  # below: never over a bar
     fig.suptitle("Every configuration against the classical references (mean ± sd over seeds; dots: seeds)")
+    fig.tight_layout()  # room for each panel's own configuration names
     return fig
 
 

@@ -1,4 +1,6 @@
 """The report's figures on partial sweeps: a task with one configuration finished so far."""
+import math
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -59,3 +61,56 @@ def test_the_primaries_figure_draws_each_decision_as_decided():
     assert "unconverged" in [t.get_text() for t in present.texts]
     assert "not run" in [t.get_text() for t in fix.texts]
     assert primaries_figure([{"problem": "detail", "task": "x", "decision": {}, "fix_decision": {}}]) is None
+
+
+def _runs_of(tasks: dict[str, list[str]]) -> pd.DataFrame:
+    return pd.DataFrame([{"task": t, "config": c, "seed": s, "final_psnr": 20.0 + i + 0.1 * s, "final_psnr_input": 18.0}
+                         for t, cs in tasks.items() for i, c in enumerate(cs) for s in range(3)])
+
+
+def _overlap(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def test_psnr_panels_keep_their_labels_and_legends_off_each_other():
+    """Long configuration names (baseline+global-residual) on every panel: no panel's names run into
+    the panel to its left, and no legend covers a bar (both did on the first four-task report)."""
+    from infoflow.experiments.report.figures import psnr_by_task
+
+    cfgs = ["no-skip", "baseline", "baseline+global-residual", "detail-branch", "depth2-wide"]
+    classical = pd.DataFrame([{"task": "dehaze", "method": "dcp", "final_psnr": 21.0}])
+    fig = psnr_by_task(_runs_of({"deblur": cfgs, "dehaze": cfgs, "derain": cfgs}), None, None, {}, classical)
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    axes = [ax for ax in fig.axes if ax.get_title()]
+    for left, right in zip(axes, axes[1:]):
+        names = [t.get_window_extent(r) for t in right.get_yticklabels()]
+        assert not any(_overlap(n, left.get_window_extent(r)) for n in names)
+    for ax in axes:
+        legend = ax.get_legend().get_window_extent(r)
+        assert not any(_overlap(legend, p.get_window_extent(r)) for p in ax.patches if p.get_width() > 0)
+
+
+def test_information_vs_cost_names_do_not_run_together():
+    """The configuration names under the bars never overlap one another (they did, unrotated)."""
+    from infoflow.experiments.report.figures import information_vs_cost
+
+    cfgs = ["baseline", "baseline+global-residual", "detail-branch", "no-skip"]
+    ana = pd.DataFrame([{"task": t, "config": c, "seed": s, "step": 1, "split": "information", "metric": m,
+                         "layer": "", "value": v} for t in ("deblur", "dehaze", "derain") for c in cfgs
+                        for s in range(2) for m, v in (("deep_share", 0.1), ("deep_param_share", 0.9),
+                                                       ("deep_flop_share", 0.6))])
+    fig = information_vs_cost(None, None, ana, {})
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    for ax in (ax for ax in fig.axes if ax.get_title()):
+        labels = ax.get_xticklabels()
+        assert len(labels) == len(cfgs)
+        angle = math.radians(labels[0].get_rotation())
+        if angle == 0:  # level names: their boxes must not meet
+            boxes = [t.get_window_extent(r) for t in labels]
+            assert not any(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+        else:  # parallel slanted names: the gap across their lines must exceed a line's height
+            x = ax.transData.transform([(tick, 0) for tick in ax.get_xticks()])[:, 0]
+            height = labels[0].get_fontsize() * fig.dpi / 72
+            assert min(abs(b - a) for a, b in zip(x, x[1:])) * math.sin(angle) > height
