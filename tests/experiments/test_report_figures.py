@@ -1,4 +1,4 @@
-"""The report's figures on partial sweeps: a task with one configuration finished so far."""
+"""The report's figures: partial sweeps (a task with one configuration finished), known answers, legible layout."""
 import math
 
 import matplotlib
