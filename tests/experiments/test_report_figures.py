@@ -68,10 +68,6 @@ def _runs_of(tasks: dict[str, list[str]]) -> pd.DataFrame:
                          for t, cs in tasks.items() for i, c in enumerate(cs) for s in range(3)])
 
 
-def _overlap(a, b) -> bool:
-    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
-
-
 def test_psnr_panels_keep_their_labels_and_legends_off_each_other():
     """Long configuration names (baseline+global-residual) on every panel: no panel's names run into
     the panel to its left, and no legend covers a bar (both did on the first four-task report)."""
@@ -85,10 +81,10 @@ def test_psnr_panels_keep_their_labels_and_legends_off_each_other():
     axes = [ax for ax in fig.axes if ax.get_title()]
     for left, right in zip(axes, axes[1:]):
         names = [t.get_window_extent(r) for t in right.get_yticklabels()]
-        assert not any(_overlap(n, left.get_window_extent(r)) for n in names)
+        assert not any(n.overlaps(left.get_window_extent(r)) for n in names)
     for ax in axes:
         legend = ax.get_legend().get_window_extent(r)
-        assert not any(_overlap(legend, p.get_window_extent(r)) for p in ax.patches if p.get_width() > 0)
+        assert not any(legend.overlaps(p.get_window_extent(r)) for p in ax.patches if p.get_width() > 0)
 
 
 def test_information_vs_cost_names_do_not_run_together():
@@ -109,7 +105,7 @@ def test_information_vs_cost_names_do_not_run_together():
         angle = math.radians(labels[0].get_rotation())
         if angle == 0:  # level names: their boxes must not meet
             boxes = [t.get_window_extent(r) for t in labels]
-            assert not any(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+            assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
         else:  # parallel slanted names: the gap across their lines must exceed a line's height
             x = ax.transData.transform([(tick, 0) for tick in ax.get_xticks()])[:, 0]
             height = labels[0].get_fontsize() * fig.dpi / 72
