@@ -79,7 +79,8 @@ def sample_crops(runs: pd.DataFrame, configs: Sequence[str] | None = None, size:
     if not rows:
         return None
     ncol = max(len(r) for r in rows.values())
-    fig, axes = plt.subplots(len(rows), ncol, figsize=(1.1 * ncol, 1.35 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), ncol, figsize=(1.1 * ncol, 1.35 * len(rows)), squeeze=False,
+                             layout="constrained")
     for ax_row, (task, panels) in zip(axes, rows.items()):
         for ax in ax_row:
             ax.axis("off")
@@ -91,5 +92,4 @@ def sample_crops(runs: pd.DataFrame, configs: Sequence[str] | None = None, size:
                        fontsize=8)
     fig.suptitle(f"The same {size}×{size} crop (most detailed window of the first test image), enlarged: "
                  "degraded | each configuration (first seed; whole-image PSNR) | clean", fontsize=7)
-    fig.tight_layout()
     return fig

@@ -20,8 +20,10 @@ sns.set_theme(style="whitegrid", context="paper")
 
 
 def _grid(n: int, rows: int = 1, w: float = 4.0, h: float = 3.2):
-    """A figure with ``rows`` × n panels (one column per task); axes always 2-D."""
-    return plt.subplots(rows, max(n, 1), figsize=(w * max(n, 1), h * rows), squeeze=False)
+    """A figure with ``rows`` × n panels (one column per task); axes always 2-D. Constrained layout:
+    matplotlib places the suptitle, every panel's labels and legends and any figure legend (``loc=
+    "outside ..."``) clear of each other when the figure is drawn — no figure lays itself out."""
+    return plt.subplots(rows, max(n, 1), figsize=(w * max(n, 1), h * rows), squeeze=False, layout="constrained")
 
 
 def _facets(n: int, w: float = 4.0, h: float = 3.2):
@@ -158,10 +160,9 @@ def information_vs_cost(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figu
         plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")  # long config names never overlap
         handles, labels = ax.get_legend_handles_labels()
         ax.get_legend().remove()
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)  # one legend, off the bars
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=7, frameon=False)  # one, off the bars
     fig.suptitle("The levels below 2 down-samplings: the information about the target they add vs what they cost "
                  "(mean over seeds)", fontsize=8)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 
@@ -190,7 +191,6 @@ def jsd_vs_gradient(runs, metrics: pd.DataFrame, analysis, uses) -> plt.Figure |
             ax.legend(fontsize=6)
     fig.suptitle("What D knows about real vs restored (JSD bound; dotted: log 2) beside G's adversarial gradient, "
                  "over training", fontsize=8)
-    fig.tight_layout()
     return fig
 
 
@@ -200,7 +200,7 @@ def cost_vs_quality(runs: pd.DataFrame, metrics, analysis, uses) -> plt.Figure |
     if r.empty:
         return None
     g = r.groupby(["task", "config"]).agg(params=("params", "first"), psnr=("final_psnr", "mean")).reset_index()
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")
     sns.scatterplot(data=g, x="params", y="psnr", hue="task", style="config", s=70, ax=ax)
     ax.set(xscale="log", xlabel="generator parameters", ylabel="PSNR (dB)", title="Cost vs quality")
     ax.legend(fontsize=6, ncol=2)
@@ -260,7 +260,6 @@ def detail_bands(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figure | No
             axes[i, j].tick_params(axis="x", labelsize=6)
             axes[i, j].legend(fontsize=6)
     fig.suptitle("Detail loss per frequency band (1 = target's energy; residual 0 = perfect)")
-    fig.tight_layout()
     return fig
 
 
@@ -290,7 +289,6 @@ def gradient_ratio(runs, metrics: pd.DataFrame, analysis, uses) -> plt.Figure | 
         return None
     fig = _ratio_and_saturation(overall_rows(m[m.config.isin(cfgs)]), "step", "config", "sd")
     fig.suptitle("Adversarial / content gradient norm ratio of G, and saturated D outputs, over training")
-    fig.tight_layout()
     return fig
 
 
@@ -305,7 +303,6 @@ def d_probe(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figure | None:
     a["value"] = a["value"].astype(float).clip(lower=1e-5)  # a vanished gradient stays on the log axis
     fig = _ratio_and_saturation(a, "D updates", "loss", ("pi", 100), xscale="log")
     fig.suptitle("D-optimality probe: does G's adversarial gradient survive a discriminator that wins?")
-    fig.tight_layout()
     return fig
 
 
@@ -336,7 +333,6 @@ def psnr_by_task(runs: pd.DataFrame, metrics, analysis, uses, classical: pd.Data
         ax.set(title=task, xlabel="PSNR (dB), whole test images", ylabel="")
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)  # below: never over a bar
     fig.suptitle("Every configuration against the classical references (mean ± sd over seeds; dots: seeds)")
-    fig.tight_layout()  # room for each panel's own configuration names
     return fig
 
 

@@ -37,7 +37,7 @@ def primaries_figure(verdicts: list[dict[str, Any]]) -> plt.Figure | None:
                    for k in ("decision", "fix_decision"))]
     if not rows:
         return None
-    fig, axes = plt.subplots(len(rows), 2, figsize=(9, 2.6 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), 2, figsize=(9, 2.6 * len(rows)), squeeze=False, layout="constrained")
     for axrow, problem in zip(axes, rows):
         vs = [v for v in verdicts if v["problem"] == problem]
         spec = PROBLEMS.get(problem)
@@ -70,8 +70,7 @@ def primaries_figure(verdicts: list[dict[str, Any]]) -> plt.Figure | None:
             ax.tick_params(axis="y", labelsize=6)
     handles = [plt.Line2D([], [], marker=m, color=c, mfc=c if f else "white", ls="none", label=a)
                for a, (c, m, f) in ANSWER_STYLE.items()]
-    fig.legend(handles=handles, loc="upper right", fontsize=7, title="Holm-adjusted", title_fontsize=7)
+    fig.legend(handles=handles, loc="outside right upper", fontsize=7, title="Holm-adjusted", title_fontsize=7)
     fig.suptitle("The pre-registered primaries: mean and 95 % interval (seeds and test images); dotted: the "
                  "threshold", fontsize=8)
-    fig.tight_layout(rect=(0, 0, 0.88, 0.97))
     return fig

@@ -567,3 +567,61 @@ def test_report_of_some_tasks_publishes_a_finished_task_that_joins_the_rest(swee
     capsys.readouterr()
     assert main(["report", str(out), "--tasks", "deblur"]) != 0
     assert "no task ['deblur']" in capsys.readouterr().err
+
+
+def _three_tasks(data):
+    """The tiny sweep's tables as if three tasks had run (every figure gets one column per task)."""
+    tasks = ("deblur", "dehaze", "denoise")
+    many = lambda df: pd.concat([df.assign(task=t) for t in tasks], ignore_index=True) if len(df) else df  # noqa: E731
+    uses = {p: {t: cfgs for t in tasks for cfgs in by.values()} for p, by in data.uses.items()}
+    return many(data.runs), many(data.metrics), many(data.analysis), uses, many(data.classical)
+
+
+def _legibility_faults(fig) -> list[str]:
+    """What in ``fig`` runs into something else once drawn: two panels (with their titles, axis labels,
+    tick labels and legends) that overlap, or the suptitle / a figure legend over a panel."""
+    import matplotlib.text
+
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    boxes = [ax.get_tightbbox(r) for ax in axes]
+    faults = [f"panels {axes[i].get_title()!r} and {axes[j].get_title()!r} overlap"
+              for i in range(len(axes)) for j in range(i + 1, len(axes)) if boxes[i].overlaps(boxes[j])]
+    sup = [t for t in fig.findobj(matplotlib.text.Text) if fig.get_suptitle() and t.get_text() == fig.get_suptitle()]
+    over = [("suptitle", t.get_window_extent(r)) for t in sup] + [("figure legend", lg.get_window_extent(r))
+                                                                   for lg in fig.legends]
+    faults += [f"the {what} overlaps panel {ax.get_title()!r}" for what, box in over
+               for ax, b in zip(axes, boxes) if box.overlaps(b)]
+    return faults
+
+
+def test_every_report_figure_is_legible_with_three_tasks(sweep):
+    """Every figure the report draws (the primaries and the crops too), from the tiny sweep's real
+    tables as three tasks: no panel's names, labels or legend run into another panel, and neither the
+    suptitle nor a figure legend lies over a panel (the suptitle sat on the panel titles of some)."""
+    import matplotlib.pyplot as plt
+
+    from infoflow.experiments.report.collect import collect
+    from infoflow.experiments.report.crops import sample_crops
+    from infoflow.experiments.report.figures import FIGURES, WITH_CLASSICAL
+    from infoflow.experiments.report.primaries import primaries_figure
+
+    runs, metrics, analysis, uses, classical = _three_tasks(collect(sweep[0]))
+    decided = json.loads((sweep[0] / "report" / "verdicts.json").read_text())
+    makers = {name: (lambda fn=fn, name=name: fn(runs, metrics, analysis, uses,
+                                                 **({"classical": classical} if name in WITH_CLASSICAL else {})))
+              for name, fn in FIGURES.items()}
+    makers["primaries"] = lambda: primaries_figure([v | {"task": t} for t in ("deblur", "dehaze") for v in decided])
+    makers["sample_crops"] = lambda: sample_crops(runs[runs.task == "denoise"])
+    drawn, faults = [], {}
+    for name, make in makers.items():
+        fig = make()
+        if fig is None:
+            continue
+        drawn.append(name)
+        if bad := _legibility_faults(fig):
+            faults[name] = bad
+        plt.close(fig)
+    assert len(drawn) >= 12 and {"primaries", "sample_crops"} <= set(drawn), drawn
+    assert not faults, faults
