@@ -31,6 +31,29 @@ def _facets(n: int, w: float = 4.0, h: float = 3.2):
     return fig, axes[0]
 
 
+def _colours(levels) -> dict[str, Any]:
+    """One colour per level (sorted), the same in every panel of a figure: a configuration missing
+    from one task's panel must not pass its colour to another configuration there."""
+    levels = sorted(set(map(str, levels)))
+    colours = sns.color_palette("tab10" if len(levels) <= 10 else "tab20", len(levels))
+    return dict(zip(levels, colours))
+
+
+def _shared_legend(fig: plt.Figure, title: str | None = None) -> None:
+    """Replace the panels' legends by one figure legend below them (labels in first-seen order):
+    no legend covers data, and one key reads for every panel."""
+    seen: dict[str, Any] = {}
+    for ax in fig.axes:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            if not label.startswith("_"):
+                seen.setdefault(label, h)
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    if seen:
+        fig.legend(list(seen.values()), list(seen), loc="outside lower center", ncol=min(len(seen), 6),
+                   fontsize=7, frameon=False, title=title, title_fontsize=7)
+
+
 def _rows(df: pd.DataFrame, split: str, metrics: list[str] | None = None) -> pd.DataFrame | None:
     """A copy of the tidy rows of ``split`` (and ``metrics``), or None when there are none."""
     if df.empty or "split" not in df:
@@ -42,20 +65,20 @@ def _rows(df: pd.DataFrame, split: str, metrics: list[str] | None = None) -> pd.
 def _ratio_and_saturation(d: pd.DataFrame, x: str, hue: str, errorbar: Any, xscale: str | None = None):
     """Per task (columns): G's adversarial/content gradient ratio (log axis, 0.01 warning line) above
     D's saturated fraction, both against ``x``."""
-    tasks = sorted(d.task.unique())
+    tasks, palette = sorted(d.task.unique()), _colours(d[hue])
     fig, axes = _grid(len(tasks), rows=2, h=3.0)
     for j, task in enumerate(tasks):
         for i, metric in enumerate(["grad_ratio_adv_content", "d_saturated_fraction"]):
             ax = axes[i, j]
             sns.lineplot(data=d[(d.task == task) & (d.metric == metric)], x=x, y="value", hue=hue,
-                         errorbar=errorbar, ax=ax)
+                         hue_order=list(palette), palette=palette, errorbar=errorbar, ax=ax)
             ax.set(title=f"{task}: {metric}", ylabel=metric)
             if xscale:
                 ax.set_xscale(xscale)
             if i == 0:
                 ax.set_yscale("log")
                 ax.axhline(0.01, ls=":", color="grey")
-            ax.legend(fontsize=6)
+    _shared_legend(fig)
     return fig
 
 
@@ -75,7 +98,7 @@ def psnr_vs_depth(runs: pd.DataFrame, metrics, analysis, uses) -> plt.Figure | N
                         fmt="*", ms=12, color="C3", label="fix: shallow + res blocks")
         ax.axhline(base.final_psnr_input.mean(), ls=":", color="grey", label="degraded input")
         ax.set(title=task, xlabel="down-samplings (depth)", ylabel="PSNR (dB)")
-        ax.legend(fontsize=7)
+    _shared_legend(fig)
     fig.suptitle("Abstraction: PSNR vs number of down-samplings (mean ± sd over seeds)")
     return fig
 
@@ -88,12 +111,13 @@ def info_per_layer(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figure | 
     if a.empty:
         return None
     a["layer_index"] = a.layer.str[3:].astype(int)
-    tasks = sorted(a.task.unique())
+    tasks, palette = sorted(a.task.unique()), _colours(a.config)
     fig, axes = _facets(len(tasks))
     for ax, task in zip(axes, tasks):
-        sns.lineplot(data=a[a.task == task], x="layer_index", y="value", hue="config", marker="o", errorbar="sd", ax=ax)
+        sns.lineplot(data=a[a.task == task], x="layer_index", y="value", hue="config", hue_order=list(palette),
+                     palette=palette, marker="o", errorbar="sd", ax=ax)
         ax.set(title=task, xlabel="encoder layer (down-samplings so far)", ylabel="I(T_l;Y) (nats)")
-        ax.legend(fontsize=7)
+    _shared_legend(fig)
     fig.suptitle("Target information along depth (same X and Y at every layer; gaussian estimator, 16-dim "
                  "projections). " + _dpi_sentence(analysis), fontsize=7)
     return fig
@@ -125,16 +149,17 @@ def retention_bands(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figure |
     if a is None or not a.config.isin(cfgs).any():
         return None
     a = a[a.config.isin(cfgs) & (a.layer.astype(str) != "image")]
-    tasks = sorted(a.task.unique())
+    tasks, palette = sorted(a.task.unique()), _colours(a.config)
     fig, axes = _facets(len(tasks), w=4.6)
     for ax, task in zip(axes, tasks):
         d = a[a.task == task]
-        sns.pointplot(data=d, x="layer", y="value", hue="config", order=_band_order(d.layer), errorbar=("pi", 100),
-                      dodge=0.3 if d.config.nunique() > 1 else False, ax=ax)  # seaborn divides by hues - 1
+        sns.pointplot(data=d, x="layer", y="value", hue="config", hue_order=list(palette), palette=palette,
+                      order=_band_order(d.layer), errorbar=("pi", 100),
+                      dodge=0.3 if len(palette) > 1 else False, ax=ax)  # seaborn divides by hues - 1
         ax.axhline(1.0, ls=":", color="grey")
         ax.set(title=task, xlabel="Laplacian band (finest first)", ylabel="retention I(Y_b;Ŷ_b) / I(Y_b;X_b)")
         ax.tick_params(axis="x", labelsize=6)
-        ax.legend(fontsize=6)
+    _shared_legend(fig)
     fig.suptitle("Detail loss in information: the fraction of each band's target information (carried by the input's "
                  "band) that the output keeps — whole test images", fontsize=8)
     return fig
@@ -174,13 +199,13 @@ def jsd_vs_gradient(runs, metrics: pd.DataFrame, analysis, uses) -> plt.Figure |
     if m is None or not m.config.isin(cfgs).any() or "jsd_lower_bound" not in set(m.metric):
         return None
     m = overall_rows(m[m.config.isin(cfgs)])
-    tasks = sorted(m.task.unique())
+    tasks, palette = sorted(m.task.unique()), _colours(m.config)
     fig, axes = _grid(len(tasks), rows=2, h=3.0)
     for j, task in enumerate(tasks):
         for i, metric in enumerate(["jsd_lower_bound", "grad_ratio_adv_content"]):
             ax = axes[i, j]
             sns.lineplot(data=m[(m.task == task) & (m.metric == metric)], x="step", y="value", hue="config",
-                         errorbar="sd", ax=ax)
+                         hue_order=list(palette), palette=palette, errorbar="sd", ax=ax)
             if i == 0:
                 ax.axhline(np.log(2), ls=":", color="grey")
                 ax.set(ylabel="JSD lower bound (nats)")
@@ -188,7 +213,7 @@ def jsd_vs_gradient(runs, metrics: pd.DataFrame, analysis, uses) -> plt.Figure |
                 ax.set_yscale("log")
                 ax.set(ylabel="‖∇adv‖ / ‖∇content‖")
             ax.set(title=task)
-            ax.legend(fontsize=6)
+    _shared_legend(fig)
     fig.suptitle("What D knows about real vs restored (JSD bound; dotted: log 2) beside G's adversarial gradient, "
                  "over training", fontsize=8)
     return fig
@@ -227,11 +252,11 @@ def information_plane(runs, metrics: pd.DataFrame, analysis, uses) -> plt.Figure
             rows.append((task, config, g))
     if not rows:
         return None
-    tasks = sorted({r[0] for r in rows})
+    tasks, palette = sorted({r[0] for r in rows}), _colours(r[1] for r in rows)
     fig, axes = _facets(len(tasks))
     for ax, task in zip(axes, tasks):
         for _, config, g in (r for r in rows if r[0] == task):
-            line, = ax.plot(g["I(X;T)"], g["I(T;Y)"], marker="o", ms=3, label=config)
+            line, = ax.plot(g["I(X;T)"], g["I(T;Y)"], marker="o", ms=3, label=config, color=palette[config])
             ax.annotate("start", (g["I(X;T)"].iloc[0], g["I(T;Y)"].iloc[0]), fontsize=6)
             s = g[g.saturated]
             if len(s):  # at the log N ceiling: these points measure the probe size, not the layer
@@ -239,7 +264,7 @@ def information_plane(runs, metrics: pd.DataFrame, analysis, uses) -> plt.Figure
                 ax.axvline(s["ceiling"].iloc[0], ls=":", color=line.get_color(), lw=0.8)
         ax.plot([], [], "kx", label="saturated (log N)")
         ax.set(title=task, xlabel="I(X;T) (nats)", ylabel="I(T;Y) (nats)")
-        ax.legend(fontsize=7)
+    _shared_legend(fig)
     fig.suptitle("Local information plane of the bottleneck during training — receptive-field patches, each layer "
                  "against its own footprint (kde: T + N(0, 0.1·I), X = probe identity, Y k-means-quantised; "
                  "ceiling log N)", fontsize=7)
@@ -250,15 +275,15 @@ def detail_bands(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figure | No
     a = _rows(analysis, "detail", ["energy_retention", "detail_residual"])
     if a is None:
         return None
-    tasks = sorted(a.task.unique())
+    tasks, palette = sorted(a.task.unique()), _colours(a.config)
     fig, axes = _grid(len(tasks), rows=2, h=3.0)
     for j, task in enumerate(tasks):
         for i, metric in enumerate(["energy_retention", "detail_residual"]):
             sns.barplot(data=a[(a.task == task) & (a.metric == metric)], x="layer", y="value", hue="config",
-                        errorbar="sd", ax=axes[i, j])
+                        hue_order=list(palette), palette=palette, errorbar="sd", ax=axes[i, j])
             axes[i, j].set(title=f"{task}: {metric}", xlabel="Laplacian band", ylabel=metric)
             axes[i, j].tick_params(axis="x", labelsize=6)
-            axes[i, j].legend(fontsize=6)
+    _shared_legend(fig)
     fig.suptitle("Detail loss per frequency band (1 = target's energy; residual 0 = perfect)")
     return fig
 
@@ -267,16 +292,16 @@ def detail_mi(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figure | None:
     a = _rows(analysis, "detail", ["I(Y_b;Yhat_b)", "I(Y_b;X_b)"])
     if a is None:
         return None
-    tasks = sorted(a.task.unique())
+    a = a.assign(series=np.where(a.metric == "I(Y_b;X_b)", "input X", a.config))
+    a = a[~((a.series == "input X") & (a.config != "baseline"))]
+    tasks, palette = sorted(a.task.unique()), _colours(a.series)
     fig, axes = _facets(len(tasks), 4.5)
     for ax, task in zip(axes, tasks):
-        d = a[a.task == task].copy()
-        d["series"] = np.where(d.metric == "I(Y_b;X_b)", "input X", d.config)
-        d = d[~((d.series == "input X") & (d.config != "baseline"))]
-        sns.barplot(data=d, x="layer", y="value", hue="series", errorbar="sd", ax=ax)
+        sns.barplot(data=a[a.task == task], x="layer", y="value", hue="series", hue_order=list(palette),
+                    palette=palette, errorbar="sd", ax=ax)
         ax.set(title=task, xlabel="band", ylabel="I(Y_b; ·) (nats)")
         ax.tick_params(axis="x", labelsize=6)
-        ax.legend(fontsize=6)
+    _shared_legend(fig)
     fig.suptitle("Per-band information about the target: output vs input (gaussian estimator, 4×4 patches "
                  "→ 8 dims)", fontsize=9)
     return fig
@@ -362,7 +387,7 @@ def perception_distortion(runs: pd.DataFrame, metrics, analysis, uses, classical
                 ax.annotate(f"classical: {c.method}", (c.final_swd, c.final_psnr), fontsize=6,
                             xytext=(4, 4), textcoords="offset points")
         ax.set(title=task, xlabel="SWD ×10³ (realism; lower = more realistic)", ylabel="PSNR (dB)")
-        ax.legend(fontsize=5, ncol=2)
+    _shared_legend(fig)
     fig.suptitle("Perception–distortion: each configuration (mean ± sd over seeds) and the classical references")
     return fig
 

@@ -110,3 +110,43 @@ def test_information_vs_cost_names_do_not_run_together():
             x = ax.transData.transform([(tick, 0) for tick in ax.get_xticks()])[:, 0]
             height = labels[0].get_fontsize() * fig.dpi / 72
             assert min(abs(b - a) for a, b in zip(x, x[1:])) * math.sin(angle) > height
+
+
+def _by_config(rows: list[dict]) -> pd.DataFrame:
+    """Tidy rows whose value is a known constant per configuration (baseline 0.1, hinge 0.2, lsgan 0.3)."""
+    level = {"baseline": 0.1, "hinge": 0.2, "lsgan": 0.3}
+    return pd.DataFrame([r | {"value": level[r["config"]]} for r in rows])
+
+
+def test_a_configuration_keeps_its_colour_in_every_panel_and_one_legend_names_it():
+    """Known answer: deblur ran baseline, hinge and LSGAN, dehaze only baseline and LSGAN; every drawn
+    curve sits at its configuration's constant, so its colour must be the one the figure's single
+    legend gives that configuration — in both panels (per-panel colour cycling gave LSGAN hinge's
+    colour in the dehaze panel) — and no panel keeps a legend of its own over the data."""
+    from matplotlib.colors import to_hex
+
+    from infoflow.experiments.report.figures import info_per_layer, jsd_vs_gradient, retention_bands
+
+    ran = {"deblur": ["baseline", "hinge", "lsgan"], "dehaze": ["baseline", "lsgan"]}
+    each = [{"task": t, "config": c, "seed": s} for t, cs in ran.items() for c in cs for s in range(2)]
+    metrics = _by_config([r | {"split": "gradients", "metric": m, "layer": "", "step": step} for r in each
+                          for m in ("jsd_lower_bound", "grad_ratio_adv_content") for step in (100, 200, 300)])
+    retention = _by_config([r | {"split": "information", "metric": "retention", "layer": b, "step": 1} for r in each
+                            for b in ("band0 (1/1)", "band1 (1/2)", "lowpass")])
+    layers = _by_config([r | {"split": "abstraction", "metric": "I(T;Y)", "layer": f"enc{i}", "step": 1}
+                         for r in each for i in (1, 2, 3)])
+    uses = {p: ran for p in ("gradients", "detail")}
+    value = {0.1: "baseline", 0.2: "hinge", 0.3: "lsgan"}
+    for fig in (jsd_vs_gradient(None, metrics, None, uses), retention_bands(None, None, retention, uses),
+                info_per_layer(None, None, layers, uses)):
+        (legend,) = fig.legends
+        key = {t.get_text(): to_hex(h.get_color()) for t, h in zip(legend.get_texts(), legend.legend_handles)}
+        assert set(key) == {"baseline", "hinge", "lsgan"} and len(set(key.values())) == 3
+        panels = [ax for ax in fig.axes if ax.get_title()]
+        assert len(panels) >= 2 and all(ax.get_legend() is None for ax in panels)
+        for ax in panels:
+            curves = [ln for ln in ax.lines if len(set(ln.get_xdata())) > 1 and len(set(ln.get_ydata())) == 1]
+            drawn = {value[round(float(ln.get_ydata()[0]), 6)]: to_hex(ln.get_color()) for ln in curves
+                     if round(float(ln.get_ydata()[0]), 6) in value}
+            task = next(t for t in ran if ax.get_title().startswith(t))
+            assert drawn == {c: key[c] for c in ran[task]}, (ax.get_title(), drawn, key)
