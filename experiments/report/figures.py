@@ -39,7 +39,7 @@ def _colours(levels) -> dict[str, Any]:
     return dict(zip(levels, colours))
 
 
-def _shared_legend(fig: plt.Figure, title: str | None = None) -> None:
+def _shared_legend(fig: plt.Figure) -> None:
     """Replace the panels' legends by one figure legend below them (labels in first-seen order):
     no legend covers data, and one key reads for every panel."""
     seen: dict[str, Any] = {}
@@ -51,7 +51,7 @@ def _shared_legend(fig: plt.Figure, title: str | None = None) -> None:
             ax.get_legend().remove()
     if seen:
         fig.legend(list(seen.values()), list(seen), loc="outside lower center", ncol=min(len(seen), 6),
-                   fontsize=7, frameon=False, title=title, title_fontsize=7)
+                   fontsize=7, frameon=False)
 
 
 def _rows(df: pd.DataFrame, split: str, metrics: list[str] | None = None) -> pd.DataFrame | None:
@@ -183,9 +183,7 @@ def information_vs_cost(runs, metrics, analysis: pd.DataFrame, uses) -> plt.Figu
         ax.set(title=task, xlabel="", ylabel="fraction", ylim=(min(0, float(d.value.min()) - 0.05), 1.05))
         ax.tick_params(axis="x", labelsize=7, labelrotation=25)
         plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")  # long config names never overlap
-        handles, labels = ax.get_legend_handles_labels()
-        ax.get_legend().remove()
-    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=7, frameon=False)  # one, off the bars
+    _shared_legend(fig)
     fig.suptitle("The levels below 2 down-samplings: the information about the target they add vs what they cost "
                  "(mean over seeds)", fontsize=8)
     return fig
